@@ -1,0 +1,482 @@
+//! SIP profiles (`sip-profiles/<name>.toml`): a set of listening sockets
+//! plus who may use them. `trunk` profiles face carriers; `internal`
+//! profiles are the registrar for agents' softphones.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::listen::{ListenAddr, parse_listen};
+use super::problem::ProblemSink;
+
+/// A validated profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The file stem: `carrier` for `sip-profiles/carrier.toml`.
+    pub name: String,
+    pub listen: Vec<ListenAddr>,
+    /// Log every SIP message sent and received on this profile.
+    pub sip_trace: bool,
+    pub access: AccessPolicy,
+    pub security: SecuritySettings,
+    pub kind: ProfileKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProfileKind {
+    Trunk(TrunkSettings),
+    Internal(InternalSettings),
+}
+
+/// Who may send requests to a profile.
+#[derive(Debug, Clone)]
+pub struct AccessPolicy {
+    /// Empty means everyone.
+    pub allow: Vec<IpNet>,
+    pub deny_action: DenyAction,
+}
+
+impl AccessPolicy {
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// What a refused source gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DenyAction {
+    /// Answer 403 Forbidden.
+    Reject,
+    /// Say nothing (scanners learn nothing).
+    Drop,
+}
+
+/// Flood and scanner defence settings of one profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Requests per second allowed from one source address.
+    pub rate_limit: u32,
+    /// Requests a source may send at once before the rate applies.
+    pub burst: u32,
+    /// Failed authentications from one source before it is banned.
+    pub ban_after_failures: u32,
+    /// How long a ban lasts.
+    pub ban_seconds: u64,
+    /// User-Agent substrings (case-insensitive) that are refused.
+    pub user_agent_blocklist: Vec<String>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            rate_limit: 200,
+            burst: 400,
+            ban_after_failures: 10,
+            ban_seconds: 600,
+            user_agent_blocklist: [
+                "friendly-scanner",
+                "sipvicious",
+                "sipcli",
+                "sip-scan",
+                "sundayddr",
+                "VaxSIPUserAgent",
+                "iWar",
+                "smap",
+                "pplsip",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// A carrier-facing profile.
+#[derive(Debug, Clone, Default)]
+pub struct TrunkSettings {
+    /// Numbers that match an extension of this internal profile ring the
+    /// agent registered there.
+    pub agents_profile: Option<String>,
+    /// OPTIONS keep-alive ("qualify") targets, SIP URIs of carrier peers.
+    pub qualify: Option<QualifySettings>,
+    /// Registration of this trunk to a carrier.
+    pub registration: Option<RegistrationSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualifySettings {
+    pub peers: Vec<String>,
+    #[serde(default = "default_qualify_interval")]
+    pub interval_seconds: u64,
+}
+
+fn default_qualify_interval() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationSettings {
+    /// The carrier's registrar, e.g. `sip:127.0.0.1:5090`.
+    pub registrar: String,
+    pub username: String,
+    pub password: String,
+    /// Address of record; defaults to `sip:username@registrar-host`.
+    #[serde(default)]
+    pub aor: Option<String>,
+    #[serde(default = "default_registration_expires")]
+    pub expires: u32,
+}
+
+fn default_registration_expires() -> u32 {
+    3600
+}
+
+/// The agents' registrar profile.
+#[derive(Debug, Clone)]
+pub struct InternalSettings {
+    pub realm: String,
+    /// Digest algorithms offered, strongest first: `SHA-256`, `MD5`.
+    pub digest_algorithms: Vec<String>,
+    pub registrar: RegistrarSettings,
+    pub users: Vec<SipUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSettings {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts: usize,
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        Self {
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 600,
+            max_contacts: 5,
+        }
+    }
+}
+
+/// A SIP account on an internal profile (an agent's softphone).
+#[derive(Debug, Clone)]
+pub struct SipUser {
+    pub extension: String,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+impl SipUser {
+    /// True for the published demo credentials (`pw1001`...).
+    pub fn has_demo_password(&self) -> bool {
+        self.password == format!("pw{}", self.extension)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    kind: Spanned<String>,
+    listen: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    sip_trace: bool,
+    #[serde(default)]
+    access: AccessFile,
+    #[serde(default)]
+    security: SecuritySettings,
+    // trunk
+    routing: Option<RoutingFile>,
+    qualify: Option<QualifySettings>,
+    registration: Option<RegistrationSettings>,
+    // internal
+    realm: Option<String>,
+    digest_algorithms: Option<Vec<Spanned<String>>>,
+    registrar: Option<RegistrarSettings>,
+    #[serde(default)]
+    users: Vec<UserFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AccessFile {
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    deny_action: Option<DenyAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingFile {
+    agents_profile: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    extension: Spanned<String>,
+    password: Spanned<String>,
+    display_name: Option<String>,
+}
+
+const ALGORITHMS: [&str; 2] = ["SHA-256", "MD5"];
+
+/// Parses and checks one profile file; problems go to `sink`.
+pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Option<Profile> {
+    let file: ProfileFile = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            sink.toml_error(&e);
+            return None;
+        }
+    };
+    let before = sink.problems.len();
+
+    let mut listen = Vec::new();
+    if file.listen.get_ref().is_empty() {
+        sink.at_span(
+            file.listen.span(),
+            "listen",
+            "no listen address; add at least one, e.g. \"udp:127.0.0.1:5060\"".into(),
+        );
+    }
+    for (i, l) in file.listen.get_ref().iter().enumerate() {
+        match parse_listen(l.get_ref()) {
+            Ok(a) if listen.contains(&a) => sink.at_span(
+                l.span(),
+                &format!("listen[{i}]"),
+                format!("`{a}` is listed twice"),
+            ),
+            Ok(a) => listen.push(a),
+            Err(msg) => sink.at_span(l.span(), &format!("listen[{i}]"), msg),
+        }
+    }
+
+    let mut allow = Vec::new();
+    for (i, a) in file.access.allow.iter().enumerate() {
+        let text = a.get_ref();
+        let parsed = text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+        match parsed {
+            Ok(n) => allow.push(n),
+            Err(_) => sink.at_span(
+                a.span(),
+                &format!("access.allow[{i}]"),
+                format!("`{text}` is not a network; write e.g. \"127.0.0.0/8\" or \"192.0.2.10\""),
+            ),
+        }
+    }
+    let access = AccessPolicy {
+        allow,
+        deny_action: file.access.deny_action.unwrap_or(DenyAction::Reject),
+    };
+    check_security(&file.security, sink);
+
+    let kind = match file.kind.get_ref().as_str() {
+        "trunk" => {
+            for (field, present) in [
+                ("realm", file.realm.is_some()),
+                ("digest_algorithms", file.digest_algorithms.is_some()),
+                ("registrar", file.registrar.is_some()),
+                ("users", !file.users.is_empty()),
+            ] {
+                if present {
+                    sink.push(
+                        sink.line_of_key(field),
+                        field,
+                        "only internal profiles have this; remove it or set kind = \"internal\""
+                            .into(),
+                    );
+                }
+            }
+            let agents_profile = file
+                .routing
+                .and_then(|r| r.agents_profile)
+                .map(|s| s.into_inner());
+            ProfileKind::Trunk(TrunkSettings {
+                agents_profile,
+                qualify: file.qualify,
+                registration: file.registration,
+            })
+        }
+        "internal" => {
+            for (field, present) in [
+                ("routing", file.routing.is_some()),
+                ("qualify", file.qualify.is_some()),
+                ("registration", file.registration.is_some()),
+            ] {
+                if present {
+                    sink.push(
+                        sink.line_of_key(field),
+                        field,
+                        "only trunk profiles have this; remove it or set kind = \"trunk\"".into(),
+                    );
+                }
+            }
+            internal_settings(
+                file.realm,
+                file.digest_algorithms,
+                file.registrar,
+                file.users,
+                sink,
+            )
+        }
+        other => {
+            sink.at_span(
+                file.kind.span(),
+                "kind",
+                format!("unknown profile kind `{other}`; valid kinds: trunk, internal"),
+            );
+            return None;
+        }
+    };
+    (sink.problems.len() == before).then(|| Profile {
+        name: name.to_string(),
+        listen,
+        sip_trace: file.sip_trace,
+        access,
+        security: file.security,
+        kind,
+    })
+}
+
+fn internal_settings(
+    realm: Option<String>,
+    algorithms: Option<Vec<Spanned<String>>>,
+    registrar: Option<RegistrarSettings>,
+    users: Vec<UserFile>,
+    sink: &mut ProblemSink<'_>,
+) -> ProfileKind {
+    let mut digest_algorithms = Vec::new();
+    for (i, a) in algorithms.unwrap_or_default().iter().enumerate() {
+        match ALGORITHMS
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(a.get_ref()))
+        {
+            Some(v) => digest_algorithms.push(v.to_string()),
+            None => sink.at_span(
+                a.span(),
+                &format!("digest_algorithms[{i}]"),
+                format!("unknown algorithm `{}`; valid: SHA-256, MD5", a.get_ref()),
+            ),
+        }
+    }
+    if digest_algorithms.is_empty() {
+        digest_algorithms = ALGORITHMS.map(String::from).to_vec();
+    }
+    let registrar = registrar.unwrap_or_default();
+    if registrar.min_expires > registrar.max_expires
+        || !(registrar.min_expires..=registrar.max_expires).contains(&registrar.default_expires)
+    {
+        sink.push(
+            sink.line_of_key("registrar"),
+            "registrar",
+            "need min_expires <= default_expires <= max_expires".into(),
+        );
+    }
+    if registrar.max_contacts == 0 {
+        sink.push(
+            sink.line_of_key("max_contacts"),
+            "registrar.max_contacts",
+            "must be at least 1".into(),
+        );
+    }
+    let mut out: Vec<SipUser> = Vec::new();
+    for (i, u) in users.into_iter().enumerate() {
+        let ext = u.extension.get_ref();
+        let field = format!("users[{i}].extension");
+        if ext.is_empty()
+            || !ext
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            sink.at_span(
+                u.extension.span(),
+                &field,
+                format!("`{ext}` is not a valid extension; use digits, letters, - _ ."),
+            );
+        } else if out.iter().any(|o| &o.extension == ext) {
+            sink.at_span(
+                u.extension.span(),
+                &field,
+                format!("extension `{ext}` is defined twice"),
+            );
+        }
+        if u.password.get_ref().len() < 4 {
+            sink.at_span(
+                u.password.span(),
+                &format!("users[{i}].password"),
+                "too short; use at least 4 characters (12 or more outside a demo)".into(),
+            );
+        }
+        out.push(SipUser {
+            extension: u.extension.into_inner(),
+            password: u.password.into_inner(),
+            display_name: u.display_name,
+        });
+    }
+    ProfileKind::Internal(InternalSettings {
+        realm: realm.unwrap_or_else(|| "switchboard".into()),
+        digest_algorithms,
+        registrar,
+        users: out,
+    })
+}
+
+fn check_security(s: &SecuritySettings, sink: &mut ProblemSink<'_>) {
+    if s.rate_limit == 0 {
+        sink.push(
+            sink.line_of_key("rate_limit"),
+            "security.rate_limit",
+            "must be at least 1 request per second".into(),
+        );
+    }
+    if s.burst == 0 {
+        sink.push(
+            sink.line_of_key("burst"),
+            "security.burst",
+            "must be at least 1".into(),
+        );
+    }
+    if s.ban_after_failures == 0 {
+        sink.push(
+            sink.line_of_key("ban_after_failures"),
+            "security.ban_after_failures",
+            "must be at least 1".into(),
+        );
+    }
+}
+
+/// Loads `sip-profiles/<name>.toml`.
+pub fn load_profile(
+    path: &Path,
+    shown: &Path,
+    sink_out: &mut Vec<super::ConfigProblem>,
+) -> Option<Profile> {
+    let name = path.file_stem()?.to_string_lossy().into_owned();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            sink_out.push(super::ConfigProblem {
+                file: shown.to_path_buf(),
+                line: 0,
+                field: String::new(),
+                message: format!("cannot read: {e}"),
+            });
+            return None;
+        }
+    };
+    let mut sink = ProblemSink::new(shown, &text);
+    let profile = parse_profile(&name, &text, &mut sink);
+    sink_out.append(&mut sink.problems);
+    profile
+}

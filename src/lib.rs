@@ -1,0 +1,12 @@
+//! Switchboard: a contact-center softswitch in one binary.
+//!
+//! Layers, each knowing only the ones below it (see `docs/architecture.md`):
+//! `sip` (codec, transactions, transports, auth, security) under `call`
+//! (B2BUA legs) and the registrar, with `store` (SQLite) and `config`
+//! beside them; `server` wires profiles, sockets and tasks together.
+
+pub mod config;
+pub mod logging;
+pub mod server;
+pub mod sip;
+pub mod store;

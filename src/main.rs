@@ -1,0 +1,102 @@
+//! The `switchboard` command: `serve`, `check`, `--version`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard::config::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Contact-center softswitch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the switch with the configuration in DIR.
+    Serve {
+        /// Folder holding switchboard.toml, sip-profiles/ and ivr-flows/.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// Log format; overrides [log] format in switchboard.toml.
+        #[arg(long, value_enum)]
+        log_format: Option<CliLogFormat>,
+    },
+    /// Check every configuration file; one line per problem, exit 1 if any.
+    Check {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliLogFormat {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "configuration OK: {} profile(s): {}",
+                    c.profiles.len(),
+                    c.profiles
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config, log_format } => {
+            let cfg = match config::load(&config) {
+                Ok(c) => c,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    eprintln!(
+                        "switchboard: not starting: the configuration has {} problem(s)",
+                        problems.len()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
+            let format = match log_format {
+                Some(CliLogFormat::Json) => LogFormat::Json,
+                Some(CliLogFormat::Human) => LogFormat::Human,
+                None => cfg.switch.log.format,
+            };
+            switchboard::logging::init(format, &cfg.switch.log.level);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("switchboard: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(switchboard::server::run(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("switchboard stopped: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

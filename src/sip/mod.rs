@@ -1,0 +1,1 @@
+//! The SIP stack, our own: codec, transactions, transports, digest auth, flood defence.
