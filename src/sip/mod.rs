@@ -1,1 +1,3 @@
 //! The SIP stack, our own: codec, transactions, transports, digest auth, flood defence.
+
+pub mod transaction;
