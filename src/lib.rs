@@ -5,8 +5,10 @@
 //! (B2BUA legs) and the registrar, with `store` (SQLite) and `config`
 //! beside them; `server` wires profiles, sockets and tasks together.
 
+pub mod call;
 pub mod config;
 pub mod logging;
+pub mod registrar;
 pub mod server;
 pub mod sip;
 pub mod store;

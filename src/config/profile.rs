@@ -371,7 +371,7 @@ fn internal_settings(
         }
     }
     if digest_algorithms.is_empty() {
-        digest_algorithms = ALGORITHMS.map(String::from).to_vec();
+        digest_algorithms = vec!["MD5".to_string(), "SHA-256".to_string()];
     }
     let registrar = registrar.unwrap_or_default();
     if registrar.min_expires > registrar.max_expires

@@ -1,18 +1,165 @@
 //! The running switch: opens the database, starts every profile's
-//! listeners and tasks, and shuts down cleanly on SIGINT/SIGTERM.
+//! listeners, the SIP core task and the registrars, and shuts down cleanly
+//! on SIGINT/SIGTERM.
 
-use crate::config::{Config, ProfileKind};
+mod core;
+pub mod ingress;
+pub mod respond;
+pub mod routing;
+pub mod runtime;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::config::{Config, Profile, ProfileKind, SecuritySettings, Transport, parse_listen};
+use crate::registrar::{Persister, Registrar};
+use crate::sip::endpoint::Endpoint;
+use crate::sip::security::{Guard, SecurityConfig};
+use crate::sip::transaction::{self, TransactionLayer};
+use crate::sip::transport::{Flow, Limits, ProfileId, Transports};
 use crate::store::Store;
+use runtime::ProfileRuntime;
+
+/// Messages waiting for the core before ingress sheds load with 503.
+const CORE_QUEUE: usize = 16_384;
 
 /// Runs the switch until SIGINT or SIGTERM.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     warn_demo_credentials(&cfg);
-    let store = Store::open(&cfg.switch.database).await?;
+    let store = Store::open(&cfg.switch.database)
+        .await
+        .with_context(|| format!("opening the database {}", cfg.switch.database.display()))?;
     tracing::info!(database = %cfg.switch.database.display(), "database ready");
-    let _ = store;
+
+    let transports = Transports::new(Limits::default());
+    let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
+    let endpoint = Endpoint {
+        core: core_tx.clone(),
+        transports: transports.clone(),
+    };
+
+    let mut profiles = Vec::new();
+    for (i, p) in cfg.profiles.iter().enumerate() {
+        let id = ProfileId::try_from(i).context("too many profiles")?;
+        let guard = Guard::new(security_config(&p.security))
+            .map_err(|e| anyhow::anyhow!("profile {}: security settings: {e}", p.name))?;
+        profiles.push(ProfileRuntime {
+            id,
+            profile: p.clone(),
+            guard: Arc::new(guard),
+        });
+    }
+
+    let persister = Persister::start(store.clone());
+    let now = crate::sip::auth::unix_now();
+    let mut registrars = HashMap::new();
+    for p in &profiles {
+        if let ProfileKind::Internal(settings) = &p.profile.kind {
+            let mut r = Registrar::new(
+                p.id,
+                &p.profile.name,
+                settings.clone(),
+                persister.clone(),
+                p.guard.clone(),
+            );
+            let saved = store
+                .live_bindings(&p.profile.name, i64::try_from(now).unwrap_or(i64::MAX))
+                .await?;
+            let restored = saved.len();
+            r.restore(saved, |source| stored_flow(&p.profile, p.id, source));
+            tracing::info!(profile = %p.profile.name, restored, "registrar ready");
+            registrars.insert(p.id, r);
+        }
+    }
+
+    for p in &profiles {
+        let ingress = Arc::new(ingress::ProfileIngress {
+            profile: p.id,
+            name: p.profile.name.clone(),
+            access: p.profile.access.clone(),
+            guard: p.guard.clone(),
+            sip_trace: p.profile.sip_trace,
+            registrar: matches!(p.profile.kind, ProfileKind::Internal(_)),
+            core: core_tx.clone(),
+            transports: transports.clone(),
+        });
+        transports
+            .bind(p.id, &p.profile.listen, ingress)
+            .await
+            .with_context(|| {
+                format!(
+                    "profile {}: cannot listen on {:?}",
+                    p.profile.name,
+                    p.profile
+                        .listen
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                )
+            })?;
+        let listen: Vec<String> = p.profile.listen.iter().map(|l| l.to_string()).collect();
+        tracing::info!(profile = %p.profile.name, listen = %listen.join(" "), "profile listening");
+    }
+
+    let tx_config = transaction::Config {
+        max_transactions: cfg.switch.max_transactions,
+        trying_delay: None,
+        ..transaction::Config::default()
+    };
+    let profiles = Arc::new(profiles);
+    let core = core::Core::new(
+        TransactionLayer::new(tx_config),
+        endpoint,
+        profiles.clone(),
+        registrars,
+    );
+    drop(core_tx);
+    let core_task = tokio::spawn(core.run(core_rx));
+    tracing::info!("switchboard ready");
+
     shutdown_signal().await;
     tracing::info!("shutting down");
+    core_task.abort();
     Ok(())
+}
+
+/// The guard settings of a profile's `[security]` table.
+fn security_config(s: &SecuritySettings) -> SecurityConfig {
+    SecurityConfig {
+        rate_per_sec: f64::from(s.rate_limit),
+        burst: f64::from(s.burst),
+        exempt_networks: Vec::new(),
+        blocked_user_agents: s.user_agent_blocklist.clone(),
+        auth_max_failures: s.ban_after_failures,
+        ban_secs: s.ban_seconds,
+        ..SecurityConfig::default()
+    }
+}
+
+/// Turns a stored registration source (`udp:127.0.0.1:5062`) back into a
+/// flow from this profile's socket.
+fn stored_flow(profile: &Profile, id: ProfileId, source: &str) -> Option<Flow> {
+    let remote = parse_listen(source).ok()?;
+    let local = profile
+        .listen
+        .iter()
+        .find(|l| l.transport == remote.transport)
+        .or_else(|| {
+            profile
+                .listen
+                .iter()
+                .find(|l| l.transport == Transport::Udp)
+        })?;
+    Some(Flow {
+        profile: id,
+        transport: remote.transport,
+        local: local.addr,
+        remote: remote.addr,
+        conn: None,
+    })
 }
 
 /// Demo passwords (`pw1001`...) are public: say so loudly when a profile

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use registrations::Binding;
+pub use registrations::{Binding, BindingOp};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]

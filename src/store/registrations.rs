@@ -17,31 +17,58 @@ pub struct Binding {
     pub updated_at: i64,
 }
 
+/// One change to the `registrations` table, applied in batches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BindingOp {
+    Upsert(Binding),
+    Delete {
+        profile: String,
+        aor: String,
+        contact: String,
+    },
+    DeleteAor {
+        profile: String,
+        aor: String,
+    },
+}
+
 impl Store {
+    /// Applies many changes in one transaction (the registrar writes
+    /// behind its in-memory location service this way).
+    pub async fn apply_binding_ops(&self, ops: &[BindingOp]) -> sqlx::Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for op in ops {
+            match op {
+                BindingOp::Upsert(b) => upsert(&mut *tx, b).await?,
+                BindingOp::Delete {
+                    profile,
+                    aor,
+                    contact,
+                } => {
+                    sqlx::query(
+                        "DELETE FROM registrations WHERE profile = ? AND aor = ? AND contact = ?",
+                    )
+                    .bind(profile)
+                    .bind(aor)
+                    .bind(contact)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                BindingOp::DeleteAor { profile, aor } => {
+                    sqlx::query("DELETE FROM registrations WHERE profile = ? AND aor = ?")
+                        .bind(profile)
+                        .bind(aor)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await
+    }
+
     /// Inserts or refreshes a binding.
     pub async fn upsert_binding(&self, b: &Binding) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO registrations
-               (profile, aor, contact, source, call_id, cseq, q, user_agent, expires_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (profile, aor, contact) DO UPDATE SET
-               source = excluded.source, call_id = excluded.call_id, cseq = excluded.cseq,
-               q = excluded.q, user_agent = excluded.user_agent,
-               expires_at = excluded.expires_at, updated_at = excluded.updated_at",
-        )
-        .bind(&b.profile)
-        .bind(&b.aor)
-        .bind(&b.contact)
-        .bind(&b.source)
-        .bind(&b.call_id)
-        .bind(b.cseq)
-        .bind(b.q)
-        .bind(&b.user_agent)
-        .bind(b.expires_at)
-        .bind(b.updated_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        upsert(self.pool(), b).await
     }
 
     pub async fn delete_binding(
@@ -85,6 +112,31 @@ impl Store {
             .await?;
         Ok(r.rows_affected())
     }
+}
+
+async fn upsert<'e, E: sqlx::SqliteExecutor<'e>>(exec: E, b: &Binding) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO registrations
+           (profile, aor, contact, source, call_id, cseq, q, user_agent, expires_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (profile, aor, contact) DO UPDATE SET
+           source = excluded.source, call_id = excluded.call_id, cseq = excluded.cseq,
+           q = excluded.q, user_agent = excluded.user_agent,
+           expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+    )
+    .bind(&b.profile)
+    .bind(&b.aor)
+    .bind(&b.contact)
+    .bind(&b.source)
+    .bind(&b.call_id)
+    .bind(b.cseq)
+    .bind(b.q)
+    .bind(&b.user_agent)
+    .bind(b.expires_at)
+    .bind(b.updated_at)
+    .execute(exec)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

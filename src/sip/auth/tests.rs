@@ -54,6 +54,12 @@ fn challenge_order_and_content() {
             .algorithm,
         Algorithm::Sha256
     );
+    // The configured order is the challenge order.
+    let mut cfg = AuthConfig::new("sip.example.com");
+    cfg.algorithms = vec![Algorithm::Md5, Algorithm::Sha256, Algorithm::Md5];
+    let h = Authenticator::new(cfg).challenge(T0, false);
+    assert_eq!(h.len(), 2);
+    assert!(h[0].contains("algorithm=MD5") && h[1].contains("algorithm=SHA-256"));
 }
 
 #[test]

@@ -21,8 +21,8 @@ use super::params::quote;
 pub struct AuthConfig {
     /// Realm announced in challenges and required in credentials.
     pub realm: String,
-    /// Algorithms offered and accepted. Challenges are emitted strongest
-    /// first (SHA-512-256, SHA-256, MD5) whatever the order here.
+    /// Algorithms offered and accepted, in challenge order (a client that
+    /// reads only the first challenge gets the first one listed).
     /// Default: `[SHA-256, MD5]`.
     pub algorithms: Vec<Algorithm>,
     /// Nonce lifetime; older nonces are answered with `stale=true`.
@@ -157,8 +157,17 @@ impl Authenticator {
     /// A new authenticator with an explicit nonce key (e.g. shared between
     /// restarts or cluster nodes so that outstanding nonces stay valid).
     pub fn with_key(mut config: AuthConfig, key: [u8; 32]) -> Self {
-        config.algorithms.sort_by_key(|a| a.rank());
-        config.algorithms.dedup();
+        // Keep the configured order (it is the challenge order: many phones
+        // and SIPp read only the first challenge), dropping repeats.
+        let mut seen = Vec::with_capacity(config.algorithms.len());
+        config.algorithms.retain(|a| {
+            let new = !seen.contains(a);
+            seen.push(*a);
+            new
+        });
+        if config.algorithms.is_empty() {
+            config.algorithms = vec![Algorithm::Sha256, Algorithm::Md5];
+        }
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC accepts any key length");
         mac.update(b"opaque\0");
         mac.update(config.realm.as_bytes());
@@ -174,7 +183,7 @@ impl Authenticator {
         }
     }
 
-    /// The configuration in force (algorithms sorted strongest first).
+    /// The configuration in force.
     pub fn config(&self) -> &AuthConfig {
         &self.config
     }
@@ -195,7 +204,7 @@ impl Authenticator {
     }
 
     /// `WWW-Authenticate` (or `Proxy-Authenticate`) header values, one per
-    /// enabled algorithm, strongest first, sharing one fresh nonce.
+    /// enabled algorithm, in the configured order, sharing one fresh nonce.
     /// `stale` is set when the previous attempt returned [`AuthOutcome::Stale`].
     pub fn challenge(&self, now: u64, stale: bool) -> Vec<String> {
         let nonce = self.new_nonce(now);

@@ -44,6 +44,12 @@ impl Flow {
     }
 }
 
+impl crate::sip::transaction::Destination for Flow {
+    fn is_reliable(&self) -> bool {
+        self.transport.is_reliable()
+    }
+}
+
 /// Receives every message the transports read. Implementations parse,
 /// police and dispatch; they must not block (a slow ingress stalls a socket).
 pub trait Ingress: Send + Sync + 'static {
@@ -199,10 +205,10 @@ impl Transports {
                     .get(&(flow.profile, flow.remote))
                     .cloned();
                 match existing {
-                    Some(c) => c
-                        .tx
-                        .try_send(data)
-                        .map_err(|_| SendError::ConnectionLost(flow.remote)),
+                    Some(c) => {
+                        c.tx.try_send(data)
+                            .map_err(|_| SendError::ConnectionLost(flow.remote))
+                    }
                     None => {
                         tcp::spawn_connect(self.clone(), flow.profile, flow.remote, data);
                         Ok(())
@@ -214,7 +220,9 @@ impl Transports {
 
     /// Where messages read on this profile's connections go.
     fn ingress(&self, profile: ProfileId) -> Option<Arc<dyn Ingress>> {
-        lock(&self.inner.profiles).get(&profile).map(|p| p.ingress.clone())
+        lock(&self.inner.profiles)
+            .get(&profile)
+            .map(|p| p.ingress.clone())
     }
 
     fn next_conn_id(&self) -> ConnId {

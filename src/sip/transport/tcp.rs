@@ -28,7 +28,14 @@ pub(super) fn spawn_acceptor(
         loop {
             match listener.accept().await {
                 Ok((stream, remote)) => {
-                    start_connection(profile, stream, remote, transports.clone(), Some(ingress.clone()), None);
+                    start_connection(
+                        profile,
+                        stream,
+                        remote,
+                        transports.clone(),
+                        Some(ingress.clone()),
+                        None,
+                    );
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off briefly.
@@ -42,9 +49,15 @@ pub(super) fn spawn_acceptor(
 
 /// Opens a connection to `remote` for `first` (a request or response with
 /// no connection yet) and keeps it for later messages.
-pub(super) fn spawn_connect(transports: Transports, profile: ProfileId, remote: SocketAddr, first: Bytes) {
+pub(super) fn spawn_connect(
+    transports: Transports,
+    profile: ProfileId,
+    remote: SocketAddr,
+    first: Bytes,
+) {
     tokio::spawn(async move {
-        let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(remote)).await;
+        let connect =
+            tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(remote)).await;
         match connect {
             Ok(Ok(stream)) => {
                 let ingress = transports.ingress(profile);
@@ -64,7 +77,9 @@ fn start_connection(
     ingress: Option<Arc<dyn Ingress>>,
     first: Option<Bytes>,
 ) {
-    let Ok(local) = stream.local_addr() else { return };
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let _ = stream.set_nodelay(true);
     let id = transports.next_conn_id();
     let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);

@@ -69,5 +69,7 @@ pub(super) fn spawn_reader(
 /// Sends one datagram without waiting: a full kernel buffer is an error the
 /// transaction layer recovers from by retransmitting.
 pub(super) fn send(sock: &UdpSocket, to: SocketAddr, data: Bytes) -> Result<(), SendError> {
-    sock.try_send_to(&data, to).map(|_| ()).map_err(SendError::Io)
+    sock.try_send_to(&data, to)
+        .map(|_| ())
+        .map_err(SendError::Io)
 }

@@ -1,0 +1,586 @@
+//! Calls: the B2BUA. A call is one task that owns both sides of a call:
+//! the caller's dialog on the trunk and the agent legs it forks to the
+//! agent's registered phones. It relays provisional and final responses,
+//! ACKs, BYE from either side, CANCEL before answer, and in-dialog
+//! requests (re-INVITE, UPDATE, INFO). The SDP passes through untouched
+//! until the media core anchors it.
+
+mod dialog;
+mod fork;
+mod relay;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::server::respond;
+use crate::server::routing::Target;
+use crate::server::runtime::ProfileRuntime;
+use crate::sip::codec::{HeaderName, Method, SipMessage};
+use crate::sip::endpoint::{Endpoint, TU_QUEUE, ToCore, TuEvent, TuSender};
+use crate::sip::ids;
+use crate::sip::transaction::TransactionKey;
+use crate::sip::transport::Flow;
+
+pub use dialog::{Dialog, Side};
+use fork::{Fork, ForkState, InviteParts, best_failure, body_of, build_invite, reason_of};
+use relay::{Relay, Retransmit};
+
+/// How long agents' phones may ring before the caller gets 480.
+const RING_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a call may take to finish once it is ending.
+const END_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// Starts a call for an INVITE that routing sent to `targets`; returns the
+/// call's event channel (the core binds the caller's Call-ID to it).
+pub fn spawn(
+    ep: Endpoint,
+    profiles: Arc<Vec<ProfileRuntime>>,
+    key: TransactionKey,
+    flow: Flow,
+    invite: SipMessage,
+    targets: Vec<Target>,
+) -> TuSender {
+    let (tx, rx) = mpsc::channel(TU_QUEUE);
+    let me = tx.clone();
+    tokio::spawn(async move {
+        if let Some(call) = Call::new(ep, me, key, flow, invite) {
+            call.run(rx, targets, &profiles).await;
+        }
+    });
+    tx
+}
+
+/// Where the caller's side stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallerState {
+    /// The INVITE is pending.
+    Proceeding,
+    /// We sent 2xx.
+    Answered,
+    /// We sent a failure (or the caller cancelled).
+    Failed,
+}
+
+struct Call {
+    ep: Endpoint,
+    me: TuSender,
+    caller_key: TransactionKey,
+    caller_invite: SipMessage,
+    caller: Dialog,
+    caller_state: CallerState,
+    caller_cseq: u32,
+    forks: Vec<Fork>,
+    agent: Option<usize>,
+    relays: HashMap<TransactionKey, Relay>,
+    retransmits: Vec<Retransmit>,
+    /// ACKs sent, by (side, CSeq), to re-send on a retransmitted 2xx.
+    acks: HashMap<(Side, u32), (Flow, Bytes)>,
+    /// ACKs we hold until the other side's ACK brings the SDP answer:
+    /// (side whose ACK we wait for, its CSeq) -> (side to ACK, our CSeq).
+    deferred_acks: HashMap<(Side, u32), (Side, u32)>,
+    bye_pending: Option<TransactionKey>,
+    ending_since: Option<Instant>,
+    ring_deadline: Instant,
+    sent_ringing: bool,
+}
+
+impl Call {
+    fn new(
+        ep: Endpoint,
+        me: TuSender,
+        key: TransactionKey,
+        flow: Flow,
+        invite: SipMessage,
+    ) -> Option<Self> {
+        let call_id = invite.call_id().ok()?.to_string();
+        let to = dialog::header_text(&invite, HeaderName::To)?;
+        let from = dialog::header_text(&invite, HeaderName::From)?;
+        let local_tag = ids::tag();
+        let transport = flow.transport;
+        let contact = match transport {
+            crate::config::Transport::Tcp => {
+                format!("<sip:switchboard@{};transport=tcp>", flow.local)
+            }
+            crate::config::Transport::Udp => format!("<sip:switchboard@{}>", flow.local),
+        };
+        let caller = Dialog {
+            call_id,
+            local: format!("{to};tag={local_tag}"),
+            remote: from,
+            remote_target: dialog::contact_uri(&invite).unwrap_or_default(),
+            route_set: dialog::record_route(&invite),
+            local_cseq: 0,
+            flow,
+            contact,
+            sent_by: flow.local.to_string(),
+        };
+        let caller_cseq = invite.cseq().ok()?.seq;
+        Some(Self {
+            ep,
+            me,
+            caller_key: key,
+            caller_invite: invite,
+            caller,
+            caller_state: CallerState::Proceeding,
+            caller_cseq,
+            forks: Vec::new(),
+            agent: None,
+            relays: HashMap::new(),
+            retransmits: Vec::new(),
+            acks: HashMap::new(),
+            deferred_acks: HashMap::new(),
+            bye_pending: None,
+            ending_since: None,
+            ring_deadline: Instant::now() + RING_TIMEOUT,
+            sent_ringing: false,
+        })
+    }
+
+    fn local_tag(&self) -> Option<String> {
+        self.caller
+            .local
+            .rsplit_once(";tag=")
+            .map(|(_, t)| t.to_string())
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<TuEvent>,
+        targets: Vec<Target>,
+        profiles: &[ProfileRuntime],
+    ) {
+        self.start_forks(targets, profiles).await;
+        loop {
+            if self.finished() {
+                break;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => self.on_event(ev).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => self.on_timer().await,
+            }
+        }
+        let mut call_ids = vec![self.caller.call_id.clone()];
+        call_ids.extend(self.forks.iter().map(|f| f.dialog.call_id.clone()));
+        self.ep.send(ToCore::Unbind { call_ids }).await;
+    }
+
+    fn finished(&self) -> bool {
+        if self.forks.is_empty() {
+            return true;
+        }
+        match self.ending_since {
+            Some(t) => {
+                let forks_done = self.forks.iter().all(|f| !f.is_pending() || f.cancel_sent);
+                (self.bye_pending.is_none() && forks_done && self.retransmits.is_empty())
+                    || t.elapsed() > END_TIMEOUT
+            }
+            None => false,
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut next = Instant::now() + Duration::from_secs(3600);
+        if self.caller_state == CallerState::Proceeding {
+            next = next.min(self.ring_deadline);
+        }
+        if let Some(t) = self.ending_since {
+            next = next.min(t + END_TIMEOUT);
+        }
+        for r in &self.retransmits {
+            next = next.min(r.next);
+        }
+        next
+    }
+
+    fn end(&mut self) {
+        if self.ending_since.is_none() {
+            self.ending_since = Some(Instant::now());
+        }
+    }
+
+    async fn start_forks(&mut self, targets: Vec<Target>, profiles: &[ProfileRuntime]) {
+        let max_forwards = self
+            .caller_invite
+            .max_forwards()
+            .ok()
+            .flatten()
+            .unwrap_or(70)
+            .saturating_sub(1);
+        for target in targets {
+            let Some(local) = self
+                .ep
+                .local_addr(target.flow.profile, target.flow.transport)
+            else {
+                continue;
+            };
+            let sent_by = local.to_string();
+            let parts = InviteParts {
+                caller_invite: &self.caller_invite,
+                target: &target,
+                sent_by: &sent_by,
+                max_forwards,
+            };
+            let Some((key, msg, dialog)) = build_invite(&parts) else {
+                continue;
+            };
+            self.ep
+                .send(ToCore::Bind {
+                    call_id: dialog.call_id.clone(),
+                    owner: self.me.clone(),
+                })
+                .await;
+            let flow = target.flow;
+            self.forks.push(Fork {
+                target,
+                invite_key: key.clone(),
+                invite: msg.clone(),
+                state: ForkState::Calling,
+                dialog,
+                cancel_sent: false,
+            });
+            self.ep
+                .send(ToCore::SendRequest {
+                    owner: self.me.clone(),
+                    key,
+                    flow,
+                    msg,
+                })
+                .await;
+        }
+        let _ = profiles;
+        if self.forks.is_empty() {
+            self.fail_caller(480).await;
+        }
+    }
+
+    async fn on_event(&mut self, ev: TuEvent) {
+        match ev {
+            TuEvent::Response { key, msg } => {
+                let status = msg.status().unwrap_or(500);
+                if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
+                    self.on_fork_response(i, status, &msg).await;
+                } else if self.relays.contains_key(&key) {
+                    self.on_relay_response(key, status, Some(&msg)).await;
+                } else if self.bye_pending.as_ref() == Some(&key) && status >= 200 {
+                    self.bye_pending = None;
+                }
+            }
+            TuEvent::Failed { key, status } => {
+                if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
+                    self.on_fork_failure(i, status).await;
+                } else if self.relays.contains_key(&key) {
+                    self.on_relay_response(key, status, None).await;
+                } else if self.bye_pending.as_ref() == Some(&key) {
+                    self.bye_pending = None;
+                }
+            }
+            TuEvent::Cancelled { invite } => {
+                if invite == self.caller_key && self.caller_state == CallerState::Proceeding {
+                    self.respond_caller(487, None).await;
+                    self.caller_state = CallerState::Failed;
+                    self.cancel_forks().await;
+                    self.end();
+                }
+            }
+            TuEvent::Request { key, flow, msg } => self.on_request(key, flow, msg).await,
+            TuEvent::Ack { msg, .. } => self.on_ack(&msg).await,
+            TuEvent::AckTimeout { .. } => {}
+        }
+    }
+
+    /// Which side a message's Call-ID belongs to.
+    fn side_of(&self, msg: &SipMessage) -> Option<Side> {
+        let id = msg.call_id().ok()?;
+        if id == self.caller.call_id {
+            Some(Side::Caller)
+        } else if self
+            .agent
+            .and_then(|i| self.forks.get(i))
+            .is_some_and(|f| f.dialog.call_id == id)
+        {
+            Some(Side::Agent)
+        } else {
+            None
+        }
+    }
+
+    fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
+        match side {
+            Side::Caller => Some(&mut self.caller),
+            Side::Agent => {
+                let i = self.agent?;
+                self.forks.get_mut(i).map(|f| &mut f.dialog)
+            }
+        }
+    }
+
+    async fn on_fork_response(&mut self, i: usize, status: u16, msg: &SipMessage) {
+        let Some(fork) = self.forks.get_mut(i) else {
+            return;
+        };
+        match status {
+            100 => {}
+            101..=199 => {
+                if fork.state == ForkState::Calling {
+                    fork.state = ForkState::Early;
+                }
+                if self.caller_state == CallerState::Proceeding && self.ending_since.is_none() {
+                    let body = body_of(msg);
+                    if body.is_some() || !self.sent_ringing {
+                        let code = if body.is_some() { 183 } else { 180 };
+                        self.sent_ringing = true;
+                        self.respond_caller(code, body).await;
+                    }
+                }
+            }
+            200..=299 => {
+                if let Some(to) = dialog::header_text(msg, HeaderName::To) {
+                    fork.dialog.remote = to;
+                }
+                if let Some(target) = dialog::contact_uri(msg) {
+                    fork.dialog.remote_target = target;
+                }
+                let mut routes = dialog::record_route(msg);
+                routes.reverse();
+                fork.dialog.route_set = routes;
+                let seq = fork.invite.cseq().map(|c| c.seq).unwrap_or(1);
+                if fork.state == ForkState::Answered {
+                    // A retransmitted 2xx: our ACK was lost.
+                    if let Some((flow, bytes)) = self.acks.get(&(Side::Agent, seq)).cloned() {
+                        self.ep.send(ToCore::SendStateless { flow, bytes }).await;
+                    }
+                    return;
+                }
+                let late = self.agent.is_some() || self.caller_state != CallerState::Proceeding;
+                fork.state = ForkState::Answered;
+                if late {
+                    // Another phone answered first, or the caller is gone:
+                    // confirm this dialog and end it at once.
+                    let mut d = fork.dialog.clone();
+                    let ack = d.request(Method::Ack, Some(seq), None);
+                    let bye = d.request(Method::Bye, None, None);
+                    self.ep
+                        .send(ToCore::SendStateless {
+                            flow: ack.flow,
+                            bytes: ack.builder.to_bytes(),
+                        })
+                        .await;
+                    if let (Some(key), Ok(bye_msg)) = (bye.key, bye.builder.build()) {
+                        self.send_request(key, bye.flow, bye_msg).await;
+                    }
+                    return;
+                }
+                self.agent = Some(i);
+                let offer_in_invite = !self.caller_invite.body().is_empty();
+                if offer_in_invite {
+                    self.send_ack(Side::Agent, seq, None).await;
+                } else {
+                    self.deferred_acks
+                        .insert((Side::Caller, self.caller_cseq), (Side::Agent, seq));
+                }
+                self.cancel_forks().await;
+                self.answer_caller(body_of(msg)).await;
+            }
+            _ => {
+                fork.state = ForkState::Failed(status);
+                self.check_all_failed().await;
+            }
+        }
+    }
+
+    async fn on_fork_failure(&mut self, i: usize, status: u16) {
+        if let Some(fork) = self.forks.get_mut(i)
+            && fork.is_pending()
+        {
+            fork.state = ForkState::Failed(status);
+            self.check_all_failed().await;
+        }
+    }
+
+    async fn check_all_failed(&mut self) {
+        if self.caller_state != CallerState::Proceeding || self.forks.iter().any(|f| f.is_pending())
+        {
+            return;
+        }
+        if self.agent.is_some() {
+            return;
+        }
+        let statuses: Vec<u16> = self
+            .forks
+            .iter()
+            .filter_map(|f| match f.state {
+                ForkState::Failed(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        let (status, _) = best_failure(&statuses);
+        self.fail_caller(status).await;
+    }
+
+    async fn fail_caller(&mut self, status: u16) {
+        if self.caller_state == CallerState::Proceeding {
+            self.respond_caller(status, None).await;
+            self.caller_state = CallerState::Failed;
+        }
+        self.end();
+    }
+
+    async fn cancel_forks(&mut self) {
+        let mut cancels = Vec::new();
+        for f in &mut self.forks {
+            if f.is_pending() && !f.cancel_sent {
+                f.cancel_sent = true;
+                if let Some(c) = f.cancel() {
+                    cancels.push((c, f.target.flow));
+                }
+            }
+        }
+        for ((key, msg), flow) in cancels {
+            self.send_request(key, flow, msg).await;
+        }
+    }
+
+    /// A response on the caller's INVITE transaction.
+    async fn respond_caller(&mut self, status: u16, body: Option<(String, Bytes)>) {
+        let tag = self.local_tag();
+        let mut b = respond::response(
+            &self.caller_invite,
+            self.caller.flow,
+            status,
+            reason_of(status),
+            tag.as_deref(),
+        );
+        if status < 300 {
+            b = b.header(HeaderName::Contact, &self.caller.contact);
+        }
+        if let Some((ct, body)) = body {
+            b = b.header(HeaderName::ContentType, &ct).body(body);
+        }
+        let bytes = b.to_bytes();
+        if (200..300).contains(&status) && !self.caller.flow.transport.is_reliable() {
+            self.retransmits.push(Retransmit::new(
+                Side::Caller,
+                self.caller_cseq,
+                self.caller.flow,
+                bytes.clone(),
+            ));
+        }
+        self.ep
+            .send(ToCore::SendResponse {
+                key: self.caller_key.clone(),
+                status,
+                bytes,
+            })
+            .await;
+    }
+
+    async fn answer_caller(&mut self, body: Option<(String, Bytes)>) {
+        self.caller_state = CallerState::Answered;
+        self.respond_caller(200, body).await;
+    }
+
+    /// Sends (and remembers) the ACK for a 2xx on `side`'s dialog.
+    async fn send_ack(&mut self, side: Side, seq: u32, body: Option<(String, Bytes)>) {
+        let Some(d) = self.dialog_mut(side) else {
+            return;
+        };
+        let out = d.request(
+            Method::Ack,
+            Some(seq),
+            body.as_ref().map(|(ct, b)| (ct.as_str(), b.clone())),
+        );
+        let bytes = out.builder.to_bytes();
+        self.acks.insert((side, seq), (out.flow, bytes.clone()));
+        self.ep
+            .send(ToCore::SendStateless {
+                flow: out.flow,
+                bytes,
+            })
+            .await;
+    }
+
+    async fn send_request(&mut self, key: TransactionKey, flow: Flow, msg: SipMessage) {
+        self.ep
+            .send(ToCore::SendRequest {
+                owner: self.me.clone(),
+                key,
+                flow,
+                msg,
+            })
+            .await;
+    }
+
+    async fn on_ack(&mut self, msg: &SipMessage) {
+        let Some(side) = self.side_of(msg) else {
+            return;
+        };
+        let Ok(seq) = msg.cseq().map(|c| c.seq) else {
+            return;
+        };
+        self.retransmits
+            .retain(|r| !(r.side == side && r.cseq == seq));
+        if let Some((to_side, our_seq)) = self.deferred_acks.remove(&(side, seq)) {
+            self.send_ack(to_side, our_seq, body_of(msg)).await;
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.caller_state == CallerState::Proceeding && now >= self.ring_deadline {
+            self.cancel_forks().await;
+            self.fail_caller(480).await;
+        }
+        let mut gave_up = false;
+        let mut resend = Vec::new();
+        self.retransmits.retain_mut(|r| {
+            if now < r.next {
+                return true;
+            }
+            if now >= r.give_up {
+                gave_up = true;
+                return false;
+            }
+            resend.push((r.flow, r.bytes.clone()));
+            r.backoff(now);
+            true
+        });
+        for (flow, bytes) in resend {
+            self.ep.send(ToCore::SendStateless { flow, bytes }).await;
+        }
+        if gave_up {
+            // RFC 3261 13.3.1.4: no ACK for our 2xx: end the session.
+            self.hang_up_both().await;
+        }
+    }
+
+    /// Ends an established call from the switch's side: BYE to both.
+    async fn hang_up_both(&mut self) {
+        for side in [Side::Caller, Side::Agent] {
+            if side == Side::Agent && self.agent.is_none() {
+                continue;
+            }
+            self.send_bye(side).await;
+        }
+        self.end();
+    }
+
+    async fn send_bye(&mut self, side: Side) {
+        let Some(d) = self.dialog_mut(side) else {
+            return;
+        };
+        let out = d.request(Method::Bye, None, None);
+        if let (Some(key), Ok(msg)) = (out.key, out.builder.build()) {
+            self.bye_pending = Some(key.clone());
+            self.send_request(key, out.flow, msg).await;
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! In-dialog traffic across the B2BUA: a request from one side (BYE,
+//! re-INVITE, UPDATE, INFO...) becomes a request on the other side's
+//! dialog, and its response is relayed back; 2xx responses we send over UDP
+//! are retransmitted until their ACK (RFC 3261 13.3.1.4).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::dialog::Side;
+use super::fork::{body_of, reason_of};
+use super::{Call, CallerState};
+use crate::server::respond;
+use crate::sip::codec::{HeaderName, Method, SipMessage};
+use crate::sip::endpoint::ToCore;
+use crate::sip::transaction::TransactionKey;
+use crate::sip::transport::Flow;
+
+/// RFC 3261 T1 and T2 for 2xx retransmission.
+const T1: Duration = Duration::from_millis(500);
+const T2: Duration = Duration::from_secs(4);
+
+/// A request relayed to the other side, waiting for its response.
+pub struct Relay {
+    /// Where the request came from.
+    pub origin: Side,
+    pub origin_key: TransactionKey,
+    pub origin_msg: SipMessage,
+    pub origin_flow: Flow,
+    pub method: Method,
+    /// Our CSeq on the other side (for its ACK).
+    pub our_seq: u32,
+}
+
+/// A 2xx we keep re-sending until its ACK comes.
+pub struct Retransmit {
+    pub side: Side,
+    pub cseq: u32,
+    pub flow: Flow,
+    pub bytes: Bytes,
+    pub next: Instant,
+    interval: Duration,
+    pub give_up: Instant,
+}
+
+impl Retransmit {
+    pub fn new(side: Side, cseq: u32, flow: Flow, bytes: Bytes) -> Self {
+        let now = Instant::now();
+        Self {
+            side,
+            cseq,
+            flow,
+            bytes,
+            next: now + T1,
+            interval: T1,
+            give_up: now + T1 * 64,
+        }
+    }
+
+    /// Doubles the interval up to T2 (RFC 3261 13.3.1.4).
+    pub fn backoff(&mut self, now: Instant) {
+        self.interval = (self.interval * 2).min(T2);
+        self.next = now + self.interval;
+    }
+}
+
+impl Call {
+    /// A new in-dialog request from one side.
+    pub(super) async fn on_request(&mut self, key: TransactionKey, flow: Flow, msg: SipMessage) {
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
+        let Some(side) = self.side_of(&msg) else {
+            // A dialog of a fork that lost, or an unknown one.
+            let status = if method == Method::Bye { 200 } else { 481 };
+            self.respond_to(&key, &msg, flow, status, None, false).await;
+            return;
+        };
+        let established = self.agent.is_some() && self.caller_state == CallerState::Answered;
+        if method == Method::Bye {
+            self.respond_to(&key, &msg, flow, 200, None, false).await;
+            if established && self.ending_since.is_none() {
+                self.send_bye(side.other()).await;
+            }
+            self.retransmits.clear();
+            self.end();
+            return;
+        }
+        if !established || self.ending_since.is_some() {
+            self.respond_to(&key, &msg, flow, 491, None, false).await;
+            return;
+        }
+        let body = body_of(&msg);
+        let Some(d) = self.dialog_mut(side.other()) else {
+            return;
+        };
+        let out = d.request(
+            method.clone(),
+            None,
+            body.as_ref().map(|(ct, b)| (ct.as_str(), b.clone())),
+        );
+        let our_seq = d.local_cseq;
+        let (Some(out_key), Ok(out_msg)) = (out.key, out.builder.build()) else {
+            self.respond_to(&key, &msg, flow, 500, None, false).await;
+            return;
+        };
+        self.relays.insert(
+            out_key.clone(),
+            Relay {
+                origin: side,
+                origin_key: key,
+                origin_msg: msg,
+                origin_flow: flow,
+                method,
+                our_seq,
+            },
+        );
+        self.send_request(out_key, out.flow, out_msg).await;
+    }
+
+    /// The other side answered a relayed request (or it failed: `msg` is
+    /// `None` and `status` is 408/503).
+    pub(super) async fn on_relay_response(
+        &mut self,
+        key: TransactionKey,
+        status: u16,
+        msg: Option<&SipMessage>,
+    ) {
+        if status < 101 {
+            return;
+        }
+        let final_response = status >= 200;
+        let relay = if final_response {
+            self.relays.remove(&key)
+        } else {
+            None
+        };
+        let Some(relay) = relay.as_ref().or_else(|| self.relays.get(&key)) else {
+            return;
+        };
+        let body = msg.and_then(body_of);
+        let is_invite = relay.method == Method::Invite;
+        let (origin, origin_key, origin_msg, origin_flow, our_seq) = (
+            relay.origin,
+            relay.origin_key.clone(),
+            relay.origin_msg.clone(),
+            relay.origin_flow,
+            relay.our_seq,
+        );
+        if is_invite && (200..300).contains(&status) {
+            let offer_in_request = !origin_msg.body().is_empty();
+            if offer_in_request {
+                self.send_ack(origin.other(), our_seq, None).await;
+            } else if let Ok(c) = origin_msg.cseq() {
+                self.deferred_acks
+                    .insert((origin, c.seq), (origin.other(), our_seq));
+            }
+        }
+        let retransmit = is_invite && (200..300).contains(&status);
+        self.respond_to(
+            &origin_key,
+            &origin_msg,
+            origin_flow,
+            status,
+            body,
+            retransmit,
+        )
+        .await;
+        let _ = origin;
+    }
+
+    /// Answers a server transaction of this call.
+    async fn respond_to(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        flow: Flow,
+        status: u16,
+        body: Option<(String, Bytes)>,
+        retransmit_2xx: bool,
+    ) {
+        let mut b = respond::response(req, flow, status, reason_of(status), None);
+        let side = self.side_of(req);
+        if (200..300).contains(&status)
+            && matches!(req.method(), Some(Method::Invite | Method::Update))
+            && let Some(side) = side
+        {
+            let contact = match side {
+                Side::Caller => self.caller.contact.clone(),
+                Side::Agent => self
+                    .dialog_mut(Side::Agent)
+                    .map(|d| d.contact.clone())
+                    .unwrap_or_default(),
+            };
+            b = b.header(HeaderName::Contact, &contact);
+        }
+        if let Some((ct, body)) = body {
+            b = b.header(HeaderName::ContentType, &ct).body(body);
+        }
+        let bytes = b.to_bytes();
+        if retransmit_2xx
+            && !flow.transport.is_reliable()
+            && let (Some(side), Ok(c)) = (side, req.cseq())
+        {
+            self.retransmits
+                .push(Retransmit::new(side, c.seq, flow, bytes.clone()));
+        }
+        self.ep
+            .send(ToCore::SendResponse {
+                key: key.clone(),
+                status,
+                bytes,
+            })
+            .await;
+    }
+}

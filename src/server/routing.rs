@@ -1,0 +1,109 @@
+//! Where an INVITE arriving on a trunk goes: the called number is looked
+//! up as an extension of the trunk's agents profile. Unknown numbers get
+//! 404, known agents with no registration 480, otherwise every registered
+//! contact of the agent is rung.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::runtime::ProfileRuntime;
+use crate::config::{Transport, TrunkSettings};
+use crate::registrar::{Binding, Lookup, Registrar};
+use crate::sip::codec::{Host, SipMessage, Uri};
+use crate::sip::transport::{Flow, ProfileId};
+
+/// One contact to ring.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The registered Contact URI (the new INVITE's Request-URI).
+    pub contact: String,
+    /// Where to send it.
+    pub flow: Flow,
+    /// The agent's extension.
+    pub extension: String,
+}
+
+/// The routing decision for a new INVITE.
+#[derive(Debug)]
+pub enum Route {
+    Reject(u16, &'static str),
+    Agents(Vec<Target>),
+}
+
+pub fn route_trunk_invite(
+    msg: &SipMessage,
+    trunk: &TrunkSettings,
+    profiles: &[ProfileRuntime],
+    registrars: &HashMap<ProfileId, Registrar>,
+    now_unix: u64,
+) -> Route {
+    if matches!(msg.max_forwards(), Ok(Some(0))) {
+        return Route::Reject(483, "Too Many Hops");
+    }
+    let Ok(uri) = msg.request_uri() else {
+        return Route::Reject(400, "Bad Request-URI");
+    };
+    let Some(number) = uri
+        .user_unescaped()
+        .map(|u| String::from_utf8_lossy(&u).into_owned())
+    else {
+        return Route::Reject(404, "Not Found");
+    };
+    let Some(agents) = trunk
+        .agents_profile
+        .as_deref()
+        .and_then(|name| profiles.iter().find(|p| p.profile.name == name))
+    else {
+        return Route::Reject(404, "Not Found");
+    };
+    let Some(registrar) = registrars.get(&agents.id) else {
+        return Route::Reject(404, "Not Found");
+    };
+    match registrar.lookup(&number, now_unix) {
+        Lookup::Unknown => Route::Reject(404, "Not Found"),
+        Lookup::NotRegistered => Route::Reject(480, "Temporarily Unavailable"),
+        Lookup::Contacts(bindings) => {
+            let targets: Vec<Target> = bindings
+                .iter()
+                .filter_map(|b| target_of(b, &number))
+                .collect();
+            if targets.is_empty() {
+                Route::Reject(480, "Temporarily Unavailable")
+            } else {
+                Route::Agents(targets)
+            }
+        }
+    }
+}
+
+/// Where to send requests for a registered contact: the Contact's address
+/// and transport when it names an IP address, otherwise the flow the
+/// REGISTER came from (the phone is behind NAT or named by a host name).
+fn target_of(b: &Binding, extension: &str) -> Option<Target> {
+    let uri = Uri::parse(&b.contact).ok()?;
+    let transport = match uri.params.get("transport") {
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
+        Some(_) => return None,
+        None => b.source.transport,
+    };
+    let ip: Option<IpAddr> = match uri.host {
+        Some(Host::V4(a)) => Some(a.into()),
+        Some(Host::V6(a)) => Some(a.into()),
+        _ => None,
+    };
+    let remote = match ip {
+        Some(ip) => SocketAddr::new(ip, uri.port.unwrap_or(5060)),
+        None => b.source.remote,
+    };
+    Some(Target {
+        contact: b.contact.clone(),
+        flow: Flow {
+            transport,
+            remote,
+            conn: None,
+            ..b.source
+        },
+        extension: extension.to_string(),
+    })
+}
