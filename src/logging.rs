@@ -1,6 +1,8 @@
 //! Logging: `tracing` to stderr, human-readable or JSON lines. SIP message
 //! traces use the target `sip_trace`, security events the target `security`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -12,8 +14,11 @@ pub fn init(format: LogFormat, level: &str) {
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    // Colours only for a person at a terminal (and never with NO_COLOR).
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Human => builder.try_init(),

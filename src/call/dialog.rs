@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::config::Transport;
 use crate::sip::codec::{HeaderName, Host, MessageBuilder, Method, SipMessage, Uri};
 use crate::sip::ids;
+use crate::sip::matching::transaction_key;
 use crate::sip::transaction::TransactionKey;
 use crate::sip::transport::Flow;
 
@@ -93,9 +94,7 @@ impl Dialog {
         if let Some((ct, body)) = body {
             b = b.header(HeaderName::ContentType, ct).body(body);
         }
-        let key = TransactionKey::new(&branch, &self.sent_by, method.as_str()).ok();
         Outgoing {
-            key,
             flow: self.destination(),
             builder: b,
         }
@@ -128,10 +127,17 @@ impl Dialog {
 
 /// A request ready to hand to the core.
 pub struct Outgoing {
-    /// The client transaction key (`None` for ACK, which has none).
-    pub key: Option<TransactionKey>,
     pub flow: Flow,
     pub builder: MessageBuilder,
+}
+
+impl Outgoing {
+    /// The message and its client transaction key (not for ACK, which
+    /// has no transaction).
+    pub fn into_request(self) -> Option<(TransactionKey, Flow, SipMessage)> {
+        let msg = self.builder.build().ok()?;
+        Some((transaction_key(&msg)?, self.flow, msg))
+    }
 }
 
 /// The address and transport a SIP URI names, when its host is an IP
@@ -209,7 +215,7 @@ mod tests {
     fn bye_follows_rfc_3261_12_2_1_1() {
         let mut d = dialog(Transport::Udp, vec!["<sip:p1@127.0.0.9:5099;lr>".into()]);
         let out = d.request(Method::Bye, None, None);
-        let msg = out.builder.build().unwrap();
+        let (_, flow, msg) = out.into_request().unwrap();
         assert_eq!(msg.request_uri_str(), Some("sip:caller@127.0.0.1:7002"));
         assert_eq!(msg.cseq().unwrap().seq, 11);
         assert_eq!(msg.call_id().unwrap(), "abc");
@@ -217,8 +223,7 @@ mod tests {
         assert_eq!(msg.to().unwrap().tag(), Some("theirs"));
         assert_eq!(msg.routes().unwrap().len(), 1);
         // The first loose route is the next hop.
-        assert_eq!(out.flow.remote, "127.0.0.9:5099".parse().unwrap());
-        assert!(out.key.is_some());
+        assert_eq!(flow.remote, "127.0.0.9:5099".parse().unwrap());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::dialog::Dialog;
 use crate::server::routing::Target;
 use crate::sip::codec::{HeaderName, MessageBuilder, Method, SipMessage};
 use crate::sip::ids;
+use crate::sip::matching::transaction_key;
 use crate::sip::transaction::TransactionKey;
 
 /// Where one forked INVITE stands.
@@ -62,8 +63,7 @@ impl Fork {
             .header(HeaderName::MaxForwards, "70")
             .build()
             .ok()?;
-        let key = self.invite_key.with_method("CANCEL").ok()?;
-        Some((key, msg))
+        Some((transaction_key(&msg)?, msg))
     }
 }
 
@@ -130,7 +130,7 @@ pub fn build_invite(p: &InviteParts<'_>) -> Option<(TransactionKey, SipMessage, 
         b = b.header(HeaderName::ContentType, &ct).body(body);
     }
     let msg = b.build().ok()?;
-    let key = TransactionKey::new(&branch, p.sent_by, "INVITE").ok()?;
+    let key = transaction_key(&msg)?;
     let dialog = Dialog {
         call_id,
         local,

@@ -374,8 +374,8 @@ impl Call {
                             bytes: ack.builder.to_bytes(),
                         })
                         .await;
-                    if let (Some(key), Ok(bye_msg)) = (bye.key, bye.builder.build()) {
-                        self.send_request(key, bye.flow, bye_msg).await;
+                    if let Some((key, flow, bye_msg)) = bye.into_request() {
+                        self.send_request(key, flow, bye_msg).await;
                     }
                     return;
                 }
@@ -578,9 +578,9 @@ impl Call {
             return;
         };
         let out = d.request(Method::Bye, None, None);
-        if let (Some(key), Ok(msg)) = (out.key, out.builder.build()) {
+        if let Some((key, flow, msg)) = out.into_request() {
             self.bye_pending = Some(key.clone());
-            self.send_request(key, out.flow, msg).await;
+            self.send_request(key, flow, msg).await;
         }
     }
 }

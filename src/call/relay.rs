@@ -101,7 +101,7 @@ impl Call {
             body.as_ref().map(|(ct, b)| (ct.as_str(), b.clone())),
         );
         let our_seq = d.local_cseq;
-        let (Some(out_key), Ok(out_msg)) = (out.key, out.builder.build()) else {
+        let Some((out_key, out_flow, out_msg)) = out.into_request() else {
             self.respond_to(&key, &msg, flow, 500, None, false).await;
             return;
         };
@@ -116,7 +116,7 @@ impl Call {
                 our_seq,
             },
         );
-        self.send_request(out_key, out.flow, out_msg).await;
+        self.send_request(out_key, out_flow, out_msg).await;
     }
 
     /// The other side answered a relayed request (or it failed: `msg` is

@@ -19,6 +19,7 @@ use crate::registrar::Registrar;
 use crate::sip::auth::unix_now;
 use crate::sip::codec::{Method, SipMessage};
 use crate::sip::endpoint::{Endpoint, ToCore, TuEvent, TuSender};
+use crate::sip::matching::transaction_key;
 use crate::sip::transaction::{
     Action, CancelTarget, MethodKind, RequestOutcome, ResponseOutcome, Role, Timer, TransactionKey,
     TransactionLayer, TuEvent as TxEvent,
@@ -152,7 +153,7 @@ impl Core {
         let Some(method) = msg.method().cloned() else {
             return;
         };
-        let Some((key, reply_flow)) = respond::server_key(&msg, &method, flow) else {
+        let Some((key, reply_flow)) = respond::server_key(&msg, flow) else {
             // No usable Via: nothing can be answered (RFC 3261 18.2.2).
             return;
         };
@@ -371,15 +372,9 @@ impl Core {
     }
 
     fn on_response(&mut self, flow: Flow, msg: SipMessage) {
-        let (Some(status), Ok(cseq), Ok(via)) = (msg.status(), msg.cseq(), msg.top_via()) else {
+        let (Some(status), Some(key)) = (msg.status(), transaction_key(&msg)) else {
             return;
         };
-        let Some(branch) = via.branch else { return };
-        let Ok(key) = TransactionKey::new(branch, &respond::sent_by(&via), cseq.method.as_str())
-        else {
-            return;
-        };
-        drop(via);
         let invite = self.client_invites.get(&key);
         let outcome = self
             .layer

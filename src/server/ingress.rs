@@ -136,8 +136,7 @@ impl ProfileIngress {
         reason: &str,
         extra: &[(&str, &str)],
     ) {
-        let Some(method) = msg.method() else { return };
-        let Some((_, reply_flow)) = respond::server_key(msg, method, *flow) else {
+        let Some(reply_flow) = respond::reply_flow(msg, *flow) else {
             return;
         };
         let tag = crate::sip::ids::tag();

@@ -10,50 +10,29 @@ use bytes::Bytes;
 use crate::sip::codec::{
     HeaderName, Host, MessageBuilder, Method, RPort, SipMessage, Via, response_to_with_via,
 };
+use crate::sip::matching::transaction_key;
 use crate::sip::transaction::TransactionKey;
 use crate::sip::transport::Flow;
 
 /// Methods the switch accepts, for `Allow`.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
 
-/// `host[:port]` of a Via, as it must match for transactions.
-pub fn sent_by(via: &Via<'_>) -> String {
-    match via.port {
-        Some(p) => format!("{}:{p}", via.host_str),
-        None => via.host_str.to_string(),
-    }
+/// The server transaction key of a request, and the flow its responses
+/// take (see [`reply_flow`]).
+pub fn server_key(msg: &SipMessage, flow: Flow) -> Option<(TransactionKey, Flow)> {
+    Some((transaction_key(msg)?, reply_flow(msg, flow)?))
 }
 
-/// The server transaction key of a request, and the flow its responses
-/// take: on TCP the connection it came on; on UDP the source address, with
-/// the port from `rport` (RFC 3581) or else from the Via sent-by
-/// (RFC 3261 18.2.2).
-pub fn server_key(msg: &SipMessage, method: &Method, flow: Flow) -> Option<(TransactionKey, Flow)> {
+/// Where responses to a request go: on TCP the connection it came on; on
+/// UDP the source address, with the port from `rport` (RFC 3581) or else
+/// from the Via sent-by (RFC 3261 18.2.2). `None` without a usable Via.
+pub fn reply_flow(msg: &SipMessage, flow: Flow) -> Option<Flow> {
     let via = msg.top_via().ok()?;
-    let key = match via.branch {
-        Some(b) if via.has_rfc3261_branch() => {
-            TransactionKey::new(b, &sent_by(&via), method.as_str()).ok()?
-        }
-        _ => {
-            let from_tag = msg.from().ok().and_then(|f| f.tag()).unwrap_or("");
-            let cseq = msg.cseq().ok()?.seq;
-            let top_via = msg.header(HeaderName::Via)?.as_str().ok()?;
-            TransactionKey::rfc2543(
-                msg.request_uri_str().unwrap_or(""),
-                from_tag,
-                msg.call_id().ok()?,
-                cseq,
-                top_via,
-                method.as_str(),
-            )
-            .ok()?
-        }
-    };
     let mut reply = flow;
     if !flow.transport.is_reliable() && via.rport == RPort::Absent {
         reply.remote.set_port(via.port.unwrap_or(5060));
     }
-    Some((key, reply))
+    Some(reply)
 }
 
 /// The top Via as it goes back in responses: `received` when the sent-by

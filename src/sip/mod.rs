@@ -5,6 +5,7 @@ pub mod auth;
 pub mod codec;
 pub mod endpoint;
 pub mod ids;
+pub mod matching;
 pub mod security;
 pub mod transaction;
 pub mod transport;

@@ -17,6 +17,8 @@ use crate::sip::codec::{Frame, frame_stream};
 
 /// Messages queued for one connection before sends fail (back-pressure).
 const WRITE_QUEUE: usize = 1024;
+/// How long a connection stays open for replies after a framing error.
+const LINGER: Duration = Duration::from_secs(2);
 
 pub(super) fn spawn_acceptor(
     profile: ProfileId,
@@ -138,8 +140,15 @@ fn start_connection(
                     }
                     Ok(Frame::Incomplete) => break,
                     Err(e) => {
-                        // The stream cannot be re-synchronised: close it.
+                        // The stream cannot be re-synchronised: let the
+                        // ingress answer what it can (a 400 for a bad
+                        // Content-Length), give the answer time to leave,
+                        // then close.
                         tracing::debug!(%remote, "tcp framing error, closing: {e}");
+                        if let Some(ingress) = &ingress {
+                            ingress.on_message(flow, buf.split().freeze());
+                        }
+                        tokio::time::sleep(LINGER).await;
                         break 'conn;
                     }
                 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds Switchboard in release mode and starts it on the demo
+# configuration at the repository root (switchboard.toml, sip-profiles/,
+# ivr-flows/). Stop it with Ctrl-C.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/install-deps.sh --demo
+cargo build --release
+
+cat <<TXT
+
+Switchboard demo
+  - Register a softphone as 1001 / pw1001 on 127.0.0.1:5060 (UDP or TCP).
+    Agents 1001..1005 exist, with passwords pw1001..pw1005.
+  - Send a call to sip:1001@127.0.0.1:5080 from the trunk side, e.g. with
+      sipp -sn uac 127.0.0.1:5080 -s 1001 -m 1 -i 127.0.0.1
+    An unknown number (sip:4999@...) gets 404; an agent that is not
+    registered gets 480.
+  - Logs go to this terminal; stop with Ctrl-C.
+
+TXT
+
+# Honour CARGO_TARGET_DIR like cargo does (relative to the repository root).
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
+exec "$target_dir/release/switchboard" serve --config "$root"

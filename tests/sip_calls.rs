@@ -1,0 +1,142 @@
+//! Issue 2 (SIP core), calls through the B2BUA: a SIPp UAS plays agent
+//! 1001's phone (registered with its Contact on the UAS's port), a SIPp
+//! UAC plays the carrier and calls sip:1001@ on the carrier profile.
+//!
+//! Pass/fail:
+//! - 100 calls at 20/s (`uac_call.xml` vs `uas_answer.xml`), over UDP and
+//!   over TCP: the UAC exits 0 and its stat CSV counts 100 successful
+//!   calls (TCP is judged by the UAC only, see TESTING.md);
+//! - CANCEL before the answer (`uac_cancel.xml` vs `uas_ring.xml`): the
+//!   UAC gets 180, 200 for its CANCEL, 487 for its INVITE, and exits 0;
+//! - BYE from the agent (`uac_wait_bye.xml` vs `uas_bye.xml`): the UAC
+//!   receives the BYE and exits 0;
+//! - an unknown number (4999) gets 404 and a known agent with no
+//!   registration (1002) gets 480 (raw INVITE over UDP).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+fn transport_arg(tcp: bool) -> &'static str {
+    if tcp { "t1" } else { "u1" }
+}
+
+/// Starts the switch, an agent-phone UAS running `uas_scenario`, and
+/// registers 1001 with its Contact on the UAS's port.
+fn switch_with_agent(uas_scenario: &str, tcp: bool) -> (Switch, SippServer) {
+    let sw = Switch::start(SwitchOpts::new());
+    let sf = scenario(uas_scenario);
+    let extra: &[&str] = if tcp { &["-t", "t1"] } else { &[] };
+    let uas = SippServer::start(&sf, extra);
+    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, transport_arg(tcp));
+    assert!(
+        r.ok(),
+        "registering the agent's UAS as 1001 failed:\n{}",
+        r.describe()
+    );
+    (sw, uas)
+}
+
+fn carrier_uac(sw: &Switch, uac_scenario: &str, tcp: bool, calls: u32, rate: u32) -> SippResult {
+    let local = alloc_port().to_string();
+    let media = alloc_ports(4).to_string();
+    let target = sw.carrier();
+    let sf = scenario(uac_scenario);
+    let m = calls.to_string();
+    let r = rate.to_string();
+    sipp(
+        &[
+            &target,
+            "-sf",
+            &sf,
+            "-t",
+            transport_arg(tcp),
+            "-p",
+            &local,
+            "-mp",
+            &media,
+            "-s",
+            "1001",
+            "-m",
+            &m,
+            "-r",
+            &r,
+            "-timeout",
+            "60s",
+            "-timeout_error",
+        ],
+        Duration::from_secs(90),
+    )
+}
+
+fn hundred_calls(tcp: bool) {
+    let (sw, _uas) = switch_with_agent("uas_answer.xml", tcp);
+    let r = carrier_uac(&sw, "uac_call.xml", tcp, 100, 20);
+    assert!(r.ok(), "100 calls via the B2BUA:\n{}", r.describe());
+    assert_eq!(r.successful, 100, "successful calls:\n{}", r.describe());
+    assert_eq!(r.failed, 0, "failed calls:\n{}", r.describe());
+}
+
+#[test]
+fn calls_udp_100_at_20_per_second() {
+    hundred_calls(false);
+}
+
+#[test]
+fn calls_tcp_100_at_20_per_second() {
+    hundred_calls(true);
+}
+
+fn cancel_before_answer(tcp: bool) {
+    let (sw, uas) = switch_with_agent("uas_ring.xml", tcp);
+    let r = carrier_uac(&sw, "uac_cancel.xml", tcp, 3, 2);
+    assert!(r.ok(), "CANCEL before answer:\n{}", r.describe());
+    assert_eq!(r.successful, 3, "{}", r.describe());
+    // The agent's phone saw the CANCEL (the B2BUA cancelled its leg).
+    std::thread::sleep(Duration::from_millis(300));
+    let agent = uas.messages();
+    assert!(
+        agent.contains("\nCANCEL sip:"),
+        "the agent's phone never received a CANCEL"
+    );
+}
+
+#[test]
+fn cancel_udp_before_answer() {
+    cancel_before_answer(false);
+}
+
+#[test]
+fn cancel_tcp_before_answer() {
+    cancel_before_answer(true);
+}
+
+fn bye_from_agent(tcp: bool) {
+    let (sw, _uas) = switch_with_agent("uas_bye.xml", tcp);
+    let r = carrier_uac(&sw, "uac_wait_bye.xml", tcp, 3, 2);
+    assert!(r.ok(), "BYE from the agent side:\n{}", r.describe());
+    assert_eq!(r.successful, 3, "{}", r.describe());
+}
+
+#[test]
+fn bye_udp_from_agent_side() {
+    bye_from_agent(false);
+}
+
+#[test]
+fn bye_tcp_from_agent_side() {
+    bye_from_agent(true);
+}
+
+#[test]
+fn unknown_number_gets_404() {
+    let sw = Switch::start(SwitchOpts::new());
+    assert_eq!(raw_invite(sw.carrier_addr(), "4999"), Some(404));
+}
+
+#[test]
+fn unregistered_agent_gets_480() {
+    let sw = Switch::start(SwitchOpts::new());
+    assert_eq!(raw_invite(sw.carrier_addr(), "1002"), Some(480));
+}
