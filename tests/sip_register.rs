@@ -277,3 +277,75 @@ fn options_tcp_agents_200_with_allow() {
 fn options_udp_carrier_200_with_allow() {
     options(false, false);
 }
+
+/// Registers over raw UDP answering the challenge of `algorithm` with our
+/// own digest client; returns the final status.
+fn register_with(sw: &Switch, algorithm: &str, password: &str) -> (Vec<String>, u16) {
+    let sock = RawUdp::bind(LOCALHOST);
+    let to = sw.agents_addr();
+    let call_id = token();
+    let first = register_request(sock.local(), to, "1001", &call_id, 1, None);
+    let (status, challenge) = sock
+        .request(to, &first, Duration::from_secs(3))
+        .expect("no answer to REGISTER");
+    assert_eq!(status, 401, "{challenge}");
+    let offered: Vec<String> = challenges(&challenge)
+        .into_iter()
+        .map(|c| c.algorithm)
+        .collect();
+    let header = challenge
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(h, _)| h.trim().eq_ignore_ascii_case("WWW-Authenticate"))
+        .map(|(_, v)| v.trim().to_string())
+        .find(|v| v.contains(&format!("algorithm={algorithm}")))
+        .unwrap_or_else(|| panic!("no {algorithm} challenge in {challenge}"));
+    let parsed = switchboard::sip::auth::client::Challenge::parse(&header).unwrap();
+    let uri = format!("sip:{to}");
+    let auth = switchboard::sip::auth::client::respond_to_challenge(
+        &parsed, "1001", password, "REGISTER", &uri, "c0ffee", 1,
+    )
+    .unwrap();
+    let second = register_request(sock.local(), to, "1001", &call_id, 2, Some(&auth));
+    let (status, resp) = sock
+        .request(to, &second, Duration::from_secs(3))
+        .expect("no answer to the authenticated REGISTER");
+    if status == 200 {
+        assert!(
+            has_header(&resp, "Contact"),
+            "200 without the bindings: {resp}"
+        );
+    }
+    (offered, status)
+}
+
+/// A profile that offers SHA-256 first (RFC 8760) and MD5 second: a
+/// SHA-256 answer registers, a wrong password with SHA-256 does not, and
+/// MD5 still works for older phones.
+#[test]
+fn register_with_sha256_and_md5_challenges() {
+    let sw = Switch::start(SwitchOpts::new().edit(|file, text| {
+        if file.ends_with("agents.toml") {
+            *text = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("digest_algorithms") {
+                        "digest_algorithms = [\"SHA-256\", \"MD5\"]".to_string()
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+    }));
+    let (offered, status) = register_with(&sw, "SHA-256", "pw1001");
+    assert_eq!(
+        offered,
+        ["SHA-256", "MD5"],
+        "challenge order follows the profile"
+    );
+    assert_eq!(status, 200);
+    assert_eq!(register_with(&sw, "SHA-256", "wrong").1, 401);
+    assert_eq!(register_with(&sw, "MD5", "pw1001").1, 200);
+}

@@ -192,6 +192,7 @@ fn tail_lines(text: &str, n: usize) -> String {
 type EditFn = Box<dyn Fn(&str, &mut String) + Send + Sync>;
 
 /// How to start the switch.
+#[derive(Default)]
 pub struct SwitchOpts {
     /// Extra text edits on the copied configuration: called with the
     /// file's path relative to the config folder (`switchboard.toml`,
@@ -200,11 +201,6 @@ pub struct SwitchOpts {
     pub edit: Option<EditFn>,
 }
 
-impl Default for SwitchOpts {
-    fn default() -> Self {
-        SwitchOpts { edit: None }
-    }
-}
 
 impl SwitchOpts {
     pub fn new() -> Self {
