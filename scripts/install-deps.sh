@@ -27,7 +27,11 @@ done
 # (cmd=NAME) or a package whose files are needed but that installs no
 # command (pkg=NAME, checked with dpkg, or pkg-config when dpkg is absent).
 if [[ "$mode" == demo ]]; then
+    # The demo's "first call" uses SIPp as the carrier and baresip as the
+    # agent's softphone.
     wanted=(
+        "sip-tester:cmd=sipp"
+        "baresip:cmd=baresip"
         "sox:cmd=sox"
     )
 else

@@ -5,6 +5,7 @@
 //! (B2BUA legs) and the registrar, with `store` (SQLite) and `config`
 //! beside them; `server` wires profiles, sockets and tasks together.
 
+pub mod admin;
 pub mod call;
 pub mod config;
 pub mod logging;
@@ -12,3 +13,4 @@ pub mod registrar;
 pub mod server;
 pub mod sip;
 pub mod store;
+pub mod trunk;

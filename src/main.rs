@@ -29,6 +29,12 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
     },
+    /// Show live registrations and the state of trunk peers and
+    /// outbound registrations (read from the database).
+    Status {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -40,8 +46,8 @@ enum CliLogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => match config::load(&config) {
-            Ok(c) => {
+        Command::Check { config } => match load_or_report(&config) {
+            Some(c) => {
                 println!(
                     "configuration OK: {} profile(s): {}",
                     c.profiles.len(),
@@ -53,13 +59,34 @@ fn main() -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(problems) => {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
-                ExitCode::FAILURE
-            }
+            None => ExitCode::FAILURE,
         },
+        Command::Status { config } => {
+            let cfg = match load_or_report(&config) {
+                Some(c) => c,
+                None => return ExitCode::FAILURE,
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("switchboard: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(switchboard::admin::status(&cfg)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve { config, log_format } => {
             let cfg = match config::load(&config) {
                 Ok(c) => c,
@@ -97,6 +124,20 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Loads the configuration, printing one line per problem when it is not
+/// valid.
+fn load_or_report(dir: &std::path::Path) -> Option<config::Config> {
+    match config::load(dir) {
+        Ok(c) => Some(c),
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            None
         }
     }
 }

@@ -112,12 +112,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let profiles = Arc::new(profiles);
     let core = core::Core::new(
         TransactionLayer::new(tx_config),
-        endpoint,
+        endpoint.clone(),
         profiles.clone(),
         registrars,
     );
     drop(core_tx);
     let core_task = tokio::spawn(core.run(core_rx));
+    for p in profiles.iter() {
+        crate::trunk::start(&endpoint, &store, p.id, &p.profile);
+    }
     tracing::info!("switchboard ready");
 
     shutdown_signal().await;

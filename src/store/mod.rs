@@ -2,6 +2,7 @@
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
 mod registrations;
+mod trunk_status;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,6 +13,7 @@ use sqlx::sqlite::{
 };
 
 pub use registrations::{Binding, BindingOp};
+pub use trunk_status::TrunkStatus;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]

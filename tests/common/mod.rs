@@ -201,7 +201,6 @@ pub struct SwitchOpts {
     pub edit: Option<EditFn>,
 }
 
-
 impl SwitchOpts {
     pub fn new() -> Self {
         Self::default()
