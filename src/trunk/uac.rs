@@ -19,7 +19,7 @@ use crate::sip::transport::{Flow, ProfileId};
 #[derive(Debug)]
 pub enum Outcome {
     /// A final response.
-    Response(SipMessage),
+    Response(Box<SipMessage>),
     /// No response: 408 (timeout) or 503 (transport), RFC 3261 8.1.3.1.
     Failed(u16),
 }
@@ -132,10 +132,10 @@ impl Uac {
         let wait = async {
             while let Some(ev) = self.rx.recv().await {
                 match ev {
-                    TuEvent::Response { key: k, msg } if k == key => {
-                        if msg.status().is_some_and(|s| s >= 200) {
-                            return Outcome::Response(msg);
-                        }
+                    TuEvent::Response { key: k, msg }
+                        if k == key && msg.status().is_some_and(|s| s >= 200) =>
+                    {
+                        return Outcome::Response(Box::new(msg));
                     }
                     TuEvent::Failed { key: k, status } if k == key => {
                         return Outcome::Failed(status);
