@@ -129,6 +129,34 @@ fn bye_tcp_from_agent_side() {
     bye_from_agent(true);
 }
 
+/// A hold re-INVITE from the caller is relayed to the agent (its SDP says
+/// sendonly there) and the agent's answer (recvonly) comes back; then BYE.
+fn reinvite_relayed(tcp: bool) {
+    let (sw, uas) = switch_with_agent("uas_reinvite.xml", tcp);
+    let r = carrier_uac(&sw, "uac_reinvite.xml", tcp, 2, 2);
+    assert!(r.ok(), "re-INVITE through the B2BUA:\n{}", r.describe());
+    assert_eq!(r.successful, 2, "{}", r.describe());
+    // The agent's scenario lingers 500 ms after its last BYE.
+    std::thread::sleep(Duration::from_millis(900));
+    let agent = uas.stop();
+    // Over TCP the UAS counts the caller's closing connection as a failed
+    // call, so only the UDP run can be judged from the agent's side.
+    if !tcp {
+        assert_eq!(agent.failed, 0, "agent side: {}", agent.describe());
+        assert!(agent.successful >= 2, "agent side: {}", agent.describe());
+    }
+}
+
+#[test]
+fn reinvite_udp_relayed_both_ways() {
+    reinvite_relayed(false);
+}
+
+#[test]
+fn reinvite_tcp_relayed_both_ways() {
+    reinvite_relayed(true);
+}
+
 #[test]
 fn unknown_number_gets_404() {
     let sw = Switch::start(SwitchOpts::new());
