@@ -23,8 +23,8 @@
 #                      port); tests this script and its scenarios
 #   TESTS              which tests, in order ["register calls memory"]
 #   REG_RATES          REGISTER rates to step through
-#                      ["500 1000 1500 2000 2500 3000 3500 4000"]
-#   CALL_RATES         call rates ["250 500 750 1000 1250 1500 1750 2000"]
+#                      ["500 1000 2000 3000 4000 5000 6000"]
+#   CALL_RATES         call rates ["250 500 1000 1500 2000 2500 3000"]
 #   STEP_SECONDS       length of one rate step [10]
 #   MIN_ACHIEVED       percent of the offered rate a step must reach [90]
 #                      (it must end within its nominal length * 100 /
@@ -61,8 +61,8 @@ if [[ "$QUICK" == 1 ]]; then
     MEM_SETTLE="${MEM_SETTLE:-3}"
 fi
 TESTS="${TESTS:-register calls memory}"
-REG_RATES="${REG_RATES:-500 1000 1500 2000 2500 3000 3500 4000}"
-CALL_RATES="${CALL_RATES:-250 500 750 1000 1250 1500 1750 2000}"
+REG_RATES="${REG_RATES:-500 1000 2000 3000 4000 5000 6000}"
+CALL_RATES="${CALL_RATES:-250 500 1000 1500 2000 2500 3000}"
 STEP_SECONDS="${STEP_SECONDS:-10}"
 MIN_ACHIEVED="${MIN_ACHIEVED:-90}"
 USERS="${USERS:-2000}"

@@ -78,19 +78,10 @@ impl Default for SecuritySettings {
             burst: 400,
             ban_after_failures: 10,
             ban_seconds: 600,
-            user_agent_blocklist: [
-                "friendly-scanner",
-                "sipvicious",
-                "sipcli",
-                "sip-scan",
-                "sundayddr",
-                "VaxSIPUserAgent",
-                "iWar",
-                "smap",
-                "pplsip",
-            ]
-            .map(String::from)
-            .to_vec(),
+            user_agent_blocklist: crate::sip::security::DEFAULT_BLOCKED_USER_AGENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }

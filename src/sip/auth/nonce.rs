@@ -188,9 +188,8 @@ impl ReplayTable {
         if self.watermark.is_some_and(|w| issued <= w) {
             return Err(UseError::Forgotten);
         }
-        if self.entries.len() >= self.capacity {
-            self.purge(now);
-        }
+        // Full: evict oldest first (O(1) each). Expired entries go at the
+        // periodic purge above, never in a full scan per request.
         while self.entries.len() >= self.capacity {
             let Some(old) = self.order.pop_front() else {
                 break;
