@@ -291,7 +291,7 @@ impl Call {
                     self.end();
                 }
             }
-            TuEvent::Request { key, flow, msg } => self.on_request(key, flow, msg).await,
+            TuEvent::Request { key, flow, msg } => self.on_request(key, flow, *msg).await,
             TuEvent::Ack { msg, .. } => self.on_ack(&msg).await,
             TuEvent::AckTimeout { .. } => {}
         }

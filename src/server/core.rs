@@ -173,7 +173,10 @@ impl Core {
             Ok(RequestOutcome::Absorbed) => {}
             Ok(RequestOutcome::AckToTu) | Ok(RequestOutcome::UnmatchedAck) => {
                 if let Some(owner) = msg.call_id().ok().and_then(|id| self.dialogs.get(id)) {
-                    let _ = owner.try_send(TuEvent::Ack { flow, msg });
+                    let _ = owner.try_send(TuEvent::Ack {
+                        flow,
+                        msg: Box::new(msg),
+                    });
                 }
             }
             Ok(RequestOutcome::NewCancel(target)) => self.on_cancel(&key, target, &msg, reply_flow),
@@ -233,7 +236,7 @@ impl Core {
                             .try_send(TuEvent::Request {
                                 key: key.clone(),
                                 flow: reply_flow,
-                                msg: msg.clone(),
+                                msg: Box::new(msg.clone()),
                             })
                             .is_err()
                         {
@@ -385,7 +388,10 @@ impl Core {
         match outcome {
             ResponseOutcome::PassToTu => {
                 if let Some(owner) = self.client_owners.get(&key) {
-                    let _ = owner.try_send(TuEvent::Response { key, msg });
+                    let _ = owner.try_send(TuEvent::Response {
+                        key,
+                        msg: Box::new(msg),
+                    });
                 }
             }
             ResponseOutcome::Absorbed => {}
@@ -395,7 +401,10 @@ impl Core {
                 if (200..300).contains(&status)
                     && let Some(owner) = msg.call_id().ok().and_then(|id| self.dialogs.get(id))
                 {
-                    let _ = owner.try_send(TuEvent::Response { key, msg });
+                    let _ = owner.try_send(TuEvent::Response {
+                        key,
+                        msg: Box::new(msg),
+                    });
                 } else {
                     tracing::debug!(status, from = %flow.remote, "stray response dropped");
                 }

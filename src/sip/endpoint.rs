@@ -15,24 +15,25 @@ pub type TuSender = mpsc::Sender<TuEvent>;
 /// Capacity of a call's event channel.
 pub const TU_QUEUE: usize = 256;
 
-/// What the core tells a transaction user.
+/// What the core tells a transaction user. Messages are boxed so that a
+/// call's channel stays small (it is allocated per call).
 #[derive(Debug)]
 pub enum TuEvent {
     /// A new server transaction: an initial or in-dialog request.
     Request {
         key: TransactionKey,
         flow: Flow,
-        msg: SipMessage,
+        msg: Box<SipMessage>,
     },
     /// An ACK for a 2xx (no transaction of its own).
-    Ack { flow: Flow, msg: SipMessage },
+    Ack { flow: Flow, msg: Box<SipMessage> },
     /// The caller cancelled a pending INVITE; the core has answered the
     /// CANCEL with 200, the TU must answer the INVITE with 487.
     Cancelled { invite: TransactionKey },
     /// A response to one of the TU's client transactions.
     Response {
         key: TransactionKey,
-        msg: SipMessage,
+        msg: Box<SipMessage>,
     },
     /// A client transaction failed without a response (RFC 3261 8.1.3.1):
     /// a timeout counts as 408, a transport error as 503.

@@ -135,7 +135,7 @@ impl Uac {
                     TuEvent::Response { key: k, msg }
                         if k == key && msg.status().is_some_and(|s| s >= 200) =>
                     {
-                        return Outcome::Response(Box::new(msg));
+                        return Outcome::Response(msg);
                     }
                     TuEvent::Failed { key: k, status } if k == key => {
                         return Outcome::Failed(status);
