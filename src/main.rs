@@ -48,6 +48,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => match load_or_report(&config) {
             Some(c) => {
+                for (profile, users) in c.exposed_demo_credentials() {
+                    eprintln!(
+                        "warning: profile `{profile}` listens beyond loopback with the demo passwords of {}",
+                        users.join(", ")
+                    );
+                }
                 println!(
                     "configuration OK: {} profile(s): {}",
                     c.profiles.len(),

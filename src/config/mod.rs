@@ -32,6 +32,27 @@ impl Config {
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name == name)
     }
+
+    /// Internal profiles that listen beyond loopback while users still have
+    /// the published demo passwords: (profile, extensions).
+    pub fn exposed_demo_credentials(&self) -> Vec<(&str, Vec<&str>)> {
+        self.profiles
+            .iter()
+            .filter(|p| p.listen.iter().any(|l| !l.addr.ip().is_loopback()))
+            .filter_map(|p| match &p.kind {
+                ProfileKind::Internal(s) => {
+                    let demo: Vec<&str> = s
+                        .users
+                        .iter()
+                        .filter(|u| u.has_demo_password())
+                        .map(|u| u.extension.as_str())
+                        .collect();
+                    (!demo.is_empty()).then_some((p.name.as_str(), demo))
+                }
+                ProfileKind::Trunk(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// Loads and checks the configuration folder `dir`.
@@ -56,6 +77,9 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     };
 
     let mut profiles = Vec::new();
+    // Every profile file, valid or not: a reference to one that has its
+    // own problems is not reported again.
+    let mut attempted = Vec::new();
     let profiles_dir = dir.join("sip-profiles");
     match std::fs::read_dir(&profiles_dir) {
         Ok(entries) => {
@@ -64,6 +88,11 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
                 .collect();
             paths.sort();
+            for path in &paths {
+                if let Some(stem) = path.file_stem() {
+                    attempted.push(stem.to_string_lossy().into_owned());
+                }
+            }
             for path in paths {
                 let shown = Path::new("sip-profiles").join(path.file_name().unwrap_or_default());
                 if let Some(p) = profile::load_profile(&path, &shown, &mut problems) {
@@ -85,7 +114,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
             "no profiles; add at least one *.toml file (see the README)".into(),
         ));
     }
-    cross_check(dir, &profiles, &mut problems);
+    cross_check(dir, &profiles, &attempted, &mut problems);
 
     match switch {
         Some(switch) if problems.is_empty() => Ok(Config {
@@ -107,7 +136,12 @@ fn file_problem(file: &Path, message: String) -> ConfigProblem {
 }
 
 /// Checks that need several profiles: shared sockets, references.
-fn cross_check(dir: &Path, profiles: &[Profile], problems: &mut Vec<ConfigProblem>) {
+fn cross_check(
+    dir: &Path,
+    profiles: &[Profile],
+    attempted: &[String],
+    problems: &mut Vec<ConfigProblem>,
+) {
     let mut owners: HashMap<ListenAddr, &str> = HashMap::new();
     for p in profiles {
         let shown = Path::new("sip-profiles").join(format!("{}.toml", p.name));
@@ -128,7 +162,8 @@ fn cross_check(dir: &Path, profiles: &[Profile], problems: &mut Vec<ConfigProble
         {
             let ok = profiles
                 .iter()
-                .any(|q| &q.name == target && matches!(q.kind, ProfileKind::Internal(_)));
+                .any(|q| &q.name == target && matches!(q.kind, ProfileKind::Internal(_)))
+                || (attempted.contains(target) && !profiles.iter().any(|q| &q.name == target));
             if !ok {
                 let internal: Vec<&str> = profiles
                     .iter()
@@ -150,5 +185,62 @@ fn cross_check(dir: &Path, profiles: &[Profile], problems: &mut Vec<ConfigProble
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository root is the demo configuration.
+    fn demo() -> Config {
+        load(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the demo configuration is valid")
+    }
+
+    #[test]
+    fn demo_configuration_is_valid_and_as_documented() {
+        let cfg = demo();
+        let carrier = cfg.profile("carrier").unwrap();
+        assert_eq!(carrier.listen.len(), 2);
+        assert!(
+            carrier
+                .listen
+                .iter()
+                .all(|l| l.addr == "127.0.0.1:5080".parse().unwrap())
+        );
+        let ProfileKind::Internal(agents) = &cfg.profile("agents").unwrap().kind else {
+            panic!("agents is not internal");
+        };
+        let users: Vec<_> = agents
+            .users
+            .iter()
+            .map(|u| (u.extension.as_str(), u.password.as_str()))
+            .collect();
+        assert_eq!(
+            users,
+            [
+                ("1001", "pw1001"),
+                ("1002", "pw1002"),
+                ("1003", "pw1003"),
+                ("1004", "pw1004"),
+                ("1005", "pw1005")
+            ]
+        );
+        // On loopback the demo passwords are not a warning.
+        assert!(cfg.exposed_demo_credentials().is_empty());
+    }
+
+    #[test]
+    fn demo_passwords_beyond_loopback_are_reported() {
+        let mut cfg = demo();
+        for p in &mut cfg.profiles {
+            if p.name == "agents" {
+                p.listen[0].addr = "192.0.2.10:5060".parse().unwrap();
+            }
+        }
+        let exposed = cfg.exposed_demo_credentials();
+        assert_eq!(exposed.len(), 1);
+        assert_eq!(exposed[0].0, "agents");
+        assert_eq!(exposed[0].1.len(), 5);
     }
 }

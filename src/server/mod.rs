@@ -168,28 +168,12 @@ fn stored_flow(profile: &Profile, id: ProfileId, source: &str) -> Option<Flow> {
 /// Demo passwords (`pw1001`...) are public: say so loudly when a profile
 /// that has them listens on anything but loopback.
 fn warn_demo_credentials(cfg: &Config) {
-    for p in &cfg.profiles {
-        let ProfileKind::Internal(settings) = &p.kind else {
-            continue;
-        };
-        let exposed: Vec<_> = p
-            .listen
-            .iter()
-            .filter(|l| !l.addr.ip().is_loopback())
-            .collect();
-        let demo: Vec<_> = settings
-            .users
-            .iter()
-            .filter(|u| u.has_demo_password())
-            .map(|u| u.extension.as_str())
-            .collect();
-        if !exposed.is_empty() && !demo.is_empty() {
-            tracing::warn!(
-                profile = %p.name,
-                users = %demo.join(","),
-                "DEMO CREDENTIALS ON A NON-LOOPBACK ADDRESS: anyone can register as these agents; change their passwords"
-            );
-        }
+    for (profile, users) in cfg.exposed_demo_credentials() {
+        tracing::warn!(
+            profile = %profile,
+            users = %users.join(","),
+            "DEMO CREDENTIALS ON A NON-LOOPBACK ADDRESS: anyone can register as these agents; change their passwords"
+        );
     }
 }
 

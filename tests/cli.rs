@@ -1,0 +1,123 @@
+//! The command line: `check` and `serve` on good and bad configurations,
+//! `--version`. A configuration problem is one line naming file, line and
+//! field, and `serve` refuses to start with the same lines.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn switchboard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .output()
+        .expect("run switchboard")
+}
+
+/// A copy of the demo configuration with `agents.toml` replaced.
+fn config_with_agents(agents: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::copy(
+        root.join("switchboard.toml"),
+        dir.path().join("switchboard.toml"),
+    )
+    .unwrap();
+    fs::create_dir(dir.path().join("sip-profiles")).unwrap();
+    fs::copy(
+        root.join("sip-profiles/carrier.toml"),
+        dir.path().join("sip-profiles/carrier.toml"),
+    )
+    .unwrap();
+    fs::write(dir.path().join("sip-profiles/agents.toml"), agents).unwrap();
+    dir
+}
+
+#[test]
+fn version_is_printed() {
+    let out = switchboard(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("switchboard {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn the_repository_root_is_a_valid_configuration() {
+    let out = switchboard(&["check", "--config", env!("CARGO_MANIFEST_DIR")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("agents, carrier"), "{stdout}");
+}
+
+const BAD_AGENTS: &str = "kind = \"internal\"\n\
+listen = [\"udp:127.0.0.1:5060\", \"sctp:127.0.0.1:5060\"]\n\
+digest_algorithms = [\"SHA-1\"]\n\
+\n\
+[[users]]\n\
+extension = \"10 01\"\n\
+password = \"pw\"\n";
+
+#[test]
+fn check_names_file_line_and_field_of_each_problem() {
+    let dir = config_with_agents(BAD_AGENTS);
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let expect = [
+        "sip-profiles/agents.toml:2: listen[1]: unknown transport `sctp`; valid transports: udp, tcp",
+        "sip-profiles/agents.toml:3: digest_algorithms[0]: unknown algorithm `SHA-1`; valid: SHA-256, MD5",
+        "sip-profiles/agents.toml:6: users[0].extension: `10 01` is not a valid extension",
+        "sip-profiles/agents.toml:7: users[0].password: too short",
+    ];
+    for e in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(e)),
+            "missing `{e}` in:\n{err}"
+        );
+    }
+    assert_eq!(lines.len(), expect.len(), "one line per problem:\n{err}");
+}
+
+#[test]
+fn unknown_keys_and_syntax_errors_are_located() {
+    let dir = config_with_agents(
+        "kind = \"internal\"\nlisten = [\"udp:127.0.0.1:5060\"]\nrelam = \"x\"\n",
+    );
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("sip-profiles/agents.toml:3: relam: unknown field `relam`"),
+        "{err}"
+    );
+
+    let dir = config_with_agents("kind = \"internal\"\nlisten = [\"udp:127.0.0.1:5060\"\n");
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.starts_with("sip-profiles/agents.toml:"), "{err}");
+}
+
+#[test]
+fn serve_refuses_an_invalid_configuration_with_the_same_lines() {
+    let dir = config_with_agents(BAD_AGENTS);
+    let check = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    let serve = switchboard(&["serve", "--config", dir.path().to_str().unwrap()]);
+    assert!(!serve.status.success());
+    let serve_err = String::from_utf8_lossy(&serve.stderr);
+    for line in String::from_utf8_lossy(&check.stderr).lines() {
+        assert!(
+            serve_err.contains(line),
+            "serve did not print `{line}`:\n{serve_err}"
+        );
+    }
+    assert!(
+        !dir.path().join("switchboard.db").exists(),
+        "nothing is created for a bad configuration"
+    );
+}
