@@ -21,11 +21,13 @@ pub struct Persister {
 }
 
 impl Persister {
-    /// Starts the writer task.
-    pub fn start(store: Store) -> Self {
+    /// Starts the writer task. It ends once every `Persister` clone is
+    /// dropped and the queue is written: await the handle at shutdown so
+    /// no registration is lost.
+    pub fn start(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(store, rx));
-        Self { tx }
+        let task = tokio::spawn(write_loop(store, rx));
+        (Self { tx }, task)
     }
 
     /// Queues a change; never waits. A full queue drops the change: the
@@ -67,7 +69,7 @@ mod tests {
     #[tokio::test]
     async fn queued_changes_reach_the_database() {
         let store = Store::open_in_memory().await.unwrap();
-        let p = Persister::start(store.clone());
+        let (p, task) = Persister::start(store.clone());
         for i in 0..50 {
             p.queue(BindingOp::Upsert(Binding {
                 profile: "agents".into(),
@@ -86,14 +88,12 @@ mod tests {
             profile: "agents".into(),
             aor: "1000".into(),
         });
-        let mut n = 0;
-        for _ in 0..100 {
-            n = store.live_bindings("agents", 0).await.unwrap().len();
-            if n == 49 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(n, 49);
+        // Dropping the last sender flushes the queue and ends the task.
+        drop(p);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.live_bindings("agents", 0).await.unwrap().len(), 49);
     }
 }

@@ -10,6 +10,7 @@ pub mod runtime;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::mpsc;
@@ -53,7 +54,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         });
     }
 
-    let persister = Persister::start(store.clone());
+    let (persister, persist_task) = Persister::start(store.clone());
     let now = crate::sip::auth::unix_now();
     let mut registrars = HashMap::new();
     for p in &profiles {
@@ -123,9 +124,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!("switchboard ready");
 
+    drop(persister);
     shutdown_signal().await;
     tracing::info!("shutting down");
+    // Stopping the core drops the registrars; the writer then flushes the
+    // registrations still queued and ends.
     core_task.abort();
+    let _ = core_task.await;
+    if tokio::time::timeout(Duration::from_secs(5), persist_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("registrations still queued after 5 s were not written");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

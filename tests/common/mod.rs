@@ -333,18 +333,7 @@ impl Switch {
 
         let log_path = cfg.join("switchboard.log");
         let stdout_path = cfg.join("switchboard.stdout");
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .arg("serve")
-            .arg("--config")
-            .arg(cfg)
-            .env("NO_COLOR", "1")
-            .env("RUST_BACKTRACE", "1")
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&stdout_path).unwrap())
-            .stderr(fs::File::create(&log_path).unwrap())
-            .process_group(0)
-            .spawn()
-            .expect("spawn switchboard");
+        let child = spawn_switch(cfg, &log_path, &stdout_path);
 
         let mut sw = Switch {
             dir,
@@ -463,6 +452,46 @@ impl Switch {
                 tail_lines(&self.log(), 100)
             );
         }
+    }
+}
+
+/// Starts `switchboard serve` on `cfg`, appending to its log files.
+fn spawn_switch(cfg: &Path, log_path: &Path, stdout_path: &Path) -> Child {
+    let append = |p: &Path| {
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .arg("--config")
+        .arg(cfg)
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(append(stdout_path))
+        .stderr(append(log_path))
+        .process_group(0)
+        .spawn()
+        .expect("spawn switchboard")
+}
+
+impl Switch {
+    /// Stops the switch with SIGTERM (a clean shutdown) and starts it again
+    /// on the same configuration, database and ports.
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_group(&mut child, Duration::from_secs(5));
+        }
+        self.child = Some(spawn_switch(
+            self.dir.path(),
+            &self.log_path,
+            &self.stdout_path,
+        ));
+        self.wait_ready(Duration::from_secs(20));
+        self.wait_udp_ready(Duration::from_secs(5));
     }
 }
 
