@@ -72,7 +72,11 @@ fn time_per_iter(mut f: impl FnMut() -> usize) -> f64 {
 
 fn main() {
     let raw = invite();
-    assert_eq!(raw.len(), 890, "the benchmark message is the 890-byte INVITE the issue names");
+    assert_eq!(
+        raw.len(),
+        890,
+        "the benchmark message is the 890-byte INVITE the issue names"
+    );
     let bytes = Bytes::from(raw.clone());
     assert_eq!(ours_round(&bytes), raw.len());
     let mut c = Criterion::default()
