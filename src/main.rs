@@ -46,7 +46,7 @@ enum CliLogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => match load_or_report(&config) {
+        Command::Check { config } => match load_or_report(&config).ok() {
             Some(c) => {
                 for (profile, users) in c.exposed_demo_credentials() {
                     eprintln!(
@@ -68,19 +68,11 @@ fn main() -> ExitCode {
             None => ExitCode::FAILURE,
         },
         Command::Status { config } => {
-            let cfg = match load_or_report(&config) {
-                Some(c) => c,
-                None => return ExitCode::FAILURE,
+            let Ok(cfg) = load_or_report(&config) else {
+                return ExitCode::FAILURE;
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("switchboard: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = build_runtime(tokio::runtime::Builder::new_current_thread()) else {
+                return ExitCode::FAILURE;
             };
             match runtime.block_on(switchboard::admin::status(&cfg)) {
                 Ok(text) => {
@@ -94,15 +86,11 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve { config, log_format } => {
-            let cfg = match config::load(&config) {
+            let cfg = match load_or_report(&config) {
                 Ok(c) => c,
                 Err(problems) => {
-                    for p in &problems {
-                        eprintln!("{p}");
-                    }
                     eprintln!(
-                        "switchboard: not starting: the configuration has {} problem(s)",
-                        problems.len()
+                        "switchboard: not starting: the configuration has {problems} problem(s)"
                     );
                     return ExitCode::FAILURE;
                 }
@@ -113,15 +101,8 @@ fn main() -> ExitCode {
                 None => cfg.switch.log.format,
             };
             switchboard::logging::init(format, &cfg.switch.log.level);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("switchboard: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = build_runtime(tokio::runtime::Builder::new_multi_thread()) else {
+                return ExitCode::FAILURE;
             };
             match runtime.block_on(switchboard::server::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -135,14 +116,23 @@ fn main() -> ExitCode {
 }
 
 /// Loads the configuration, printing one line per problem when it is not
-/// valid.
-fn load_or_report(dir: &std::path::Path) -> Option<config::Config> {
-    match config::load(dir) {
-        Ok(c) => Some(c),
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
+/// valid; the error is the number of problems.
+fn load_or_report(dir: &std::path::Path) -> Result<config::Config, usize> {
+    config::load(dir).map_err(|problems| {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        problems.len()
+    })
+}
+
+/// Builds a tokio runtime with every driver enabled; says why on stderr
+/// when it cannot.
+fn build_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    match builder.enable_all().build() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("switchboard: cannot start the runtime: {e}");
             None
         }
     }

@@ -24,29 +24,10 @@ fn baresip_agent_registers_and_answers_a_carrier_call() {
         phone.output()
     );
 
-    let local = alloc_port().to_string();
-    let media = alloc_ports(4).to_string();
-    let target = sw.carrier();
-    let sf = scenario("uac_call.xml");
-    let r = sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-p",
-            &local,
-            "-mp",
-            &media,
-            "-s",
-            "1001",
-            "-m",
-            "1",
-            "-timeout",
-            "20s",
-            "-timeout_error",
-        ],
-        Duration::from_secs(30),
-    );
+    let r = SippClient::new(&sw.carrier(), "uac_call.xml", "20s")
+        .media()
+        .service("1001")
+        .run(Duration::from_secs(30));
     assert!(
         r.ok() && r.successful == 1,
         "carrier call to baresip agent 1001:\n{}\n--- baresip ---\n{}",

@@ -18,18 +18,12 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn transport_arg(tcp: bool) -> &'static str {
-    if tcp { "t1" } else { "u1" }
-}
-
 /// Starts the switch, an agent-phone UAS running `uas_scenario`, and
 /// registers 1001 with its Contact on the UAS's port.
 fn switch_with_agent(uas_scenario: &str, tcp: bool) -> (Switch, SippServer) {
     let sw = Switch::start(SwitchOpts::new());
-    let sf = scenario(uas_scenario);
-    let extra: &[&str] = if tcp { &["-t", "t1"] } else { &[] };
-    let uas = SippServer::start(&sf, extra);
-    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, transport_arg(tcp));
+    let uas = SippServer::play(uas_scenario, tcp);
+    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, sipp_transport(tcp));
     assert!(
         r.ok(),
         "registering the agent's UAS as 1001 failed:\n{}",
@@ -39,35 +33,13 @@ fn switch_with_agent(uas_scenario: &str, tcp: bool) -> (Switch, SippServer) {
 }
 
 fn carrier_uac(sw: &Switch, uac_scenario: &str, tcp: bool, calls: u32, rate: u32) -> SippResult {
-    let local = alloc_port().to_string();
-    let media = alloc_ports(4).to_string();
-    let target = sw.carrier();
-    let sf = scenario(uac_scenario);
-    let m = calls.to_string();
-    let r = rate.to_string();
-    sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-t",
-            transport_arg(tcp),
-            "-p",
-            &local,
-            "-mp",
-            &media,
-            "-s",
-            "1001",
-            "-m",
-            &m,
-            "-r",
-            &r,
-            "-timeout",
-            "60s",
-            "-timeout_error",
-        ],
-        Duration::from_secs(90),
-    )
+    SippClient::new(&sw.carrier(), uac_scenario, "60s")
+        .transport(sipp_transport(tcp))
+        .media()
+        .service("1001")
+        .calls(calls)
+        .rate(rate)
+        .run(Duration::from_secs(90))
 }
 
 fn hundred_calls(tcp: bool) {

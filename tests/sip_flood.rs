@@ -212,39 +212,11 @@ fn repeated_auth_failures_ban_the_source_only() {
     assert!(got.is_none(), "banned source's REGISTER answered: {got:?}");
 
     // Another source registers fine.
-    let local = alloc_port().to_string();
-    let cport = alloc_port().to_string();
-    let target = sw.agents();
-    let sf = scenario("register_auth.xml");
-    let r = sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-i",
-            "127.0.0.6",
-            "-p",
-            &local,
-            "-s",
-            "1001",
-            "-au",
-            "1001",
-            "-ap",
-            "pw1001",
-            "-key",
-            "contact_port",
-            &cport,
-            "-key",
-            "expires",
-            "300",
-            "-m",
-            "1",
-            "-timeout",
-            "15s",
-            "-timeout_error",
-        ],
-        Duration::from_secs(20),
-    );
+    let r = SippClient::new(&sw.agents(), "register_auth.xml", "15s")
+        .source_ip("127.0.0.6")
+        .agent("1001", "pw1001", alloc_port())
+        .expires(300)
+        .run(Duration::from_secs(20));
     assert!(r.ok(), "127.0.0.6 should still register:\n{}", r.describe());
     sw_alive(sw);
 }

@@ -13,30 +13,12 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(30);
 
 fn call(sw: &Switch, calls: u32) -> SippResult {
-    let local = alloc_port().to_string();
-    let media = alloc_ports(4).to_string();
-    let m = calls.to_string();
-    sipp(
-        &[
-            &sw.carrier(),
-            "-sf",
-            &scenario("uac_call.xml"),
-            "-p",
-            &local,
-            "-mp",
-            &media,
-            "-s",
-            "1001",
-            "-m",
-            &m,
-            "-r",
-            "5",
-            "-timeout",
-            "30s",
-            "-timeout_error",
-        ],
-        T,
-    )
+    SippClient::new(&sw.carrier(), "uac_call.xml", "30s")
+        .media()
+        .service("1001")
+        .calls(calls)
+        .rate(5)
+        .run(T)
 }
 
 #[test]

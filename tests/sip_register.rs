@@ -20,14 +20,10 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
-fn transport_arg(tcp: bool) -> &'static str {
-    if tcp { "t1" } else { "u1" }
-}
-
 fn register_right_password(tcp: bool) {
     let sw = Switch::start(SwitchOpts::new());
     let contact = alloc_port();
-    let r = sipp_register(&sw, "1001", "pw1001", contact, 300, transport_arg(tcp));
+    let r = sipp_register(&sw, "1001", "pw1001", contact, 300, sipp_transport(tcp));
     assert!(
         r.ok(),
         "REGISTER 1001/pw1001 should get 200:\n{}",
@@ -74,36 +70,10 @@ fn shape(msg: &str) -> Shape {
 /// Runs register_wrong.xml; returns the shapes of the first challenge and
 /// of the final refusal.
 fn wrong_register(sw: &Switch, user: &str, pass: &str, tcp: bool) -> (Shape, Shape) {
-    let local = alloc_port().to_string();
-    let cport = alloc_port().to_string();
-    let target = sw.agents();
-    let sf = scenario("register_wrong.xml");
-    let r = sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-t",
-            transport_arg(tcp),
-            "-p",
-            &local,
-            "-s",
-            user,
-            "-au",
-            user,
-            "-ap",
-            pass,
-            "-key",
-            "contact_port",
-            &cport,
-            "-m",
-            "1",
-            "-timeout",
-            "15s",
-            "-timeout_error",
-        ],
-        T,
-    );
+    let r = SippClient::new(&sw.agents(), "register_wrong.xml", "15s")
+        .transport(sipp_transport(tcp))
+        .agent(user, pass, alloc_port())
+        .run(T);
     assert!(
         r.ok(),
         "REGISTER {user} with a bad password must be challenged then refused (401/403/407):\n{}",
@@ -161,39 +131,13 @@ fn register_tcp_wrong_password_and_unknown_user_identical() {
 fn unregister(tcp: bool) {
     let sw = Switch::start(SwitchOpts::new());
     let contact = alloc_port();
-    let r = sipp_register(&sw, "1002", "pw1002", contact, 300, transport_arg(tcp));
+    let r = sipp_register(&sw, "1002", "pw1002", contact, 300, sipp_transport(tcp));
     assert!(r.ok(), "register 1002:\n{}", r.describe());
 
-    let local = alloc_port().to_string();
-    let cport = contact.to_string();
-    let target = sw.agents();
-    let sf = scenario("unregister.xml");
-    let r = sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-t",
-            transport_arg(tcp),
-            "-p",
-            &local,
-            "-s",
-            "1002",
-            "-au",
-            "1002",
-            "-ap",
-            "pw1002",
-            "-key",
-            "contact_port",
-            &cport,
-            "-m",
-            "1",
-            "-timeout",
-            "15s",
-            "-timeout_error",
-        ],
-        T,
-    );
+    let r = SippClient::new(&sw.agents(), "unregister.xml", "15s")
+        .transport(sipp_transport(tcp))
+        .agent("1002", "pw1002", contact)
+        .run(T);
     assert!(
         r.ok(),
         "REGISTER Expires: 0 should get 200:\n{}",
@@ -208,7 +152,7 @@ fn unregister(tcp: bool) {
     let still_bound = last.lines().any(|l| {
         let lower = l.to_ascii_lowercase();
         (lower.starts_with("contact:") || lower.starts_with("m:"))
-            && l.contains(&format!(":{cport}"))
+            && l.contains(&format!(":{contact}"))
     });
     assert!(
         !still_bound,
@@ -234,28 +178,11 @@ fn unregister_tcp_expires_zero() {
 
 fn options(tcp: bool, agents: bool) {
     let sw = Switch::start(SwitchOpts::new());
-    let local = alloc_port().to_string();
     let target = if agents { sw.agents() } else { sw.carrier() };
-    let sf = scenario("options.xml");
-    let r = sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-t",
-            transport_arg(tcp),
-            "-p",
-            &local,
-            "-s",
-            "1001",
-            "-m",
-            "1",
-            "-timeout",
-            "10s",
-            "-timeout_error",
-        ],
-        T,
-    );
+    let r = SippClient::new(&target, "options.xml", "10s")
+        .transport(sipp_transport(tcp))
+        .service("1001")
+        .run(T);
     assert!(
         r.ok(),
         "OPTIONS should get 200 with Allow:\n{}",

@@ -223,12 +223,62 @@ fn probe_alive(sw: &mut Switch, after: &str) -> Result<(), String> {
     }
 }
 
-fn report(rows: &[(String, String, String)]) -> String {
-    let mut s = String::new();
-    for (f, obs, verdict) in rows {
-        s.push_str(&format!("{f:<22} {obs:<34} {verdict}\n"));
+/// The table and the failures of one pass over the corpus.
+#[derive(Default)]
+struct CorpusRun {
+    /// (file, what was observed, verdict), for the report.
+    rows: Vec<(String, String, String)>,
+    failures: Vec<String>,
+}
+
+impl CorpusRun {
+    /// Records the verdict on `file`, then checks that the switch still
+    /// answers; false when it does not (the run stops there).
+    fn record(
+        &mut self,
+        sw: &mut Switch,
+        file: &str,
+        observed: String,
+        expect: Expect,
+        verdict: Result<(), String>,
+    ) -> bool {
+        self.rows.push((
+            file.to_string(),
+            observed,
+            match &verdict {
+                Ok(()) => format!("ok ({expect:?})"),
+                Err(e) => format!("FAIL: {e} ({expect:?})"),
+            },
+        ));
+        if let Err(e) = verdict {
+            self.failures.push(format!("{file}: {e}"));
+        }
+        if let Err(e) = probe_alive(sw, file) {
+            self.failures.push(e);
+            return false;
+        }
+        true
     }
-    s
+
+    /// Prints the table and fails the test on any failure, or when the
+    /// switch no longer runs.
+    fn finish(self, sw: &mut Switch, transport: &str) {
+        sw.assert_running(&format!("after the RFC 4475 corpus over {transport}"));
+        eprintln!("RFC 4475 over {transport}:\n{}", self.report());
+        assert!(
+            self.failures.is_empty(),
+            "RFC 4475 over {transport} (full table above):\n{}",
+            self.failures.join("\n")
+        );
+    }
+
+    fn report(&self) -> String {
+        let mut s = String::new();
+        for (f, obs, verdict) in &self.rows {
+            s.push_str(&format!("{f:<22} {obs:<34} {verdict}\n"));
+        }
+        s
+    }
 }
 
 #[test]
@@ -242,8 +292,7 @@ fn rfc4475_over_udp() {
             (RawUdp::bind(LOCALHOST), false)
         }
     };
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
+    let mut run = CorpusRun::default();
     let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
 
     for (file, bytes, expect) in corpus() {
@@ -280,48 +329,27 @@ fn rfc4475_over_udp() {
         }
         let got = best_code(&mine);
         let verdict = judge(expect, got, observable);
-        rows.push((
-            file.clone(),
-            format!(
-                "{} got={:?}",
-                if observable {
-                    "observable"
-                } else {
-                    "unobservable"
-                },
-                got
-            ),
-            match &verdict {
-                Ok(()) => format!("ok ({expect:?})"),
-                Err(e) => format!("FAIL: {e} ({expect:?})"),
-            },
-        ));
-        if let Err(e) = verdict {
-            failures.push(format!("{file}: {e}"));
-        }
-        if let Err(e) = probe_alive(&mut sw, &file) {
-            failures.push(e);
+        let seen_as = if observable {
+            "observable"
+        } else {
+            "unobservable"
+        };
+        let observed = format!("{seen_as} got={got:?}");
+        if !run.record(&mut sw, &file, observed, expect, verdict) {
             break;
         }
     }
     if let Err(e) = probe_alive(&mut sw, "the whole corpus") {
-        failures.push(e);
+        run.failures.push(e);
     }
-    sw.assert_running("after the RFC 4475 corpus over UDP");
-    eprintln!("RFC 4475 over UDP:\n{}", report(&rows));
-    assert!(
-        failures.is_empty(),
-        "RFC 4475 over UDP (full table above):\n{}",
-        failures.join("\n")
-    );
+    run.finish(&mut sw, "UDP");
 }
 
 #[test]
 fn rfc4475_over_tcp() {
     let mut sw = start_switch();
     let target: SocketAddr = sw.agents_addr();
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
+    let mut run = CorpusRun::default();
     for (file, bytes, expect) in corpus() {
         let name = file.trim_end_matches(".dat");
         // Broken framing: the server may legitimately wait for the rest.
@@ -351,29 +379,11 @@ fn rfc4475_over_tcp() {
             Ok(code) => judge(expect, *code, !framing_broken),
             Err(e) => Err(format!("TCP error: {e}")),
         };
-        rows.push((
-            file.clone(),
-            format!("got={got:?}"),
-            match &verdict {
-                Ok(()) => format!("ok ({expect:?})"),
-                Err(e) => format!("FAIL: {e} ({expect:?})"),
-            },
-        ));
-        if let Err(e) = verdict {
-            failures.push(format!("{file}: {e}"));
-        }
-        if let Err(e) = probe_alive(&mut sw, &file) {
-            failures.push(e);
+        if !run.record(&mut sw, &file, format!("got={got:?}"), expect, verdict) {
             break;
         }
     }
-    sw.assert_running("after the RFC 4475 corpus over TCP");
-    eprintln!("RFC 4475 over TCP:\n{}", report(&rows));
-    assert!(
-        failures.is_empty(),
-        "RFC 4475 over TCP (full table above):\n{}",
-        failures.join("\n")
-    );
+    run.finish(&mut sw, "TCP");
 }
 
 /// The Via reader itself, on the corpus: every file but TC_TEST_I has a

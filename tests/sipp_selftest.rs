@@ -20,41 +20,18 @@ fn client(
     tcp: bool,
 ) -> SippResult {
     let target = format!("127.0.0.1:{}", server.port);
-    let local = alloc_port().to_string();
-    let media = alloc_ports(4).to_string();
-    let sf = scenario(scenario_file);
-    let m = calls.to_string();
-    let mut args: Vec<&str> = vec![
-        &target,
-        "-sf",
-        &sf,
-        "-p",
-        &local,
-        "-mp",
-        &media,
-        "-m",
-        &m,
-        "-r",
-        "10",
-        "-timeout",
-        "30s",
-        "-timeout_error",
-    ];
+    let mut uac = SippClient::new(&target, scenario_file, "30s")
+        .media()
+        .calls(calls)
+        .rate(10);
     if tcp {
-        args.extend_from_slice(&["-t", "t1"]);
+        uac = uac.args(&["-t", "t1"]);
     }
-    args.extend_from_slice(extra);
-    sipp(&args, T)
-}
-
-fn server(scenario_file: &str, tcp: bool) -> SippServer {
-    let sf = scenario(scenario_file);
-    let extra: &[&str] = if tcp { &["-t", "t1"] } else { &[] };
-    SippServer::start(&sf, extra)
+    uac.args(extra).run(T)
 }
 
 fn pair(uac: &str, uas: &str, extra: &[&str], calls: u32, tcp: bool) {
-    let srv = server(uas, tcp);
+    let srv = SippServer::play(uas, tcp);
     let r = client(&srv, uac, extra, calls, tcp);
     assert!(
         r.ok() && r.successful == u64::from(calls),
@@ -121,7 +98,7 @@ fn selftest_register_unregister_wrong() {
         );
     }
     // register_wrong.xml must fail when the registrar accepts.
-    let srv = server("selftest_registrar_ok.xml", false);
+    let srv = SippServer::play("selftest_registrar_ok.xml", false);
     let r = client(&srv, "register_wrong.xml", &auth, 1, false);
     assert!(
         !r.ok(),
@@ -129,7 +106,7 @@ fn selftest_register_unregister_wrong() {
         r.describe()
     );
     // register_auth.xml carries the Contact port and Expires it was given.
-    let srv = server("selftest_registrar_ok.xml", false);
+    let srv = SippServer::play("selftest_registrar_ok.xml", false);
     let r = client(&srv, "register_auth.xml", &auth, 1, false);
     assert!(r.ok(), "{}", r.describe());
     assert!(

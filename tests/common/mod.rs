@@ -754,6 +754,12 @@ impl SippServer {
         srv
     }
 
+    /// Starts `scenario_file` (in tests/sipp), over TCP when `tcp`.
+    pub fn play(scenario_file: &str, tcp: bool) -> SippServer {
+        let extra: &[&str] = if tcp { &["-t", "t1"] } else { &[] };
+        SippServer::start(&scenario(scenario_file), extra)
+    }
+
     /// Stops SIPp and returns what it recorded.
     pub fn stop(mut self) -> SippResult {
         self.stop_inner()
@@ -790,6 +796,143 @@ impl Drop for SippServer {
     }
 }
 
+/// SIPp's `-t` value for UDP ("u1") or TCP ("t1"), one socket.
+pub fn sipp_transport(tcp: bool) -> &'static str {
+    if tcp { "t1" } else { "u1" }
+}
+
+/// A SIPp client run that ends by itself (`-m` calls, then exits), with
+/// fresh local ports. The command line is laid out as
+/// `TARGET -sf SCENARIO [-t T] [-i IP] -p PORT [-mp MEDIA] [-s SERVICE]
+/// [-au USER -ap PASS -key contact_port N] [-key expires N] -m CALLS
+/// [-r RATE] -timeout LIMIT -timeout_error [EXTRA...]`.
+pub struct SippClient {
+    target: String,
+    scenario: String,
+    limit: String,
+    transport: Option<String>,
+    source_ip: Option<String>,
+    media: bool,
+    service: Option<String>,
+    agent: Option<(String, String, u16)>,
+    expires: Option<u32>,
+    calls: u32,
+    rate: Option<u32>,
+    extra: Vec<String>,
+}
+
+impl SippClient {
+    /// Runs `scenario_file` (in tests/sipp) against `target`
+    /// ("127.0.0.1:PORT"); `limit` is SIPp's own `-timeout` (e.g. "15s").
+    /// One call unless [`calls`](Self::calls) says otherwise.
+    pub fn new(target: &str, scenario_file: &str, limit: &str) -> Self {
+        SippClient {
+            target: target.to_string(),
+            scenario: scenario(scenario_file),
+            limit: limit.to_string(),
+            transport: None,
+            source_ip: None,
+            media: false,
+            service: None,
+            agent: None,
+            expires: None,
+            calls: 1,
+            rate: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// `-t` (see [`sipp_transport`]); SIPp's default is UDP.
+    pub fn transport(mut self, transport: &str) -> Self {
+        self.transport = Some(transport.to_string());
+        self
+    }
+
+    /// `-i`: send from this local address instead of 127.0.0.1.
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = Some(ip.to_string());
+        self
+    }
+
+    /// `-mp` on 4 fresh ports (scenarios that play or receive media).
+    pub fn media(mut self) -> Self {
+        self.media = true;
+        self
+    }
+
+    /// `-s`: the user part of the Request-URI.
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = Some(service.to_string());
+        self
+    }
+
+    /// An agent phone's registration: `-s USER -au USER -ap PASS
+    /// -key contact_port PORT` (the registrar scenarios).
+    pub fn agent(mut self, user: &str, pass: &str, contact_port: u16) -> Self {
+        self.service = Some(user.to_string());
+        self.agent = Some((user.to_string(), pass.to_string(), contact_port));
+        self
+    }
+
+    /// `-key expires N` (register_auth.xml).
+    pub fn expires(mut self, secs: u32) -> Self {
+        self.expires = Some(secs);
+        self
+    }
+
+    /// `-m`: calls to place before exiting.
+    pub fn calls(mut self, calls: u32) -> Self {
+        self.calls = calls;
+        self
+    }
+
+    /// `-r`: calls per second (SIPp's default is 10).
+    pub fn rate(mut self, per_second: u32) -> Self {
+        self.rate = Some(per_second);
+        self
+    }
+
+    /// Arguments appended as they are, after everything else.
+    pub fn args(mut self, extra: &[&str]) -> Self {
+        self.extra.extend(extra.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Runs SIPp with [`sipp`], killed after `timeout`.
+    pub fn run(self, timeout: Duration) -> SippResult {
+        let mut args: Vec<String> = vec![self.target, "-sf".into(), self.scenario];
+        if let Some(t) = self.transport {
+            args.extend(["-t".into(), t]);
+        }
+        if let Some(ip) = self.source_ip {
+            args.extend(["-i".into(), ip]);
+        }
+        args.extend(["-p".into(), alloc_port().to_string()]);
+        if self.media {
+            args.extend(["-mp".into(), alloc_ports(4).to_string()]);
+        }
+        if let Some(s) = self.service {
+            args.extend(["-s".into(), s]);
+        }
+        if let Some((user, pass, contact_port)) = self.agent {
+            args.extend(["-au".into(), user, "-ap".into(), pass]);
+            args.extend(["-key".into(), "contact_port".into()]);
+            args.push(contact_port.to_string());
+        }
+        if let Some(exp) = self.expires {
+            args.extend(["-key".into(), "expires".into(), exp.to_string()]);
+        }
+        args.extend(["-m".into(), self.calls.to_string()]);
+        if let Some(r) = self.rate {
+            args.extend(["-r".into(), r.to_string()]);
+        }
+        args.extend(["-timeout".into(), self.limit, "-timeout_error".into()]);
+        args.extend(self.extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sipp(&args, timeout)
+    }
+}
+
 /// Registers `user` (password `pass`) on the switch's agents profile with
 /// its Contact pointing at `contact_port` (e.g. a [`SippServer`]'s port).
 /// `transport` is "u1" (UDP) or "t1" (TCP).
@@ -801,40 +944,11 @@ pub fn sipp_register(
     expires: u32,
     transport: &str,
 ) -> SippResult {
-    let local = alloc_port().to_string();
-    let cport = contact_port.to_string();
-    let exp = expires.to_string();
-    let target = sw.agents();
-    let sf = scenario("register_auth.xml");
-    sipp(
-        &[
-            &target,
-            "-sf",
-            &sf,
-            "-t",
-            transport,
-            "-p",
-            &local,
-            "-s",
-            user,
-            "-au",
-            user,
-            "-ap",
-            pass,
-            "-key",
-            "contact_port",
-            &cport,
-            "-key",
-            "expires",
-            &exp,
-            "-m",
-            "1",
-            "-timeout",
-            "15s",
-            "-timeout_error",
-        ],
-        Duration::from_secs(20),
-    )
+    SippClient::new(&sw.agents(), "register_auth.xml", "15s")
+        .transport(transport)
+        .agent(user, pass, contact_port)
+        .expires(expires)
+        .run(Duration::from_secs(20))
 }
 
 // ---------------------------------------------------------------------

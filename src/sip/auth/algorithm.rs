@@ -105,6 +105,12 @@ impl Algorithm {
         )
     }
 
+    /// The value of an `algorithm` auth-param, MD5 when the parameter is
+    /// absent (RFC 7616 3.3, 3.4).
+    pub(crate) fn from_param(value: Option<&str>) -> Result<Self, AuthError> {
+        value.map_or(Ok(Algorithm::Md5), str::parse)
+    }
+
     /// Preference rank used to order challenges (lower = offered first).
     pub(crate) fn rank(self) -> usize {
         Self::ALL

@@ -39,10 +39,7 @@ impl Challenge {
             .collect();
         let realm = find(&params, "realm").ok_or(AuthError::MissingParam("realm"))?;
         let nonce = find(&params, "nonce").ok_or(AuthError::MissingParam("nonce"))?;
-        let algorithm = match find(&params, "algorithm") {
-            Some(a) => a.parse()?,
-            None => Algorithm::Md5,
-        };
+        let algorithm = Algorithm::from_param(find(&params, "algorithm"))?;
         let qop = find(&params, "qop")
             .map(|q| q.split(',').filter_map(Qop::parse).collect())
             .unwrap_or_default();

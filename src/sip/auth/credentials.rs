@@ -80,10 +80,7 @@ impl DigestCredentials {
             qop,
             opaque,
         ] = slots;
-        let algorithm = match algorithm {
-            Some(a) => a.parse()?,
-            None => Algorithm::Md5,
-        };
+        let algorithm = Algorithm::from_param(algorithm.as_deref())?;
         let qop = match qop {
             Some(q) => Some(Qop::parse(&q).ok_or(AuthError::UnsupportedQop(q))?),
             None => None,
