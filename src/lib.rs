@@ -9,6 +9,7 @@ pub mod admin;
 pub mod call;
 pub mod config;
 pub mod logging;
+pub mod media;
 pub mod registrar;
 pub mod server;
 pub mod sip;
