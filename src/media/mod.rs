@@ -1,5 +1,5 @@
 //! The media core: everything that touches audio. It owns sample codecs
-//! (G.711), resampling between 8, 16 and 48 kHz, and (as the media core
+//! (G.711), resampling between 8, 16 and 48 kHz, SDP offer/answer, and (as the media core
 //! grows) RTP/RTCP, SDP offer/answer, DTMF, the jitter buffer, prompt
 //! playback and crash-safe recording. The modules here are sans-IO: they
 //! take samples, packets and times and return samples and packets; the
@@ -7,3 +7,4 @@
 
 pub mod g711;
 pub mod resample;
+pub mod sdp;
