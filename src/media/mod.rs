@@ -9,6 +9,8 @@
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod ports;
+pub mod relay;
 pub mod resample;
 pub mod rtp;
 pub mod sdp;

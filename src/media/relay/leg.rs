@@ -1,0 +1,157 @@
+//! State of one relay leg: its sockets, latching, the rewriter for the stream
+//! we send to it, receive/send statistics, the RFC 4733 receiver for digits
+//! it sends, hold and media-timeout bookkeeping, and counters.
+
+use super::latch::Latch;
+use super::{LegId, LegSetup, LegSummary};
+use crate::media::dtmf::Rfc4733Receiver;
+use crate::media::rtp::{ReceiveStats, Rewriter, RtcpCompound, RtcpPacket, SendStats, summarize};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// How a received payload type maps onto the other leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PtKind {
+    Audio,
+    Dtmf,
+    Unknown,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counters {
+    pub packets_received: u64,
+    pub bytes_received: u64,
+    pub packets_forwarded: u64,
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    pub dropped_from_strangers: u64,
+    pub dropped_invalid: u64,
+    pub dropped_unknown_pt: u64,
+    pub send_errors: u64,
+    pub rtcp_received: u64,
+    pub digits: u32,
+}
+
+pub struct Leg {
+    pub id: LegId,
+    pub rtp: UdpSocket,
+    pub rtcp: Option<UdpSocket>,
+    pub latch: Latch,
+    pub payload_type: u8,
+    pub telephone_event_pt: Option<u8>,
+    /// Rewrites what the other leg sends into our stream to this leg.
+    pub rewriter: Rewriter,
+    pub recv: ReceiveStats,
+    pub send: SendStats,
+    pub dtmf: Rfc4733Receiver,
+    pub hold: bool,
+    pub last_rtp: Instant,
+    pub timeout_reported: bool,
+    pub c: Counters,
+}
+
+impl Leg {
+    pub fn new(id: LegId, s: LegSetup, dtmf_timeout: Duration, now: Instant) -> Self {
+        Self {
+            id,
+            rtp: s.sockets.rtp,
+            rtcp: s.sockets.rtcp,
+            latch: Latch::new(s.remote, s.allowed_ips),
+            payload_type: s.payload_type,
+            telephone_event_pt: s.telephone_event_pt,
+            rewriter: Rewriter::new(s.our_ssrc, s.clock_rate, rand::random(), rand::random()),
+            recv: ReceiveStats::new(s.clock_rate),
+            send: SendStats::new(s.our_ssrc),
+            dtmf: Rfc4733Receiver::new(s.clock_rate, dtmf_timeout),
+            hold: false,
+            last_rtp: now,
+            timeout_reported: false,
+            c: Counters::default(),
+        }
+    }
+
+    #[inline]
+    pub fn classify_pt(&self, pt: u8) -> PtKind {
+        if pt == self.payload_type {
+            PtKind::Audio
+        } else if Some(pt) == self.telephone_event_pt {
+            PtKind::Dtmf
+        } else {
+            PtKind::Unknown
+        }
+    }
+
+    /// The payload type to use on this leg for `kind`, if it has one.
+    #[inline]
+    pub fn out_pt(&self, kind: PtKind) -> Option<u8> {
+        match kind {
+            PtKind::Audio => Some(self.payload_type),
+            PtKind::Dtmf => self.telephone_event_pt,
+            PtKind::Unknown => None,
+        }
+    }
+
+    /// Consume an RTCP compound from this leg: SR timing for our reports,
+    /// report blocks about our stream for RTT. Nothing is forwarded.
+    pub fn on_rtcp(&mut self, buf: &[u8], arrival: Instant) -> bool {
+        let Ok(compound) = RtcpCompound::parse(buf) else {
+            return false;
+        };
+        self.c.rtcp_received += 1;
+        for p in compound.flatten() {
+            match p {
+                RtcpPacket::SenderReport { info, reports } => {
+                    self.recv.on_sr_received(info.ntp_timestamp, arrival);
+                    for b in reports.iter() {
+                        self.send.on_report_block(&b, arrival);
+                    }
+                }
+                RtcpPacket::ReceiverReport { reports, .. } => {
+                    for b in reports.iter() {
+                        self.send.on_report_block(&b, arrival);
+                    }
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// Count one packet of `len` bytes sent to this leg.
+    #[inline]
+    pub fn on_sent(&mut self, len: usize, payload_len: usize) {
+        self.send.on_sent(payload_len);
+        self.c.packets_sent += 1;
+        self.c.bytes_sent += len as u64;
+    }
+
+    /// Media timeout bookkeeping: `true` once per silence longer than `timeout`.
+    pub fn check_timeout(&mut self, timeout: Duration, now: Instant) -> bool {
+        if self.hold || self.timeout_reported {
+            return false;
+        }
+        if now.saturating_duration_since(self.last_rtp) >= timeout {
+            self.timeout_reported = true;
+            return true;
+        }
+        false
+    }
+
+    pub fn summary(&self) -> LegSummary {
+        LegSummary {
+            stream: summarize(&self.recv, Some(&self.send)),
+            packets_received: self.c.packets_received,
+            bytes_received: self.c.bytes_received,
+            packets_forwarded: self.c.packets_forwarded,
+            packets_sent: self.c.packets_sent,
+            bytes_sent: self.c.bytes_sent,
+            dropped_from_strangers: self.c.dropped_from_strangers,
+            dropped_invalid: self.c.dropped_invalid,
+            dropped_unknown_pt: self.c.dropped_unknown_pt,
+            send_errors: self.c.send_errors,
+            rtcp_received: self.c.rtcp_received,
+            latched_addr: self.latch.latched(),
+            digits: self.c.digits,
+        }
+    }
+}

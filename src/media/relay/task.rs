@@ -1,0 +1,367 @@
+//! The relay task loop: waits on both legs' sockets, the command channel and
+//! a housekeeping tick; drains ready sockets in bounded batches into one
+//! reused buffer; admits, validates, rewrites in place and forwards each
+//! packet; runs commands; reports events without ever blocking on a
+//! consumer. Nothing is allocated per packet (only a tap copy when a tap is
+//! attached).
+
+use super::latch::Admit;
+use super::leg::{Leg, PtKind};
+use super::{Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySummary, TapFrame};
+use crate::media::rtp::{PacketKind, RtpPacket, RtpPacketMut, classify};
+use bytes::Bytes;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::MissedTickBehavior;
+
+/// Receive buffer size; a datagram filling it entirely is taken as truncated.
+const BUF_LEN: usize = 2048;
+/// How long a packet may wait for a full kernel send buffer to drain.
+const SEND_FALLBACK_WAIT: Duration = Duration::from_millis(5);
+
+enum Wake {
+    Io,
+    Cmd(Option<Command>),
+    Tick,
+}
+
+/// A packet that `try_send_to` could not send at once.
+struct Deferred {
+    to: usize,
+    from: usize,
+    len: usize,
+    payload_len: usize,
+    dest: SocketAddr,
+}
+
+pub struct Relay {
+    legs: [Leg; 2],
+    buf: Box<[u8]>,
+    cmds: mpsc::Receiver<Command>,
+    events: mpsc::Sender<RelayEvent>,
+    tap: Option<mpsc::Sender<TapFrame>>,
+    tap_dropped: u64,
+    events_dropped: u64,
+    media_timeout: Option<Duration>,
+    batch: usize,
+}
+
+fn pair(legs: &mut [Leg; 2], i: usize) -> (&mut Leg, &mut Leg) {
+    let [a, b] = legs;
+    if i == 0 { (a, b) } else { (b, a) }
+}
+
+async fn readable_opt(s: Option<&UdpSocket>) -> io::Result<()> {
+    match s {
+        Some(s) => s.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Relay {
+    pub(crate) fn new(
+        a: LegSetup,
+        b: LegSetup,
+        opts: &RelayOptions,
+        cmds: mpsc::Receiver<Command>,
+        events: mpsc::Sender<RelayEvent>,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            legs: [
+                Leg::new(LegId::A, a, opts.dtmf_end_timeout, now),
+                Leg::new(LegId::B, b, opts.dtmf_end_timeout, now),
+            ],
+            buf: vec![0u8; BUF_LEN].into_boxed_slice(),
+            cmds,
+            events,
+            tap: None,
+            tap_dropped: 0,
+            events_dropped: 0,
+            media_timeout: opts.media_timeout,
+            batch: opts.batch.max(1),
+        }
+    }
+
+    pub async fn run(mut self) -> RelaySummary {
+        let period = self.media_timeout.map_or(Duration::from_millis(100), |t| {
+            (t / 4).clamp(Duration::from_millis(10), Duration::from_millis(100))
+        });
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let wake = {
+                let [a, b] = &self.legs;
+                tokio::select! {
+                    c = self.cmds.recv() => Wake::Cmd(c),
+                    _ = a.rtp.readable() => Wake::Io,
+                    _ = b.rtp.readable() => Wake::Io,
+                    _ = readable_opt(a.rtcp.as_ref()) => Wake::Io,
+                    _ = readable_opt(b.rtcp.as_ref()) => Wake::Io,
+                    _ = tick.tick() => Wake::Tick,
+                }
+            };
+            match wake {
+                Wake::Io => {
+                    // Drain every socket (not only the one that woke us) so a
+                    // flood on one leg cannot starve the other.
+                    for i in 0..2 {
+                        self.drain(i, false).await;
+                        if self.legs[i].rtcp.is_some() {
+                            self.drain(i, true).await;
+                        }
+                    }
+                }
+                Wake::Tick => self.housekeeping(Instant::now()),
+                Wake::Cmd(Some(Command::Stop)) | Wake::Cmd(None) => break,
+                Wake::Cmd(Some(cmd)) => self.command(cmd),
+            }
+        }
+        self.summary()
+    }
+
+    fn summary(&self) -> RelaySummary {
+        RelaySummary {
+            a: self.legs[0].summary(),
+            b: self.legs[1].summary(),
+            tap_dropped: self.tap_dropped,
+            events_dropped: self.events_dropped,
+        }
+    }
+
+    fn emit(&mut self, ev: RelayEvent) {
+        if let Err(TrySendError::Full(_)) = self.events.try_send(ev) {
+            self.events_dropped += 1;
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::SetRemote {
+                leg,
+                remote,
+                allowed_ips,
+            } => {
+                let (l, other) = pair(&mut self.legs, leg.index());
+                l.latch.reset(remote, allowed_ips);
+                l.last_rtp = now;
+                l.timeout_reported = false;
+                // The far end may restart its stream: re-anchor what we send on.
+                other.rewriter.new_source();
+            }
+            Command::Hold { leg, on } => {
+                let l = &mut self.legs[leg.index()];
+                if l.hold && !on {
+                    l.last_rtp = now;
+                    l.timeout_reported = false;
+                }
+                l.hold = on;
+            }
+            Command::Tap(tap) => self.tap = tap,
+            Command::Snapshot(tx) => {
+                let _ = tx.send(self.summary());
+            }
+            Command::Stop => {}
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        for i in 0..2 {
+            let id = self.legs[i].id;
+            if let Some(d) = self.legs[i].dtmf.poll(now) {
+                self.legs[i].c.digits += 1;
+                self.emit(RelayEvent::Digit {
+                    leg: id,
+                    digit: d.digit,
+                    duration_ms: d.duration_ms,
+                });
+            }
+            let timed_out = self
+                .media_timeout
+                .is_some_and(|t| self.legs[i].check_timeout(t, now));
+            if timed_out {
+                self.emit(RelayEvent::MediaTimeout { leg: id });
+            }
+        }
+    }
+
+    async fn drain(&mut self, i: usize, rtcp: bool) {
+        for _ in 0..self.batch {
+            let leg = &self.legs[i];
+            let sock = match (rtcp, &leg.rtcp) {
+                (false, _) => &leg.rtp,
+                (true, Some(s)) => s,
+                (true, None) => return,
+            };
+            match sock.try_recv_from(&mut self.buf) {
+                Ok((n, src)) => {
+                    let now = Instant::now();
+                    if let Some(d) = self.on_datagram(i, rtcp, n, src, now) {
+                        self.send_deferred(d).await;
+                    }
+                }
+                // WouldBlock: drained. Other errors (ICMP reports): try later.
+                Err(_) => return,
+            }
+        }
+    }
+
+    async fn send_deferred(&mut self, d: Deferred) {
+        let sock = &self.legs[d.to].rtp;
+        let sent =
+            tokio::time::timeout(SEND_FALLBACK_WAIT, sock.send_to(&self.buf[..d.len], d.dest))
+                .await;
+        match sent {
+            Ok(Ok(_)) => {
+                self.legs[d.to].on_sent(d.len, d.payload_len);
+                self.legs[d.from].c.packets_forwarded += 1;
+            }
+            _ => self.legs[d.to].c.send_errors += 1,
+        }
+    }
+
+    /// Handle one datagram in `self.buf[..n]` from leg `i`. Returns a packet
+    /// to send with the async fallback when the kernel buffer was full.
+    fn on_datagram(
+        &mut self,
+        i: usize,
+        rtcp_socket: bool,
+        n: usize,
+        src: SocketAddr,
+        now: Instant,
+    ) -> Option<Deferred> {
+        let (leg, other) = pair(&mut self.legs, i);
+        let admit = leg.latch.admit(src);
+        if admit == Admit::Stranger {
+            leg.c.dropped_from_strangers += 1;
+            return None;
+        }
+        let buf = &mut self.buf[..n];
+        if n == BUF_LEN {
+            leg.c.dropped_invalid += 1; // truncated by our buffer
+            return None;
+        }
+        if rtcp_socket || classify(buf) == PacketKind::Rtcp {
+            if !leg.on_rtcp(buf, now) {
+                leg.c.dropped_invalid += 1;
+            }
+            return None;
+        }
+        let Ok(p) = RtpPacket::parse(buf) else {
+            leg.c.dropped_invalid += 1;
+            return None;
+        };
+        let (ssrc, seq, ts, marker, pt) = (
+            p.ssrc(),
+            p.sequence(),
+            p.timestamp(),
+            p.marker(),
+            p.payload_type(),
+        );
+        let range = p.payload_range();
+        let mut events: [Option<RelayEvent>; 3] = [None, None, None];
+        if admit == Admit::Candidate {
+            leg.latch.latch(src);
+            events[0] = Some(RelayEvent::Latched {
+                leg: leg.id,
+                addr: src,
+            });
+        }
+        leg.last_rtp = now;
+        leg.timeout_reported = false;
+        leg.c.packets_received += 1;
+        leg.c.bytes_received += n as u64;
+        leg.recv.on_packet(ssrc, seq, ts, now);
+        let kind = leg.classify_pt(pt);
+        let digits = match kind {
+            PtKind::Dtmf => leg
+                .dtmf
+                .on_packet(ts, marker, &buf[range.clone()], now)
+                .ok(),
+            _ => None,
+        };
+        if let Some(digits) = digits {
+            for (slot, d) in events[1..].iter_mut().zip(digits) {
+                leg.c.digits += 1;
+                *slot = Some(RelayEvent::Digit {
+                    leg: leg.id,
+                    digit: d.digit,
+                    duration_ms: d.duration_ms,
+                });
+            }
+        }
+        let out_pt = other.out_pt(kind);
+        let deferred = match out_pt {
+            None => {
+                leg.c.dropped_unknown_pt += 1;
+                None
+            }
+            Some(out_pt) => {
+                let r = other.rewriter.map(ssrc, seq, ts, marker, now);
+                if let Ok(mut m) = RtpPacketMut::new(buf) {
+                    m.set_ssrc(r.ssrc);
+                    m.set_sequence(r.sequence);
+                    m.set_timestamp(r.timestamp);
+                    m.set_marker(r.marker);
+                    m.set_payload_type(out_pt);
+                }
+                let tap = match kind {
+                    PtKind::Audio => self.tap.as_ref(),
+                    _ => None,
+                };
+                if let Some(tap) = tap {
+                    let frame = TapFrame {
+                        leg: leg.id,
+                        payload_type: pt,
+                        rtp_timestamp: r.timestamp,
+                        arrival: now,
+                        payload: Bytes::copy_from_slice(&buf[range.clone()]),
+                    };
+                    match tap.try_send(frame) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => self.tap_dropped += 1,
+                        Err(TrySendError::Closed(_)) => self.tap = None,
+                    }
+                }
+                forward(leg, other, buf, range.len())
+            }
+        };
+        for ev in events.into_iter().flatten() {
+            self.emit(ev);
+        }
+        deferred
+    }
+}
+
+/// Send the rewritten packet in `buf` from `from` to `to`, unless `to` is on
+/// hold or has no address yet.
+#[inline]
+fn forward(from: &mut Leg, to: &mut Leg, buf: &[u8], payload_len: usize) -> Option<Deferred> {
+    if to.hold {
+        return None;
+    }
+    let dest = to.latch.destination()?;
+    match to.rtp.try_send_to(buf, dest) {
+        Ok(_) => {
+            to.on_sent(buf.len(), payload_len);
+            from.c.packets_forwarded += 1;
+            None
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(Deferred {
+            to: to.id.index(),
+            from: from.id.index(),
+            len: buf.len(),
+            payload_len,
+            dest,
+        }),
+        Err(_) => {
+            to.c.send_errors += 1;
+            None
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Relay tests for the control side, over real sockets on 127.0.0.1:
+//! re-INVITE address changes, hold, the recording tap (including a full tap),
+//! RTCP consumption (muxed and on the odd port), and stop on handle drop.
+//! Ports 40400-40499, ten per test.
+
+use super::test_util::*;
+use super::{LegId, RelayEvent};
+use bytes::BufMut;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+#[tokio::test]
+async fn set_remote_moves_sending_and_relatches() {
+    timeout(Duration::from_secs(10), async {
+        let mut r = rig(40400, RigOpts::default()).await;
+        r.pa.send_to(&rtp(0, 1, 0, 1, false, &audio(1)), r.la)
+            .await
+            .unwrap();
+        recv(&r.pb).await.expect("A -> B");
+        r.pb.send_to(&rtp(0, 1, 0, 2, false, &audio(2)), r.lb)
+            .await
+            .unwrap();
+        let (_, from) = recv(&r.pa).await.expect("B -> A (latched)");
+        assert_eq!(from, r.la);
+        // Re-INVITE: A moved to a new address.
+        let moved = peer(LO).await;
+        r.relay
+            .set_remote(LegId::A, Some(moved.local_addr().unwrap()), vec![LO])
+            .await
+            .unwrap();
+        r.relay.snapshot().await.unwrap(); // barrier: command applied
+        r.pb.send_to(&rtp(0, 2, 160, 2, false, &audio(3)), r.lb)
+            .await
+            .unwrap();
+        let (d, _) = recv(&moved).await.expect("B -> new SDP address");
+        assert_eq!(parse(&d).payload(), &audio(3)[..]);
+        silent(&r.pa, 100).await;
+        // The new address sends: relatch on it.
+        moved
+            .send_to(&rtp(0, 500, 0, 77, false, &audio(4)), r.la)
+            .await
+            .unwrap();
+        let (d, _) = recv(&r.pb).await.expect("new source forwarded");
+        let p = parse(&d);
+        assert!(p.marker(), "new source marked");
+        assert_eq!(p.ssrc(), SSRC_TO_B);
+        let mut latched = Vec::new();
+        while let Ok(Some(e)) = timeout(Duration::from_millis(100), r.relay.next_event()).await {
+            latched.push(e);
+        }
+        assert!(
+            latched.contains(&RelayEvent::Latched {
+                leg: LegId::A,
+                addr: moved.local_addr().unwrap()
+            }),
+            "{latched:?}"
+        );
+        // Old address is now a stranger.
+        r.pa.send_to(&rtp(0, 2, 160, 1, false, &audio(5)), r.la)
+            .await
+            .unwrap();
+        silent(&r.pb, 100).await;
+        let s = r.relay.stop().await.unwrap();
+        assert_eq!(s.a.latched_addr, Some(moved.local_addr().unwrap()));
+        assert_eq!(s.a.dropped_from_strangers, 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn hold_stops_sending_to_that_leg() {
+    timeout(Duration::from_secs(10), async {
+        let r = rig(40410, RigOpts::default()).await;
+        r.relay.hold(LegId::B, true).await.unwrap();
+        r.relay.snapshot().await.unwrap();
+        for i in 0..5u16 {
+            r.pa.send_to(
+                &rtp(0, i, 160 * u32::from(i), 1, false, &audio(i.into())),
+                r.la,
+            )
+            .await
+            .unwrap();
+        }
+        silent(&r.pb, 150).await;
+        // B -> A still flows while B is held.
+        r.pb.send_to(&rtp(0, 1, 0, 2, false, &audio(9)), r.lb)
+            .await
+            .unwrap();
+        recv(&r.pa).await.expect("held leg's audio still reaches A");
+        r.relay.hold(LegId::B, false).await.unwrap();
+        r.relay.snapshot().await.unwrap();
+        r.pa.send_to(&rtp(0, 5, 800, 1, false, &audio(5)), r.la)
+            .await
+            .unwrap();
+        let (d, _) = recv(&r.pb).await.expect("resumed");
+        let p = parse(&d);
+        assert_eq!(p.payload(), &audio(5)[..]);
+        let s = r.relay.stop().await.unwrap();
+        assert_eq!(s.a.packets_received, 6);
+        assert_eq!(s.a.packets_forwarded, 1);
+        assert_eq!(s.b.packets_sent, 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn tap_gets_frames_and_a_full_tap_does_not_block() {
+    timeout(Duration::from_secs(10), async {
+        let r = rig(40420, RigOpts::default()).await;
+        let (tx, mut rx) = mpsc::channel(100);
+        r.relay.tap(tx).await.unwrap();
+        for i in 0..10u16 {
+            r.pa.send_to(
+                &rtp(0, i, 160 * u32::from(i), 1, false, &audio(i.into())),
+                r.la,
+            )
+            .await
+            .unwrap();
+            r.pb.send_to(
+                &rtp(
+                    0,
+                    i,
+                    160 * u32::from(i),
+                    2,
+                    false,
+                    &audio(100 + usize::from(i)),
+                ),
+                r.lb,
+            )
+            .await
+            .unwrap();
+        }
+        let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            let f = timeout(WAIT, rx.recv()).await.unwrap().unwrap();
+            match f.leg {
+                LegId::A => from_a.push(f),
+                LegId::B => from_b.push(f),
+            }
+        }
+        assert_eq!(from_a.len(), 10);
+        for (i, f) in from_a.iter().enumerate() {
+            assert_eq!(&f.payload[..], &audio(i)[..]);
+            assert_eq!(f.payload_type, 0);
+            assert_eq!(
+                f.rtp_timestamp,
+                from_a[0].rtp_timestamp.wrapping_add(160 * i as u32)
+            );
+        }
+        assert_eq!(&from_b[9].payload[..], &audio(109)[..]);
+        // A tap that is never drained: forwarding goes on, frames are dropped.
+        let (tx, _full_rx) = mpsc::channel(1);
+        r.relay.tap(tx).await.unwrap();
+        r.relay.snapshot().await.unwrap();
+        for i in 10..30u16 {
+            r.pa.send_to(
+                &rtp(0, i, 160 * u32::from(i), 1, false, &audio(i.into())),
+                r.la,
+            )
+            .await
+            .unwrap();
+        }
+        for _ in 0..30 {
+            recv(&r.pb).await.expect("forwarding continues");
+        }
+        let s = r.relay.stop().await.unwrap();
+        assert_eq!(s.tap_dropped, 19);
+        assert_eq!(s.a.packets_forwarded, 30);
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn receiver_report(ssrc: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.put_u8(0x80); // RR, no report blocks
+    v.put_u8(201);
+    v.put_u16(1);
+    v.put_u32(ssrc);
+    v
+}
+
+#[tokio::test]
+async fn rtcp_is_consumed_not_forwarded() {
+    timeout(Duration::from_secs(10), async {
+        // rtcp-mux: RTCP on the RTP port.
+        let r = rig(40430, RigOpts::default()).await;
+        r.pa.send_to(&receiver_report(1), r.la).await.unwrap();
+        silent(&r.pb, 100).await;
+        let s = r.relay.stop().await.unwrap();
+        assert_eq!((s.a.rtcp_received, s.a.dropped_invalid), (1, 0));
+        assert_eq!(s.a.latched_addr, None, "RTCP does not latch");
+        // No mux: RTCP on the odd port, which the pool bound.
+        let o = RigOpts {
+            rtcp_mux: false,
+            ..Default::default()
+        };
+        let r = rig(40440, o).await;
+        let rtcp_a = std::net::SocketAddr::new(LO, r.la.port() + 1);
+        r.pa.send_to(&receiver_report(1), rtcp_a).await.unwrap();
+        r.pa.send_to(b"junk", rtcp_a).await.unwrap();
+        let stranger = peer(STRANGER_IP).await;
+        stranger.send_to(&receiver_report(1), rtcp_a).await.unwrap();
+        silent(&r.pb, 100).await;
+        let s = r.relay.stop().await.unwrap();
+        assert_eq!(
+            (
+                s.a.rtcp_received,
+                s.a.dropped_invalid,
+                s.a.dropped_from_strangers
+            ),
+            (1, 1, 1)
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn dropping_the_handle_ends_the_relay_and_frees_ports() {
+    timeout(Duration::from_secs(10), async {
+        let r = rig(40450, RigOpts::default()).await;
+        let la = r.la;
+        drop(r.relay);
+        // The task ends and its sockets close: the port can be bound again.
+        let mut bound = false;
+        for _ in 0..100 {
+            if std::net::UdpSocket::bind(la).is_ok() {
+                bound = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(bound, "relay sockets not released");
+    })
+    .await
+    .expect("test timed out");
+}
