@@ -48,8 +48,24 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(TU_QUEUE);
     let me = tx.clone();
     tokio::spawn(async move {
-        if let Some(call) = Call::new(ep, me, key, flow, invite) {
-            call.run(rx, targets, &profiles).await;
+        match Call::new(ep.clone(), me, key.clone(), flow, invite) {
+            Ok(call) => call.run(rx, targets, &profiles).await,
+            Err(invite) => {
+                // Validation lets no such INVITE through; should one come,
+                // the caller still gets an answer and nothing stays bound.
+                let response = respond::response(&invite, flow, 500, "Server Internal Error", None);
+                ep.send(ToCore::SendResponse {
+                    key,
+                    status: 500,
+                    bytes: response.to_bytes(),
+                })
+                .await;
+                let call_ids = invite
+                    .call_id()
+                    .map(|id| vec![id.to_string()])
+                    .unwrap_or_default();
+                ep.send(ToCore::Unbind { call_ids }).await;
+            }
         }
     });
     tx
@@ -90,16 +106,26 @@ struct Call {
 }
 
 impl Call {
+    /// A call for `invite`; gives the INVITE back when it lacks what a
+    /// dialog needs (Call-ID, From, To, CSeq).
     fn new(
         ep: Endpoint,
         me: TuSender,
         key: TransactionKey,
         flow: Flow,
         invite: SipMessage,
-    ) -> Option<Self> {
-        let call_id = invite.call_id().ok()?.to_string();
-        let to = dialog::header_text(&invite, HeaderName::To)?;
-        let from = dialog::header_text(&invite, HeaderName::From)?;
+    ) -> Result<Self, SipMessage> {
+        let parts = (|| {
+            Some((
+                invite.call_id().ok()?.to_string(),
+                dialog::header_text(&invite, HeaderName::To)?,
+                dialog::header_text(&invite, HeaderName::From)?,
+                invite.cseq().ok()?.seq,
+            ))
+        })();
+        let Some((call_id, to, from, caller_cseq)) = parts else {
+            return Err(invite);
+        };
         let local_tag = ids::tag();
         let transport = flow.transport;
         let contact = match transport {
@@ -119,8 +145,7 @@ impl Call {
             contact,
             sent_by: flow.local.to_string(),
         };
-        let caller_cseq = invite.cseq().ok()?.seq;
-        Some(Self {
+        Ok(Self {
             ep,
             me,
             caller_key: key,
