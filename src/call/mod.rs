@@ -114,7 +114,7 @@ impl Call {
         key: TransactionKey,
         flow: Flow,
         invite: SipMessage,
-    ) -> Result<Self, SipMessage> {
+    ) -> Result<Self, Box<SipMessage>> {
         let parts = (|| {
             Some((
                 invite.call_id().ok()?.to_string(),
@@ -124,7 +124,7 @@ impl Call {
             ))
         })();
         let Some((call_id, to, from, caller_cseq)) = parts else {
-            return Err(invite);
+            return Err(Box::new(invite));
         };
         let local_tag = ids::tag();
         let transport = flow.transport;
