@@ -9,6 +9,7 @@
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod player;
 pub mod ports;
 pub mod relay;
 pub mod resample;

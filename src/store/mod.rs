@@ -1,6 +1,8 @@
 //! Storage: the embedded SQLite database (sqlx), its migrations, and the
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
+mod calls;
+mod recordings;
 mod registrations;
 mod trunk_status;
 
@@ -12,6 +14,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use calls::{
+    AgentLeg, CallEnd, CallEvent, CallEventKind, CallRecord, Cdr, Disposition, HangupBy,
+    INTERRUPTED_CAUSE, LegQuality, UnknownText,
+};
+pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
 pub use trunk_status::TrunkStatus;
 
