@@ -16,7 +16,7 @@ pub use profile::{
     AccessPolicy, DenyAction, InternalSettings, Profile, ProfileKind, QualifySettings,
     RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser, TrunkSettings,
 };
-pub use switch_file::{LogFormat, LogSettings, SwitchSettings};
+pub use switch_file::{LogFormat, LogSettings, MediaSettings, SwitchSettings};
 
 /// A whole, valid configuration.
 #[derive(Debug, Clone)]

@@ -16,6 +16,17 @@ pub struct SwitchSettings {
     pub log: LogSettings,
     /// Upper bound on concurrent SIP transactions before new work gets 503.
     pub max_transactions: usize,
+    pub media: MediaSettings,
+}
+
+/// Where anchored media lives: the address RTP sockets bind to and are
+/// announced with, and the port range they come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSettings {
+    pub rtp_ip: std::net::IpAddr,
+    pub rtp_ports: std::ops::RangeInclusive<u16>,
+    /// No RTP on a leg for this long ends the call.
+    pub media_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +65,44 @@ struct SwitchFile {
     log: LogSettings,
     #[serde(default)]
     limits: LimitsFile,
+    #[serde(default)]
+    media: MediaFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct MediaFile {
+    rtp_ip: String,
+    rtp_ports: String,
+    media_timeout_seconds: u64,
+}
+
+impl Default for MediaFile {
+    fn default() -> Self {
+        Self {
+            rtp_ip: "127.0.0.1".into(),
+            rtp_ports: "50000-59999".into(),
+            media_timeout_seconds: 30,
+        }
+    }
+}
+
+/// `"50000-59999"`: an even first port, at least two ports, within 1024..=65535.
+fn parse_port_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let bad = || {
+        format!(
+            "`{text}` is not a port range; write e.g. \"50000-59999\" (first port even, at least 2 ports)"
+        )
+    };
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a < 1024 || b <= a || a % 2 != 0 {
+        return Err(bad());
+    }
+    Ok(a..=b)
 }
 
 #[derive(Deserialize)]
@@ -123,6 +172,35 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
         );
         return None;
     }
+    let rtp_ip = match file.media.rtp_ip.parse() {
+        Ok(ip) => ip,
+        Err(_) => {
+            sink.push(
+                sink.line_of_key("rtp_ip"),
+                "media.rtp_ip",
+                format!(
+                    "`{}` is not an IP address; write e.g. \"127.0.0.1\"",
+                    file.media.rtp_ip
+                ),
+            );
+            return None;
+        }
+    };
+    let rtp_ports = match parse_port_range(&file.media.rtp_ports) {
+        Ok(r) => r,
+        Err(msg) => {
+            sink.push(sink.line_of_key("rtp_ports"), "media.rtp_ports", msg);
+            return None;
+        }
+    };
+    if file.media.media_timeout_seconds == 0 {
+        sink.push(
+            sink.line_of_key("media_timeout_seconds"),
+            "media.media_timeout_seconds",
+            "must be at least 1 second".into(),
+        );
+        return None;
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&file.log.level) {
         sink.push(
             sink.line_of_key("level"),
@@ -136,5 +214,41 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
         recordings: dir.join(&file.recordings.path),
         log: file.log,
         max_transactions: file.limits.max_transactions,
+        media: MediaSettings {
+            rtp_ip,
+            rtp_ports,
+            media_timeout_seconds: file.media.media_timeout_seconds,
+        },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges_are_checked() {
+        assert_eq!(parse_port_range("50000-59999"), Ok(50000..=59999));
+        assert_eq!(parse_port_range(" 20000 - 20001 "), Ok(20000..=20001));
+        for bad in [
+            "50001-59999",
+            "500-600",
+            "6000-5000",
+            "6000",
+            "a-b",
+            "6000-6000",
+        ] {
+            assert!(parse_port_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn media_errors_name_the_field() {
+        let text = "[media]\nrtp_ip = \"127.0.0.1\"\nrtp_ports = \"10-20\"\n";
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), text);
+        assert!(parse_switch(text, Path::new("."), &mut sink).is_none());
+        assert_eq!(sink.problems.len(), 1);
+        assert_eq!(sink.problems[0].line, 3);
+        assert_eq!(sink.problems[0].field, "media.rtp_ports");
+    }
 }

@@ -4,6 +4,7 @@
 
 mod core;
 pub mod ingress;
+mod recovery;
 pub mod respond;
 pub mod routing;
 pub mod runtime;
@@ -34,6 +35,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the database {}", cfg.switch.database.display()))?;
     tracing::info!(database = %cfg.switch.database.display(), "database ready");
+    if let Err(e) = recovery::recover(&store, &cfg.switch.recordings).await {
+        tracing::error!("recovery after the last stop failed: {e:#}");
+    }
 
     let transports = Transports::new(Limits::default());
     let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
