@@ -267,6 +267,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// The Kaiser window with shape `beta` at `r` in `[-1, 1]` (0 at the
+/// centre); shared by every windowed-sinc design in the media core.
+pub(crate) fn kaiser(r: f64, beta: f64) -> f64 {
+    bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(beta)
+}
+
 /// Zeroth-order modified Bessel function of the first kind (power series).
 fn bessel_i0(x: f64) -> f64 {
     let q = x * x / 4.0;
@@ -287,7 +293,6 @@ pub(crate) fn design_lowpass(ratio: usize, gain: f64) -> Vec<f64> {
     let centre = (n - 1) as f64 / 2.0;
     // Cutoff in cycles per sample at the higher rate.
     let fc = 0.5 * (PASS_EDGE + STOP_EDGE) / ratio as f64;
-    let i0_beta = bessel_i0(KAISER_BETA);
     let mut h: Vec<f64> = (0..n)
         .map(|i| {
             let t = i as f64 - centre;
@@ -296,9 +301,7 @@ pub(crate) fn design_lowpass(ratio: usize, gain: f64) -> Vec<f64> {
             } else {
                 (2.0 * std::f64::consts::PI * fc * t).sin() / (std::f64::consts::PI * t)
             };
-            let r = t / centre;
-            let w = bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
-            sinc * w
+            sinc * kaiser(t / centre, KAISER_BETA)
         })
         .collect();
     let sum: f64 = h.iter().sum();

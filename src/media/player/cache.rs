@@ -45,7 +45,7 @@ use bytes::Bytes;
 
 use super::{Encoding, OutputFormat, PlayerError};
 use crate::media::g711::{encode_alaw_into, encode_ulaw_into};
-use crate::media::resample::Resampler;
+use crate::media::resample::{Resampler, kaiser};
 use crate::media::wav::{Prompt, read_prompt};
 
 /// A prompt converted for one [`OutputFormat`]: immutable, shared frames.
@@ -176,7 +176,6 @@ fn sinc_table() -> &'static [f32] {
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let n = SINC_HALF_WIDTH * SINC_TABLE_RES;
-        let i0_beta = bessel_i0(SINC_BETA);
         let mut t: Vec<f32> = (0..=n)
             .map(|i| {
                 let u = i as f64 / SINC_TABLE_RES as f64;
@@ -186,25 +185,12 @@ fn sinc_table() -> &'static [f32] {
                 } else {
                     (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
                 };
-                let r = u / SINC_HALF_WIDTH as f64;
-                let w = bessel_i0(SINC_BETA * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
-                (sinc * w) as f32
+                (sinc * kaiser(u / SINC_HALF_WIDTH as f64, SINC_BETA)) as f32
             })
             .collect();
         t.push(0.0);
         t
     })
-}
-
-fn bessel_i0(x: f64) -> f64 {
-    let q = x * x / 4.0;
-    let (mut sum, mut term, mut k) = (1.0f64, 1.0f64, 1.0f64);
-    while term > sum * 1e-17 {
-        term *= q / (k * k);
-        sum += term;
-        k += 1.0;
-    }
-    sum
 }
 
 /// Largest precomputed weight bank (phases x taps) before weights are
