@@ -1,10 +1,12 @@
 //! State of one relay leg: its sockets, latching, the rewriter for the stream
 //! we send to it, receive/send statistics, the RFC 4733 receiver for digits
-//! it sends, hold and media-timeout bookkeeping, and counters.
+//! it sends, hold and media-timeout bookkeeping, counters, and the G.711
+//! transcoding applied to its audio on the way to the other leg.
 
 use super::latch::Latch;
-use super::{LegId, LegSetup, LegSummary};
+use super::{AudioCodec, LegId, LegSetup, LegSummary, RelaySetupError};
 use crate::media::dtmf::Rfc4733Receiver;
+use crate::media::g711;
 use crate::media::rtp::{ReceiveStats, Rewriter, RtcpCompound, RtcpPacket, SendStats, summarize};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -15,6 +17,38 @@ pub enum PtKind {
     Audio,
     Dtmf,
     Unknown,
+}
+
+/// What happens to an audio payload between two legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transcode {
+    /// Same codec: the payload is forwarded untouched.
+    None,
+    UlawToAlaw,
+    AlawToUlaw,
+}
+
+impl Transcode {
+    /// The conversion from a `from` leg's audio to a `to` leg's; only the same
+    /// codec or PCMU <-> PCMA can be bridged.
+    pub fn between(from: AudioCodec, to: AudioCodec) -> Result<Self, RelaySetupError> {
+        match (from, to) {
+            (AudioCodec::Pcmu, AudioCodec::Pcma) => Ok(Transcode::UlawToAlaw),
+            (AudioCodec::Pcma, AudioCodec::Pcmu) => Ok(Transcode::AlawToUlaw),
+            (f, t) if f == t => Ok(Transcode::None),
+            (a, b) => Err(RelaySetupError::CodecMismatch { a, b }),
+        }
+    }
+
+    /// Convert `payload` in place (table look-ups, no allocation).
+    #[inline]
+    pub fn apply(self, payload: &mut [u8]) {
+        match self {
+            Transcode::None => {}
+            Transcode::UlawToAlaw => g711::ulaw_to_alaw_in_place(payload),
+            Transcode::AlawToUlaw => g711::alaw_to_ulaw_in_place(payload),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -38,6 +72,9 @@ pub struct Leg {
     pub rtcp: Option<UdpSocket>,
     pub latch: Latch,
     pub payload_type: u8,
+    pub codec: AudioCodec,
+    /// Applied to this leg's audio before it is sent to the other leg.
+    pub transcode_out: Transcode,
     pub telephone_event_pt: Option<u8>,
     /// Rewrites what the other leg sends into our stream to this leg.
     pub rewriter: Rewriter,
@@ -51,13 +88,21 @@ pub struct Leg {
 }
 
 impl Leg {
-    pub fn new(id: LegId, s: LegSetup, dtmf_timeout: Duration, now: Instant) -> Self {
+    pub fn new(
+        id: LegId,
+        s: LegSetup,
+        transcode_out: Transcode,
+        dtmf_timeout: Duration,
+        now: Instant,
+    ) -> Self {
         Self {
             id,
             rtp: s.sockets.rtp,
             rtcp: s.sockets.rtcp,
             latch: Latch::new(s.remote, s.allowed_ips),
             payload_type: s.payload_type,
+            codec: s.codec,
+            transcode_out,
             telephone_event_pt: s.telephone_event_pt,
             rewriter: Rewriter::new(s.our_ssrc, s.clock_rate, rand::random(), rand::random()),
             recv: ReceiveStats::new(s.clock_rate),

@@ -1,10 +1,22 @@
 //! The per-call RTP relay: one tokio task that anchors media between two legs
 //! (A and B), owning both legs' sockets. It applies symmetric RTP (latching
 //! onto the first valid source from an allowed IP, see [`latch`]), rewrites
-//! SSRC/sequence/timestamp and payload types per direction (same codec on
-//! both legs), consumes RTCP for statistics, reports RFC 4733 digits, media
-//! timeouts and latching as [`RelayEvent`]s, feeds an optional recording tap,
-//! and returns a [`RelaySummary`] when stopped or when its handle is dropped.
+//! SSRC/sequence/timestamp and payload types per direction, consumes RTCP for
+//! statistics, reports RFC 4733 digits, media timeouts and latching as
+//! [`RelayEvent`]s, feeds an optional recording tap, and returns a
+//! [`RelaySummary`] when stopped or when its handle is dropped.
+//!
+//! # Codecs
+//!
+//! Each [`LegSetup`] states its leg's [`AudioCodec`]. When both legs carry the
+//! same codec the audio payload is forwarded untouched. A PCMU leg may be
+//! bridged with a PCMA leg: the relay then transcodes G.711 byte by byte in
+//! place (mu-law <-> A-law tables of [`crate::media::g711`], no decoding to
+//! linear, no allocation) while it rewrites the header. Any other pair (e.g.
+//! PCMU with G.722, see [`AudioCodec::Other`]) is refused by [`spawn_relay`]
+//! with a [`RelaySetupError`]. RFC 4733 telephone-event packets are only
+//! payload-type mapped, never transcoded. The recording tap receives each
+//! payload as it arrived on its leg, tagged with that leg's codec.
 //!
 //! This module holds the public types and the [`RelayHandle`]; the per-leg
 //! state is in `leg.rs`, the task loop in `task.rs`.
@@ -21,10 +33,14 @@ mod tests;
 mod tests_control;
 #[cfg(test)]
 mod tests_perf;
+#[cfg(test)]
+mod tests_transcode;
 
 use super::ports::MediaSockets;
 use super::rtp::StreamSummary;
+use super::sdp::Codec;
 use bytes::Bytes;
+use leg::Transcode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -52,6 +68,60 @@ impl LegId {
     }
 }
 
+/// The audio codec a leg carries, as far as the relay cares: the two G.711
+/// laws it can transcode between, and everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AudioCodec {
+    /// G.711 mu-law, `PCMU/8000`.
+    Pcmu,
+    /// G.711 A-law, `PCMA/8000`.
+    Pcma,
+    /// Any other codec. Two `Other` legs are forwarded untouched: the relay
+    /// cannot tell them apart, so the caller must have negotiated the same
+    /// codec on both. `Other` with a G.711 leg is refused.
+    Other,
+}
+
+impl AudioCodec {
+    /// From an SDP encoding name and clock rate (`a=rtpmap:<pt> PCMA/8000`).
+    /// Names compare case-insensitively.
+    pub fn from_encoding(name: &str, clock_rate: u32) -> Self {
+        match clock_rate {
+            8000 if name.eq_ignore_ascii_case("PCMU") => AudioCodec::Pcmu,
+            8000 if name.eq_ignore_ascii_case("PCMA") => AudioCodec::Pcma,
+            _ => AudioCodec::Other,
+        }
+    }
+
+    /// From a negotiated codec (mono PCMU/PCMA at 8 kHz, else `Other`).
+    pub fn from_codec(codec: &Codec) -> Self {
+        if codec.channels.unwrap_or(1) != 1 {
+            return AudioCodec::Other;
+        }
+        Self::from_encoding(&codec.name, codec.clock_rate)
+    }
+
+    /// From a static RFC 3551 payload type (0 = PCMU, 8 = PCMA). Dynamic
+    /// payload types say nothing by themselves: use [`Self::from_encoding`]
+    /// with the `rtpmap` instead.
+    pub fn from_static_payload_type(pt: u8) -> Self {
+        match pt {
+            0 => AudioCodec::Pcmu,
+            8 => AudioCodec::Pcma,
+            _ => AudioCodec::Other,
+        }
+    }
+}
+
+/// The two legs' codecs cannot be bridged by the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RelaySetupError {
+    #[error(
+        "cannot bridge a {a:?} leg with a {b:?} leg: only the same codec or PCMU <-> PCMA is relayed"
+    )]
+    CodecMismatch { a: AudioCodec, b: AudioCodec },
+}
+
 /// Everything the relay needs to know about one leg.
 #[derive(Debug)]
 pub struct LegSetup {
@@ -64,10 +134,21 @@ pub struct LegSetup {
     pub allowed_ips: Vec<IpAddr>,
     /// The audio payload type negotiated on this leg.
     pub payload_type: u8,
+    /// The codec `payload_type` stands for on this leg (see
+    /// [`AudioCodec::from_encoding`] / [`AudioCodec::from_codec`]).
+    pub codec: AudioCodec,
     pub clock_rate: u32,
     pub telephone_event_pt: Option<u8>,
     /// The SSRC we send to this leg.
     pub our_ssrc: u32,
+}
+
+impl LegSetup {
+    /// Whether the relay can bridge legs `a` and `b`: same codec (forwarded
+    /// untouched) or PCMU with PCMA (transcoded). [`spawn_relay`] checks this.
+    pub fn validate_pair(a: &LegSetup, b: &LegSetup) -> Result<(), RelaySetupError> {
+        Transcode::between(a.codec, b.codec).map(|_| ())
+    }
 }
 
 /// Relay tuning.
@@ -123,6 +204,9 @@ pub struct TapFrame {
     pub leg: LegId,
     /// The payload type on that leg.
     pub payload_type: u8,
+    /// The codec of that leg: `payload` is in this codec, as received (before
+    /// any transcoding for the other leg).
+    pub codec: AudioCodec,
     /// Timestamp of the rewritten outgoing stream (continuous across source
     /// changes of the sender).
     pub rtp_timestamp: u32,
@@ -208,15 +292,22 @@ pub struct RelayHandle {
 }
 
 /// Start the relay task for one call. Must be called within a tokio runtime.
-pub fn spawn_relay(a: LegSetup, b: LegSetup, opts: RelayOptions) -> RelayHandle {
+///
+/// Fails, without spawning anything, when the legs' codecs cannot be bridged
+/// (see [`LegSetup::validate_pair`]); the legs' sockets are then dropped.
+pub fn spawn_relay(
+    a: LegSetup,
+    b: LegSetup,
+    opts: RelayOptions,
+) -> Result<RelayHandle, RelaySetupError> {
     let (cmd_tx, cmd_rx) = mpsc::channel(opts.command_capacity.max(1));
     let (ev_tx, ev_rx) = mpsc::channel(opts.event_capacity.max(1));
-    let relay = task::Relay::new(a, b, &opts, cmd_rx, ev_tx);
-    RelayHandle {
+    let relay = task::Relay::new(a, b, &opts, cmd_rx, ev_tx)?;
+    Ok(RelayHandle {
         commands: cmd_tx,
         events: Some(ev_rx),
         task: tokio::spawn(relay.run()),
-    }
+    })
 }
 
 impl RelayHandle {

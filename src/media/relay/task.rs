@@ -1,13 +1,16 @@
 //! The relay task loop: waits on both legs' sockets, the command channel and
 //! a housekeeping tick; drains ready sockets in bounded batches into one
 //! reused buffer; admits, validates, rewrites in place and forwards each
-//! packet; runs commands; reports events without ever blocking on a
+//! packet (transcoding PCMU <-> PCMA audio payloads in place when the legs'
+//! codecs differ); runs commands; reports events without ever blocking on a
 //! consumer. Nothing is allocated per packet (only a tap copy when a tap is
 //! attached).
 
 use super::latch::Admit;
-use super::leg::{Leg, PtKind};
-use super::{Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySummary, TapFrame};
+use super::leg::{Leg, PtKind, Transcode};
+use super::{
+    Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupError, RelaySummary, TapFrame,
+};
 use crate::media::rtp::{PacketKind, RtpPacket, RtpPacketMut, classify};
 use bytes::Bytes;
 use std::io;
@@ -69,12 +72,14 @@ impl Relay {
         opts: &RelayOptions,
         cmds: mpsc::Receiver<Command>,
         events: mpsc::Sender<RelayEvent>,
-    ) -> Self {
+    ) -> Result<Self, RelaySetupError> {
+        let a_to_b = Transcode::between(a.codec, b.codec)?;
+        let b_to_a = Transcode::between(b.codec, a.codec)?;
         let now = Instant::now();
-        Self {
+        Ok(Self {
             legs: [
-                Leg::new(LegId::A, a, opts.dtmf_end_timeout, now),
-                Leg::new(LegId::B, b, opts.dtmf_end_timeout, now),
+                Leg::new(LegId::A, a, a_to_b, opts.dtmf_end_timeout, now),
+                Leg::new(LegId::B, b, b_to_a, opts.dtmf_end_timeout, now),
             ],
             buf: vec![0u8; BUF_LEN].into_boxed_slice(),
             cmds,
@@ -84,7 +89,7 @@ impl Relay {
             events_dropped: 0,
             media_timeout: opts.media_timeout,
             batch: opts.batch.max(1),
-        }
+        })
     }
 
     pub async fn run(mut self) -> RelaySummary {
@@ -314,10 +319,12 @@ impl Relay {
                     PtKind::Audio => self.tap.as_ref(),
                     _ => None,
                 };
+                // The tap copies the payload as it arrived, before transcoding.
                 if let Some(tap) = tap {
                     let frame = TapFrame {
                         leg: leg.id,
                         payload_type: pt,
+                        codec: leg.codec,
                         rtp_timestamp: r.timestamp,
                         arrival: now,
                         payload: Bytes::copy_from_slice(&buf[range.clone()]),
@@ -327,6 +334,10 @@ impl Relay {
                         Err(TrySendError::Full(_)) => self.tap_dropped += 1,
                         Err(TrySendError::Closed(_)) => self.tap = None,
                     }
+                }
+                // Audio only: telephone events are never transcoded.
+                if kind == PtKind::Audio {
+                    leg.transcode_out.apply(&mut buf[range.clone()]);
                 }
                 forward(leg, other, buf, range.len())
             }

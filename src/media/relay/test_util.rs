@@ -1,7 +1,7 @@
 //! Test fixtures for the relay: fake peers on 127.0.0.1, RTP builders, and a
 //! rig wiring two legs from a test-private port sub-range (40000-40999).
 
-use super::{LegSetup, RelayHandle, RelayOptions, spawn_relay};
+use super::{AudioCodec, LegSetup, RelayHandle, RelayOptions, spawn_relay};
 use crate::media::ports::PortPool;
 use crate::media::rtp::{RtpHeader, RtpPacket};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -72,6 +72,10 @@ pub struct Rig {
 pub struct RigOpts {
     pub pt_a: u8,
     pub pt_b: u8,
+    /// The legs' codecs; both PCMU by default whatever the PTs (so payloads
+    /// pass untouched).
+    pub codec_a: AudioCodec,
+    pub codec_b: AudioCodec,
     pub te_a: Option<u8>,
     pub te_b: Option<u8>,
     pub rtcp_mux: bool,
@@ -83,6 +87,8 @@ impl Default for RigOpts {
         Self {
             pt_a: 0,
             pt_b: 0,
+            codec_a: AudioCodec::Pcmu,
+            codec_b: AudioCodec::Pcmu,
             te_a: Some(101),
             te_b: Some(101),
             rtcp_mux: true,
@@ -95,6 +101,7 @@ pub fn leg(
     pool: &PortPool,
     remote: SocketAddr,
     pt: u8,
+    codec: AudioCodec,
     te: Option<u8>,
     mux: bool,
     ssrc: u32,
@@ -104,6 +111,7 @@ pub fn leg(
         remote: Some(remote),
         allowed_ips: vec![LO],
         payload_type: pt,
+        codec,
         clock_rate: 8000,
         telephone_event_pt: te,
         our_ssrc: ssrc,
@@ -119,6 +127,7 @@ pub async fn rig(first: u16, o: RigOpts) -> Rig {
         &pool,
         pa.local_addr().unwrap(),
         o.pt_a,
+        o.codec_a,
         o.te_a,
         o.rtcp_mux,
         SSRC_TO_A,
@@ -127,6 +136,7 @@ pub async fn rig(first: u16, o: RigOpts) -> Rig {
         &pool,
         pb.local_addr().unwrap(),
         o.pt_b,
+        o.codec_b,
         o.te_b,
         o.rtcp_mux,
         SSRC_TO_B,
@@ -134,7 +144,7 @@ pub async fn rig(first: u16, o: RigOpts) -> Rig {
     let la = SocketAddr::new(LO, a.sockets.rtp_port);
     let lb = SocketAddr::new(LO, b.sockets.rtp_port);
     Rig {
-        relay: spawn_relay(a, b, o.relay),
+        relay: spawn_relay(a, b, o.relay).expect("bridgeable codecs"),
         pa,
         pb,
         la,

@@ -5,7 +5,7 @@
 //! including epoll and timer overhead. Ports 40900-40909.
 
 use super::test_util::*;
-use super::{RelayOptions, spawn_relay};
+use super::{AudioCodec, RelayOptions, spawn_relay};
 use crate::media::ports::PortPool;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -80,11 +80,11 @@ fn measure(bare: bool) {
                     task.abort();
                     return (cpu1 - cpu0, None);
                 }
-                let a = leg(&pool, pa_addr, 0, Some(101), true, SSRC_TO_A);
-                let b = leg(&pool, pb_addr, 0, Some(101), true, SSRC_TO_B);
+                let a = leg(&pool, pa_addr, 0, AudioCodec::Pcmu, Some(101), true, SSRC_TO_A);
+                let b = leg(&pool, pb_addr, 0, AudioCodec::Pcmu, Some(101), true, SSRC_TO_B);
                 let la = SocketAddr::new(LO, a.sockets.rtp_port);
                 let lb = SocketAddr::new(LO, b.sockets.rtp_port);
-                let relay = spawn_relay(a, b, RelayOptions::default());
+                let relay = spawn_relay(a, b, RelayOptions::default()).unwrap();
                 tokio::task::yield_now().await;
                 let cpu0 = thread_cpu_ns();
                 addrs_tx.send((la, lb)).unwrap();
