@@ -209,10 +209,10 @@ impl Transports {
                         c.tx.try_send(data)
                             .map_err(|_| SendError::ConnectionLost(flow.remote))
                     }
-                    None => {
-                        tcp::spawn_connect(self.clone(), flow.profile, flow.remote, data);
+                    None if tcp::spawn_connect(self.clone(), flow.profile, flow.remote, data) => {
                         Ok(())
                     }
+                    None => Err(SendError::ConnectionLost(flow.remote)),
                 }
             }
         }
@@ -255,4 +255,73 @@ impl Transports {
 /// Locks a mutex, recovering the data if a holder panicked.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn messages_sent_while_connecting_share_one_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let remote = listener.local_addr().unwrap();
+        let transports = Transports::new(Limits::default());
+        let flow = Flow {
+            profile: 0,
+            transport: Transport::Tcp,
+            local: "127.0.0.1:5060".parse().unwrap(),
+            remote,
+            conn: None,
+        };
+        transports
+            .send(&flow, Bytes::from_static(b"first\r\n"))
+            .unwrap();
+        transports
+            .send(&flow, Bytes::from_static(b"second\r\n"))
+            .unwrap();
+        let wait = Duration::from_secs(2);
+        let (mut stream, _) = tokio::time::timeout(wait, listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut got = Vec::new();
+        while got.len() < 15 {
+            let mut buf = [0u8; 64];
+            let n = tokio::time::timeout(wait, stream.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "connection closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"first\r\nsecond\r\n");
+        let second = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(second.is_err(), "a second connection was opened");
+        assert_eq!(transports.connection_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_connect_is_forgotten() {
+        // Nothing listens on this port: the pending connection goes away.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let remote = free.local_addr().unwrap();
+        drop(free);
+        let transports = Transports::new(Limits::default());
+        let flow = Flow {
+            profile: 0,
+            transport: Transport::Tcp,
+            local: "127.0.0.1:5060".parse().unwrap(),
+            remote,
+            conn: None,
+        };
+        transports.send(&flow, Bytes::from_static(b"x")).unwrap();
+        for _ in 0..100 {
+            if transports.connection_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the failed connection stayed registered");
+    }
 }

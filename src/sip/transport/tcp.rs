@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{ConnHandle, Flow, Ingress, ProfileId, Transport, Transports};
+use super::{ConnHandle, ConnId, Flow, Ingress, ProfileId, Transport, Transports};
 use crate::sip::codec::{Frame, frame_stream};
 
 /// Messages queued for one connection before sends fail (back-pressure).
@@ -51,47 +51,75 @@ pub(super) fn spawn_acceptor(
 
 /// Opens a connection to `remote` for `first` (a request or response with
 /// no connection yet) and keeps it for later messages.
+/// Opens a connection to `remote` for `first` (a request or response with
+/// no connection yet) and keeps it for later messages. The connection is
+/// registered at once, so what is sent while it is being set up queues
+/// behind `first` instead of opening a second connection. False when the
+/// profile has no room for another connection.
 pub(super) fn spawn_connect(
     transports: Transports,
     profile: ProfileId,
     remote: SocketAddr,
     first: Bytes,
-) {
+) -> bool {
+    let id = transports.next_conn_id();
+    let (tx, rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+    let _ = tx.try_send(first);
+    if !transports.add_conn(profile, remote, ConnHandle { id, tx }) {
+        tracing::warn!(%remote, "tcp connect refused: too many connections on this profile");
+        return false;
+    }
     tokio::spawn(async move {
         let connect =
             tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(remote)).await;
         match connect {
             Ok(Ok(stream)) => {
                 let ingress = transports.ingress(profile);
-                start_connection(profile, stream, remote, transports, ingress, Some(first));
+                start_connection(profile, stream, remote, transports, ingress, Some((id, rx)));
             }
-            Ok(Err(e)) => tracing::debug!(%remote, "tcp connect failed: {e}"),
-            Err(_) => tracing::debug!(%remote, "tcp connect timed out"),
+            Ok(Err(e)) => {
+                tracing::debug!(%remote, "tcp connect failed: {e}");
+                transports.remove_conn(profile, remote, id);
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "tcp connect timed out");
+                transports.remove_conn(profile, remote, id);
+            }
         }
     });
+    true
 }
 
+/// Runs a connection: `registered` is the id and write queue of an
+/// outbound connection already in the table; an accepted one is
+/// registered here.
 fn start_connection(
     profile: ProfileId,
     stream: TcpStream,
     remote: SocketAddr,
     transports: Transports,
     ingress: Option<Arc<dyn Ingress>>,
-    first: Option<Bytes>,
+    registered: Option<(ConnId, mpsc::Receiver<Bytes>)>,
 ) {
     let Ok(local) = stream.local_addr() else {
+        if let Some((id, _)) = registered {
+            transports.remove_conn(profile, remote, id);
+        }
         return;
     };
     let _ = stream.set_nodelay(true);
-    let id = transports.next_conn_id();
-    let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
-    if let Some(first) = first {
-        let _ = tx.try_send(first);
-    }
-    if !transports.add_conn(profile, remote, ConnHandle { id, tx }) {
-        tracing::warn!(%remote, "tcp connection refused: too many connections on this profile");
-        return;
-    }
+    let (id, mut rx) = match registered {
+        Some(r) => r,
+        None => {
+            let id = transports.next_conn_id();
+            let (tx, rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+            if !transports.add_conn(profile, remote, ConnHandle { id, tx }) {
+                tracing::warn!(%remote, "tcp connection refused: too many connections on this profile");
+                return;
+            }
+            (id, rx)
+        }
+    };
     let (mut reader, mut writer) = stream.into_split();
     let limits = transports.limits();
 
