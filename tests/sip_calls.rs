@@ -84,6 +84,26 @@ fn cancel_tcp_before_answer() {
     cancel_before_answer(true);
 }
 
+/// The agent's 200 crosses the caller's CANCEL: the caller gets its 487,
+/// and the agent's phone still gets an ACK and a BYE, so it is not left in
+/// a call nobody is on.
+#[test]
+fn answer_crossing_cancel_leaves_no_agent_in_a_call() {
+    let (sw, uas) = switch_with_agent("uas_answer_crossing_cancel.xml", false);
+    let r = carrier_uac(&sw, "uac_cancel.xml", false, 3, 2);
+    assert!(r.ok(), "caller side: {}", r.describe());
+    assert_eq!(r.successful, 3, "{}", r.describe());
+    std::thread::sleep(Duration::from_millis(800));
+    let agent = uas.stop();
+    assert_eq!(agent.failed, 0, "agent side: {}", agent.describe());
+    assert_eq!(
+        agent.successful,
+        3,
+        "every crossed answer was ACKed and hung up: {}",
+        agent.describe()
+    );
+}
+
 fn bye_from_agent(tcp: bool) {
     let (sw, _uas) = switch_with_agent("uas_bye.xml", tcp);
     let r = carrier_uac(&sw, "uac_wait_bye.xml", tcp, 3, 2);

@@ -204,7 +204,10 @@ impl Call {
         }
         match self.ending_since {
             Some(t) => {
-                let forks_done = self.forks.iter().all(|f| !f.is_pending() || f.cancel_sent);
+                // A cancelled fork stays until its final response: a 200
+                // that crossed our CANCEL must still get its ACK and BYE,
+                // or the agent's phone would be left in a call.
+                let forks_done = self.forks.iter().all(|f| !f.is_pending());
                 (self.bye_pending.is_none() && forks_done && self.retransmits.is_empty())
                     || t.elapsed() > END_TIMEOUT
             }
