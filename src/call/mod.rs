@@ -10,7 +10,6 @@ mod fork;
 mod relay;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,7 +18,6 @@ use tokio::time::Instant;
 
 use crate::server::respond;
 use crate::server::routing::Target;
-use crate::server::runtime::ProfileRuntime;
 use crate::sip::codec::{HeaderName, Method, SipMessage};
 use crate::sip::endpoint::{Endpoint, TU_QUEUE, ToCore, TuEvent, TuSender};
 use crate::sip::ids;
@@ -39,7 +37,6 @@ const END_TIMEOUT: Duration = Duration::from_secs(32);
 /// call's event channel (the core binds the caller's Call-ID to it).
 pub fn spawn(
     ep: Endpoint,
-    profiles: Arc<Vec<ProfileRuntime>>,
     key: TransactionKey,
     flow: Flow,
     invite: SipMessage,
@@ -49,7 +46,7 @@ pub fn spawn(
     let me = tx.clone();
     tokio::spawn(async move {
         match Call::new(ep.clone(), me, key.clone(), flow, invite) {
-            Ok(call) => call.run(rx, targets, &profiles).await,
+            Ok(call) => call.run(rx, targets).await,
             Err(invite) => {
                 // Validation lets no such INVITE through; should one come,
                 // the caller still gets an answer and nothing stays bound.
@@ -173,13 +170,8 @@ impl Call {
             .map(|(_, t)| t.to_string())
     }
 
-    async fn run(
-        mut self,
-        mut rx: mpsc::Receiver<TuEvent>,
-        targets: Vec<Target>,
-        profiles: &[ProfileRuntime],
-    ) {
-        self.start_forks(targets, profiles).await;
+    async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, targets: Vec<Target>) {
+        self.start_forks(targets).await;
         loop {
             if self.finished() {
                 break;
@@ -235,7 +227,7 @@ impl Call {
         }
     }
 
-    async fn start_forks(&mut self, targets: Vec<Target>, profiles: &[ProfileRuntime]) {
+    async fn start_forks(&mut self, targets: Vec<Target>) {
         let max_forwards = self
             .caller_invite
             .max_forwards()
@@ -275,16 +267,8 @@ impl Call {
                 dialog,
                 cancel_sent: false,
             });
-            self.ep
-                .send(ToCore::SendRequest {
-                    owner: self.me.clone(),
-                    key,
-                    flow,
-                    msg,
-                })
-                .await;
+            self.send_request(key, flow, msg).await;
         }
-        let _ = profiles;
         if self.forks.is_empty() {
             self.fail_caller(480).await;
         }

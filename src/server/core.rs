@@ -303,7 +303,6 @@ impl Core {
                         };
                         let owner = crate::call::spawn(
                             self.endpoint.clone(),
-                            self.profiles.clone(),
                             key,
                             reply_flow,
                             msg,
