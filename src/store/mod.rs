@@ -2,6 +2,7 @@
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
 mod calls;
+mod cdr_writer;
 mod recordings;
 mod registrations;
 mod trunk_status;
@@ -18,6 +19,7 @@ pub use calls::{
     AgentLeg, CallEnd, CallEvent, CallEventKind, CallRecord, Cdr, Disposition, HangupBy,
     INTERRUPTED_CAUSE, LegQuality, UnknownText,
 };
+pub use cdr_writer::CdrWriter;
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
 pub use trunk_status::TrunkStatus;

@@ -82,6 +82,8 @@ pub struct Leg {
     pub send: SendStats,
     pub dtmf: Rfc4733Receiver,
     pub hold: bool,
+    /// The leg is not expected to send (SDP says so): no media timeout.
+    pub quiet: bool,
     pub last_rtp: Instant,
     pub timeout_reported: bool,
     pub c: Counters,
@@ -109,6 +111,7 @@ impl Leg {
             send: SendStats::new(s.our_ssrc),
             dtmf: Rfc4733Receiver::new(s.clock_rate, dtmf_timeout),
             hold: false,
+            quiet: false,
             last_rtp: now,
             timeout_reported: false,
             c: Counters::default(),
@@ -172,7 +175,7 @@ impl Leg {
 
     /// Media timeout bookkeeping: `true` once per silence longer than `timeout`.
     pub fn check_timeout(&mut self, timeout: Duration, now: Instant) -> bool {
-        if self.hold || self.timeout_reported {
+        if self.hold || self.quiet || self.timeout_reported {
             return false;
         }
         if now.saturating_duration_since(self.last_rtp) >= timeout {

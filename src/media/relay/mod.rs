@@ -273,6 +273,13 @@ pub(crate) enum Command {
         leg: LegId,
         on: bool,
     },
+    /// Whether the relay sends to `leg` and whether `leg` is expected to
+    /// send (its media timeout runs only then).
+    Direction {
+        leg: LegId,
+        send: bool,
+        expect_rtp: bool,
+    },
     Tap(Option<mpsc::Sender<TapFrame>>),
     Snapshot(oneshot::Sender<RelaySummary>),
     Stop,
@@ -334,6 +341,23 @@ impl RelayHandle {
     /// Stop (or resume) sending to `leg`. Its media timeout is suspended meanwhile.
     pub async fn hold(&self, leg: LegId, on: bool) -> Result<(), RelayClosed> {
         self.send(Command::Hold { leg, on }).await
+    }
+
+    /// Set what the SDP direction says for `leg`: whether we send to it
+    /// (`send`) and whether it sends to us (`expect_rtp`; when false its
+    /// media timeout is suspended, e.g. while the call is on hold).
+    pub async fn set_direction(
+        &self,
+        leg: LegId,
+        send: bool,
+        expect_rtp: bool,
+    ) -> Result<(), RelayClosed> {
+        self.send(Command::Direction {
+            leg,
+            send,
+            expect_rtp,
+        })
+        .await
     }
 
     /// Attach a tap receiving every forwarded audio payload (replaces any

@@ -167,6 +167,19 @@ impl Relay {
                 }
                 l.hold = on;
             }
+            Command::Direction {
+                leg,
+                send,
+                expect_rtp,
+            } => {
+                let l = &mut self.legs[leg.index()];
+                if l.quiet && expect_rtp {
+                    l.last_rtp = now;
+                    l.timeout_reported = false;
+                }
+                l.hold = !send;
+                l.quiet = !expect_rtp;
+            }
             Command::Tap(tap) => self.tap = tap,
             Command::Snapshot(tx) => {
                 let _ = tx.send(self.summary());

@@ -4,7 +4,7 @@
 //! Ports 40400-40499, ten per test.
 
 use super::test_util::*;
-use super::{LegId, RelayEvent};
+use super::{LegId, RelayEvent, RelayOptions};
 use bytes::BufMut;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -238,4 +238,48 @@ async fn dropping_the_handle_ends_the_relay_and_frees_ports() {
     })
     .await
     .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_quiet_leg_has_no_media_timeout_and_a_sendless_one_gets_nothing() {
+    timeout(Duration::from_secs(10), async {
+        let o = RigOpts {
+            relay: RelayOptions {
+                media_timeout: Some(Duration::from_millis(200)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut r = rig(40470, o).await;
+        // On hold: B neither receives nor is expected to send; A keeps
+        // sending (music on hold from its phone).
+        r.relay.set_direction(LegId::B, false, false).await.unwrap();
+        r.relay.set_direction(LegId::A, true, false).await.unwrap();
+        r.relay.snapshot().await.unwrap();
+        for i in 0..3u16 {
+            r.pa.send_to(&rtp(0, i, 160 * u32::from(i), 1, false, &audio(1)), r.la)
+                .await
+                .unwrap();
+        }
+        silent(&r.pb, 150).await;
+        let until = tokio::time::Instant::now() + Duration::from_millis(600);
+        while let Ok(ev) = tokio::time::timeout_at(until, r.relay.next_event()).await {
+            assert!(
+                matches!(ev, Some(RelayEvent::Latched { .. })),
+                "no timeout while on hold: {ev:?}"
+            );
+        }
+        // Resumed: B is expected again, and times out when it stays silent.
+        r.relay.set_direction(LegId::B, true, true).await.unwrap();
+        let ev = timeout(Duration::from_secs(2), r.relay.next_event())
+            .await
+            .expect("timeout after resume");
+        assert_eq!(ev, Some(RelayEvent::MediaTimeout { leg: LegId::B }));
+        r.pa.send_to(&rtp(0, 3, 480, 1, false, &audio(3)), r.la)
+            .await
+            .unwrap();
+        recv(&r.pb).await.expect("B receives again after resume");
+    })
+    .await
+    .unwrap();
 }
