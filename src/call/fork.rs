@@ -74,11 +74,13 @@ pub struct InviteParts<'a> {
     /// Our address on the agents profile for Via and Contact (`ip:port`).
     pub sent_by: &'a str,
     pub max_forwards: u8,
+    /// The switch's SDP offer for the agent's phones.
+    pub sdp: Option<Bytes>,
 }
 
 /// Builds the agent leg's INVITE and its dialog. The caller's number and
-/// display name go in From so the agent's phone shows who calls; the SDP
-/// is passed through untouched (media anchoring comes with the media core).
+/// display name go in From so the agent's phone shows who calls; the body
+/// is the switch's own offer (the media is anchored, see `media.rs`).
 pub fn build_invite(p: &InviteParts<'_>) -> Option<(TransactionKey, SipMessage, Dialog)> {
     let caller = p.caller_invite.from().ok()?;
     let user = caller
@@ -123,11 +125,10 @@ pub fn build_invite(p: &InviteParts<'_>) -> Option<(TransactionKey, SipMessage, 
         .header(HeaderName::CSeq, "1 INVITE")
         .header(HeaderName::Contact, &contact)
         .header_raw("Allow", crate::server::respond::ALLOW);
-    let body = p.caller_invite.body();
-    if !body.is_empty()
-        && let Some(ct) = super::dialog::header_text(p.caller_invite, HeaderName::ContentType)
-    {
-        b = b.header(HeaderName::ContentType, &ct).body(body);
+    if let Some(sdp) = &p.sdp {
+        b = b
+            .header(HeaderName::ContentType, super::media::SDP)
+            .body(sdp.clone());
     }
     let msg = b.build().ok()?;
     let key = transaction_key(&msg)?;

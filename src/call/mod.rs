@@ -2,14 +2,17 @@
 //! the caller's dialog on the trunk and the agent legs it forks to the
 //! agent's registered phones. It relays provisional and final responses,
 //! ACKs, BYE from either side, CANCEL before answer, and in-dialog
-//! requests (re-INVITE, UPDATE, INFO). The SDP passes through untouched
-//! until the media core anchors it.
+//! requests (re-INVITE, UPDATE, INFO). Its media is anchored in the switch
+//! (`media.rs`) and its detail record written as it goes (`record.rs`).
 
 mod dialog;
 mod fork;
+mod media;
+mod record;
 mod relay;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,7 +29,19 @@ use crate::sip::transport::Flow;
 
 pub use dialog::{Dialog, Side};
 use fork::{Fork, ForkState, InviteParts, best_failure, body_of, build_invite, reason_of};
+pub use media::MediaContext;
+use media::{CallMedia, Reject, SDP};
+use record::EndInfo;
 use relay::{Relay, Retransmit};
+
+use crate::store::{CdrWriter, HangupBy};
+
+/// What every call shares: media resources and the CDR writer.
+pub struct CallContext {
+    pub media: Arc<MediaContext>,
+    /// `None` runs calls without detail records (tests of the SIP layer).
+    pub cdr: Option<CdrWriter>,
+}
 
 /// How long agents' phones may ring before the caller gets 480.
 const RING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,17 +51,19 @@ const END_TIMEOUT: Duration = Duration::from_secs(32);
 /// Starts a call for an INVITE that routing sent to `targets`; returns the
 /// call's event channel (the core binds the caller's Call-ID to it).
 pub fn spawn(
+    ctx: Arc<CallContext>,
     ep: Endpoint,
     key: TransactionKey,
     flow: Flow,
     invite: SipMessage,
-    targets: Vec<Target>,
+    route: (String, Vec<Target>),
 ) -> TuSender {
     let (tx, rx) = mpsc::channel(TU_QUEUE);
     let me = tx.clone();
+    let (profile, targets) = route;
     tokio::spawn(async move {
-        match Call::new(ep.clone(), me, key.clone(), flow, invite) {
-            Ok(call) => call.run(rx, targets).await,
+        match Call::new(ctx, ep.clone(), me, key.clone(), flow, invite) {
+            Ok(call) => call.run(rx, profile, targets).await,
             Err(invite) => {
                 // Validation lets no such INVITE through; should one come,
                 // the caller still gets an answer and nothing stays bound.
@@ -80,6 +97,7 @@ enum CallerState {
 }
 
 struct Call {
+    ctx: Arc<CallContext>,
     ep: Endpoint,
     me: TuSender,
     caller_key: TransactionKey,
@@ -93,9 +111,12 @@ struct Call {
     retransmits: Vec<Retransmit>,
     /// ACKs sent, by (side, CSeq), to re-send on a retransmitted 2xx.
     acks: HashMap<(Side, u32), (Flow, Bytes)>,
-    /// ACKs we hold until the other side's ACK brings the SDP answer:
-    /// (side whose ACK we wait for, its CSeq) -> (side to ACK, our CSeq).
-    deferred_acks: HashMap<(Side, u32), (Side, u32)>,
+    media: Option<CallMedia>,
+    /// Why and by whom the call ended (the first reason wins).
+    end_info: Option<EndInfo>,
+    /// Unix milliseconds.
+    started_at: i64,
+    answered_at: Option<i64>,
     bye_pending: Option<TransactionKey>,
     ending_since: Option<Instant>,
     ring_deadline: Instant,
@@ -106,6 +127,7 @@ impl Call {
     /// A call for `invite`; gives the INVITE back when it lacks what a
     /// dialog needs (Call-ID, From, To, CSeq).
     fn new(
+        ctx: Arc<CallContext>,
         ep: Endpoint,
         me: TuSender,
         key: TransactionKey,
@@ -143,6 +165,7 @@ impl Call {
             sent_by: flow.local.to_string(),
         };
         Ok(Self {
+            ctx,
             ep,
             me,
             caller_key: key,
@@ -155,7 +178,10 @@ impl Call {
             relays: HashMap::new(),
             retransmits: Vec::new(),
             acks: HashMap::new(),
-            deferred_acks: HashMap::new(),
+            media: None,
+            end_info: None,
+            started_at: record::unix_ms(),
+            answered_at: None,
             bye_pending: None,
             ending_since: None,
             ring_deadline: Instant::now() + RING_TIMEOUT,
@@ -170,8 +196,12 @@ impl Call {
             .map(|(_, t)| t.to_string())
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, targets: Vec<Target>) {
-        self.start_forks(targets).await;
+    async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, profile: String, targets: Vec<Target>) {
+        self.insert_cdr(&profile).await;
+        match self.setup_media(&targets) {
+            Ok(sdp) => self.start_forks(targets, sdp).await,
+            Err(reject) => self.reject_caller(reject).await,
+        }
         loop {
             if self.finished() {
                 break;
@@ -183,16 +213,73 @@ impl Call {
                     None => break,
                 },
                 _ = tokio::time::sleep_until(deadline) => self.on_timer().await,
+                ev = media_event(&mut self.media) => self.on_media_event(ev).await,
             }
         }
         let mut call_ids = vec![self.caller.call_id.clone()];
         call_ids.extend(self.forks.iter().map(|f| f.dialog.call_id.clone()));
         self.ep.send(ToCore::Unbind { call_ids }).await;
+        self.finish_cdr().await;
+    }
+
+    /// Anchors the call's media: checks the caller's offer and builds the
+    /// offer for the agent's phones.
+    fn setup_media(&mut self, targets: &[Target]) -> Result<Option<Bytes>, Reject> {
+        let body = self.caller_invite.body();
+        let body = (!body.is_empty()).then_some(body);
+        if let Some(ct) = dialog::header_text(&self.caller_invite, HeaderName::ContentType)
+            && body.is_some()
+            && !ct.trim().to_ascii_lowercase().starts_with(SDP)
+        {
+            return Err(Reject {
+                status: 415,
+                warning: None,
+                reason: format!("body of type {ct}"),
+            });
+        }
+        let agent_ips = targets.iter().map(|t| t.flow.remote.ip()).collect();
+        let (media, offer) = CallMedia::new(
+            self.ctx.media.clone(),
+            body.as_deref(),
+            self.caller.flow.remote.ip(),
+            agent_ips,
+        )?;
+        self.media = Some(media);
+        Ok(Some(offer))
+    }
+
+    /// Refuses the call before any phone rings.
+    async fn reject_caller(&mut self, reject: Reject) {
+        tracing::info!(call_id = %self.caller.call_id, status = reject.status, "call refused: {}", reject.reason);
+        self.note_end(HangupBy::Switch, &reject.reason, Some(reject.status));
+        let tag = self.local_tag();
+        let mut b = respond::response(
+            &self.caller_invite,
+            self.caller.flow,
+            reject.status,
+            reason_of(reject.status),
+            tag.as_deref(),
+        );
+        if let Some(w) = &reject.warning {
+            b = b.header_raw("Warning", w);
+        }
+        if reject.status == 415 {
+            b = b.header_raw("Accept", SDP);
+        }
+        self.ep
+            .send(ToCore::SendResponse {
+                key: self.caller_key.clone(),
+                status: reject.status,
+                bytes: b.to_bytes(),
+            })
+            .await;
+        self.caller_state = CallerState::Failed;
+        self.end();
     }
 
     fn finished(&self) -> bool {
         if self.forks.is_empty() {
-            return true;
+            return self.caller_state != CallerState::Proceeding;
         }
         match self.ending_since {
             Some(t) => {
@@ -227,7 +314,7 @@ impl Call {
         }
     }
 
-    async fn start_forks(&mut self, targets: Vec<Target>) {
+    async fn start_forks(&mut self, targets: Vec<Target>, sdp: Option<Bytes>) {
         let max_forwards = self
             .caller_invite
             .max_forwards()
@@ -248,6 +335,7 @@ impl Call {
                 target: &target,
                 sent_by: &sent_by,
                 max_forwards,
+                sdp: sdp.clone(),
             };
             let Some((key, msg, dialog)) = build_invite(&parts) else {
                 continue;
@@ -270,6 +358,7 @@ impl Call {
             self.send_request(key, flow, msg).await;
         }
         if self.forks.is_empty() {
+            self.note_end(HangupBy::Switch, "no agent phone reachable", Some(480));
             self.fail_caller(480).await;
         }
     }
@@ -297,6 +386,7 @@ impl Call {
             }
             TuEvent::Cancelled { invite } => {
                 if invite == self.caller_key && self.caller_state == CallerState::Proceeding {
+                    self.note_end(HangupBy::Caller, "CANCEL", Some(487));
                     self.respond_caller(487, None).await;
                     self.caller_state = CallerState::Failed;
                     self.cancel_forks().await;
@@ -346,7 +436,7 @@ impl Call {
                     fork.state = ForkState::Early;
                 }
                 if self.caller_state == CallerState::Proceeding && self.ending_since.is_none() {
-                    let body = body_of(msg);
+                    let body = self.early_media(msg).await;
                     if body.is_some() || !self.sent_ringing {
                         let code = if body.is_some() { 183 } else { 180 };
                         self.sent_ringing = true;
@@ -391,16 +481,42 @@ impl Call {
                     }
                     return;
                 }
+                let sdp = match (self.media.as_mut(), body_of(msg)) {
+                    (Some(media), Some((_, body))) => media.agent_answered(&body).await,
+                    _ => Err(Reject {
+                        status: 488,
+                        warning: None,
+                        reason: "agent answered without SDP".into(),
+                    }),
+                };
+                let sdp = match sdp {
+                    Ok(sdp) => sdp,
+                    Err(reject) => {
+                        // The phone's answer is unusable: end its leg and
+                        // let the other phones go on ringing.
+                        tracing::warn!(call_id = %self.caller.call_id, "agent answer refused: {}", reject.reason);
+                        let mut d = fork.dialog.clone();
+                        let ack = d.request(Method::Ack, Some(seq), None);
+                        let bye = d.request(Method::Bye, None, None);
+                        fork.state = ForkState::Failed(reject.status);
+                        self.ep
+                            .send(ToCore::SendStateless {
+                                flow: ack.flow,
+                                bytes: ack.builder.to_bytes(),
+                            })
+                            .await;
+                        if let Some((key, flow, bye_msg)) = bye.into_request() {
+                            self.send_request(key, flow, bye_msg).await;
+                        }
+                        self.check_all_failed().await;
+                        return;
+                    }
+                };
                 self.agent = Some(i);
-                let offer_in_invite = !self.caller_invite.body().is_empty();
-                if offer_in_invite {
-                    self.send_ack(Side::Agent, seq, None).await;
-                } else {
-                    self.deferred_acks
-                        .insert((Side::Caller, self.caller_cseq), (Side::Agent, seq));
-                }
+                self.send_ack(Side::Agent, seq, None).await;
                 self.cancel_forks().await;
-                self.answer_caller(body_of(msg)).await;
+                self.answer_caller(Some((SDP.to_string(), sdp))).await;
+                self.on_answered(i).await;
             }
             _ => {
                 fork.state = ForkState::Failed(status);
@@ -435,6 +551,11 @@ impl Call {
             })
             .collect();
         let (status, _) = best_failure(&statuses);
+        self.note_end(
+            HangupBy::Switch,
+            &format!("agent phones answered {statuses:?}"),
+            Some(status),
+        );
         self.fail_caller(status).await;
     }
 
@@ -540,14 +661,31 @@ impl Call {
         };
         self.retransmits
             .retain(|r| !(r.side == side && r.cseq == seq));
-        if let Some((to_side, our_seq)) = self.deferred_acks.remove(&(side, seq)) {
-            self.send_ack(to_side, our_seq, body_of(msg)).await;
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        if !media.awaits_ack_answer(side) {
+            return;
+        }
+        let result = match body_of(msg) {
+            Some((_, body)) => media.ack_answered(&body).await,
+            None => Err(Reject {
+                status: 488,
+                warning: None,
+                reason: "ACK without the SDP answer".into(),
+            }),
+        };
+        if let Err(reject) = result {
+            tracing::warn!(call_id = %self.caller.call_id, "answer in ACK refused: {}", reject.reason);
+            self.note_end(HangupBy::Switch, &reject.reason, None);
+            self.hang_up_both().await;
         }
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
         if self.caller_state == CallerState::Proceeding && now >= self.ring_deadline {
+            self.note_end(HangupBy::Switch, "no answer", Some(480));
             self.cancel_forks().await;
             self.fail_caller(480).await;
         }
@@ -570,6 +708,7 @@ impl Call {
         }
         if gave_up {
             // RFC 3261 13.3.1.4: no ACK for our 2xx: end the session.
+            self.note_end(HangupBy::Switch, "no ACK for the 200", None);
             self.hang_up_both().await;
         }
     }
@@ -594,5 +733,13 @@ impl Call {
             self.bye_pending = Some(key.clone());
             self.send_request(key, flow, msg).await;
         }
+    }
+}
+
+/// The next event of the call's relay; never resolves without media.
+async fn media_event(media: &mut Option<CallMedia>) -> crate::media::relay::RelayEvent {
+    match media {
+        Some(m) => m.next_event().await,
+        None => std::future::pending().await,
     }
 }

@@ -1,7 +1,10 @@
 //! In-dialog traffic across the B2BUA: a request from one side (BYE,
 //! re-INVITE, UPDATE, INFO...) becomes a request on the other side's
-//! dialog, and its response is relayed back; 2xx responses we send over UDP
-//! are retransmitted until their ACK (RFC 3261 13.3.1.4).
+//! dialog, and its response is relayed back; an SDP offer in it is
+//! replaced by the switch's own (the media stays anchored) and an
+//! offer-less re-INVITE or UPDATE is answered by the switch itself. 2xx
+//! responses we send over UDP are retransmitted until their ACK (RFC 3261
+//! 13.3.1.4).
 
 use std::time::Duration;
 
@@ -10,12 +13,14 @@ use tokio::time::Instant;
 
 use super::dialog::Side;
 use super::fork::{body_of, reason_of};
+use super::media::SDP;
 use super::{Call, CallerState};
 use crate::server::respond;
 use crate::sip::codec::{HeaderName, Method, SipMessage};
 use crate::sip::endpoint::ToCore;
 use crate::sip::transaction::TransactionKey;
 use crate::sip::transport::Flow;
+use crate::store::HangupBy;
 
 /// RFC 3261 T1 and T2 for 2xx retransmission.
 const T1: Duration = Duration::from_millis(500);
@@ -31,6 +36,10 @@ pub struct Relay {
     pub method: Method,
     /// Our CSeq on the other side (for its ACK).
     pub our_seq: u32,
+    /// It carried an SDP offer (ours on the other side).
+    pub offer: bool,
+    /// The call was on hold before it.
+    pub was_on_hold: bool,
 }
 
 /// A 2xx we keep re-sending until its ACK comes.
@@ -79,6 +88,11 @@ impl Call {
         };
         let established = self.agent.is_some() && self.caller_state == CallerState::Answered;
         if method == Method::Bye {
+            let by = match side {
+                Side::Caller => HangupBy::Caller,
+                Side::Agent => HangupBy::Agent,
+            };
+            self.note_end(by, "BYE", None);
             self.respond_to(&key, &msg, flow, 200, None, false).await;
             if established && self.ending_since.is_none() {
                 self.send_bye(side.other()).await;
@@ -91,7 +105,43 @@ impl Call {
             self.respond_to(&key, &msg, flow, 491, None, false).await;
             return;
         }
-        let body = body_of(&msg);
+        let is_offer_method = matches!(method, Method::Invite | Method::Update);
+        let mut body = body_of(&msg);
+        let mut offer = false;
+        let was_on_hold = self.media.as_ref().is_some_and(|m| m.on_hold());
+        if is_offer_method && let Some(media) = self.media.as_mut() {
+            match body.take() {
+                Some((_, sdp)) => match media.reoffer(side, &sdp) {
+                    Ok(ours) => {
+                        body = Some((SDP.to_string(), ours));
+                        offer = true;
+                    }
+                    Err(reject) => {
+                        tracing::info!(call_id = %self.caller.call_id, status = reject.status, "re-offer refused: {}", reject.reason);
+                        self.respond_to(&key, &msg, flow, reject.status, None, false)
+                            .await;
+                        return;
+                    }
+                },
+                None => {
+                    // Offer-less: the switch offers, the ACK answers (for
+                    // UPDATE, a session refresh, nothing to negotiate).
+                    let ours = if method == Method::Invite {
+                        media.local_offer(side)
+                    } else {
+                        None
+                    };
+                    let body = ours.map(|b| (SDP.to_string(), b));
+                    let retransmit = method == Method::Invite;
+                    self.respond_to(&key, &msg, flow, 200, body, retransmit)
+                        .await;
+                    return;
+                }
+            }
+        }
+        if method == Method::Info {
+            self.on_info_digit(side, &msg).await;
+        }
         let Some(d) = self.dialog_mut(side.other()) else {
             return;
         };
@@ -114,6 +164,8 @@ impl Call {
                 origin_flow: flow,
                 method,
                 our_seq,
+                offer,
+                was_on_hold,
             },
         );
         self.send_request(out_key, out_flow, out_msg).await;
@@ -139,22 +191,37 @@ impl Call {
         let Some(relay) = relay.as_ref().or_else(|| self.relays.get(&key)) else {
             return;
         };
-        let body = msg.and_then(body_of);
+        let mut body = msg.and_then(body_of);
         let is_invite = relay.method == Method::Invite;
-        let (origin, origin_key, origin_msg, origin_flow, our_seq) = (
+        let (origin, origin_key, origin_msg, origin_flow, our_seq, offer, was_on_hold) = (
             relay.origin,
             relay.origin_key.clone(),
             relay.origin_msg.clone(),
             relay.origin_flow,
             relay.our_seq,
+            relay.offer,
+            relay.was_on_hold,
         );
-        if is_invite && (200..300).contains(&status) {
-            let offer_in_request = !origin_msg.body().is_empty();
-            if offer_in_request {
-                self.send_ack(origin.other(), our_seq, None).await;
-            } else if let Ok(c) = origin_msg.cseq() {
-                self.deferred_acks
-                    .insert((origin, c.seq), (origin.other(), our_seq));
+        let success = (200..300).contains(&status);
+        let mut status = status;
+        if is_invite && success {
+            self.send_ack(origin.other(), our_seq, None).await;
+        }
+        if offer && let Some(media) = self.media.as_mut() {
+            if !final_response {
+                // Early SDP of a re-offer stays on that leg.
+                body = None;
+            } else if success {
+                let answer = body.take().map(|(_, b)| b).unwrap_or_default();
+                match media.reoffer_answered(&answer).await {
+                    Ok(ours) => body = Some((SDP.to_string(), ours)),
+                    Err(reject) => {
+                        tracing::warn!(call_id = %self.caller.call_id, "answer to our re-offer refused: {}", reject.reason);
+                        status = 488;
+                    }
+                }
+            } else {
+                media.reoffer_failed();
             }
         }
         let retransmit = is_invite && (200..300).contains(&status);
@@ -167,7 +234,9 @@ impl Call {
             retransmit,
         )
         .await;
-        let _ = origin;
+        if offer && final_response {
+            self.journal_hold(was_on_hold).await;
+        }
     }
 
     /// Answers a server transaction of this call.

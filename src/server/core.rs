@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::respond::{self, ALLOW};
 use super::routing::{Route, route_trunk_invite};
 use super::runtime::ProfileRuntime;
+use crate::call::CallContext;
 use crate::config::ProfileKind;
 use crate::registrar::Registrar;
 use crate::sip::auth::unix_now;
@@ -41,6 +42,8 @@ pub struct Core {
     client_invites: HashMap<TransactionKey, SipMessage>,
     /// Calls by Call-ID (both legs of a B2BUA call are bound).
     dialogs: HashMap<String, TuSender>,
+    /// What new calls share (media ports, CDR writer).
+    calls: Arc<CallContext>,
 }
 
 impl Core {
@@ -49,6 +52,7 @@ impl Core {
         endpoint: Endpoint,
         profiles: Arc<Vec<ProfileRuntime>>,
         registrars: HashMap<ProfileId, Registrar>,
+        calls: Arc<CallContext>,
     ) -> Self {
         Self {
             layer,
@@ -58,6 +62,7 @@ impl Core {
             client_owners: HashMap::new(),
             client_invites: HashMap::new(),
             dialogs: HashMap::new(),
+            calls,
         }
     }
 
@@ -301,12 +306,18 @@ impl Core {
                         let Ok(call_id) = msg.call_id().map(str::to_string) else {
                             return;
                         };
+                        let profile_name = self
+                            .profiles
+                            .get(profile)
+                            .map(|p| p.profile.name.clone())
+                            .unwrap_or_default();
                         let owner = crate::call::spawn(
+                            self.calls.clone(),
                             self.endpoint.clone(),
                             key,
                             reply_flow,
                             msg,
-                            targets,
+                            (profile_name, targets),
                         );
                         self.dialogs.insert(call_id, owner);
                     }

@@ -16,13 +16,16 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use crate::call::{CallContext, MediaContext};
 use crate::config::{Config, Profile, ProfileKind, SecuritySettings, Transport, parse_listen};
+use crate::media::ports::PortPool;
+use crate::media::relay::RelayOptions;
 use crate::registrar::{Persister, Registrar};
 use crate::sip::endpoint::Endpoint;
 use crate::sip::security::{Guard, SecurityConfig};
 use crate::sip::transaction::{self, TransactionLayer};
 use crate::sip::transport::{Flow, Limits, ProfileId, Transports};
-use crate::store::Store;
+use crate::store::{CdrWriter, Store};
 use runtime::ProfileRuntime;
 
 /// Messages waiting for the core before ingress sheds load with 503.
@@ -115,11 +118,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ..transaction::Config::default()
     };
     let profiles = Arc::new(profiles);
+    let (cdr, cdr_task) = CdrWriter::start(store.clone());
+    let calls = Arc::new(CallContext {
+        media: Arc::new(media_context(&cfg)),
+        cdr: Some(cdr),
+    });
     let core = core::Core::new(
         TransactionLayer::new(tx_config),
         endpoint.clone(),
         profiles.clone(),
         registrars,
+        calls,
     );
     drop(core_tx);
     let core_task = tokio::spawn(core.run(core_rx));
@@ -135,6 +144,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // registrations still queued and ends.
     core_task.abort();
     let _ = core_task.await;
+    // Calls still running hold the CDR writer; what is queued is written.
+    if tokio::time::timeout(Duration::from_secs(5), cdr_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("call records still queued after 5 s were not written");
+    }
     if tokio::time::timeout(Duration::from_secs(5), persist_task)
         .await
         .is_err()
@@ -143,6 +159,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The media resources calls share, from `[media]`.
+fn media_context(cfg: &Config) -> MediaContext {
+    let m = &cfg.switch.media;
+    MediaContext {
+        ports: PortPool::new(m.rtp_ip, m.rtp_ports.clone()),
+        codecs: MediaContext::default_codecs(),
+        relay: RelayOptions {
+            media_timeout: Some(Duration::from_secs(m.media_timeout_seconds)),
+            ..RelayOptions::default()
+        },
+    }
 }
 
 /// The guard settings of a profile's `[security]` table.

@@ -1,0 +1,548 @@
+//! A call's anchored media: the SDP offer/answer on both legs of the
+//! B2BUA and the RTP relay between them. Each leg gets its own socket pair
+//! from the port pool and its own SDP session from the switch's address, so
+//! neither phone ever learns the other's address; the relay latches onto
+//! where each really sends from.
+//!
+//! The flow (decision 0003): the caller's offer is checked (400 when
+//! malformed, 488 with a Warning when nothing is acceptable); the agent's
+//! phones get the switch's offer with the caller's codecs first and the
+//! other G.711 law after them (so a PCMU-only phone still takes a PCMA
+//! caller, transcoded); the agent's answer fixes the agent leg, the caller
+//! gets an answer with the same codec when it offered it (relayed untouched)
+//! or its own G.711 law (transcoded), and the relay starts. A caller
+//! without an offer gets the switch's offer in the 200 and answers in its
+//! ACK. A re-offer from either side becomes the switch's own offer on the
+//! other leg; the answer comes back rewritten and the relay is re-targeted
+//! and told the new directions (hold). An offer-less re-INVITE is answered
+//! by the switch itself.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::dialog::Side;
+use crate::media::ports::{MediaSockets, PortPool};
+use crate::media::relay::{
+    AudioCodec, LegId, LegSetup, RelayEvent, RelayHandle, RelayOptions, RelaySummary, spawn_relay,
+};
+use crate::media::sdp::{
+    Capabilities, Codec, CodecPreference, Direction, LocalSession, NegotiatedMedia,
+    NegotiationError, PayloadFormat, SessionDescription, answer_with, build_offer, parse_bytes,
+    process_answer,
+};
+
+/// What every call's media shares: the port pool, the codecs the switch
+/// relays, and the relay's tuning.
+#[derive(Debug)]
+pub struct MediaContext {
+    pub ports: PortPool,
+    /// Main codecs the switch accepts, most preferred first
+    /// (telephone-event is always added).
+    pub codecs: Vec<Codec>,
+    pub relay: RelayOptions,
+}
+
+impl MediaContext {
+    /// The switch's codecs: G.711 both laws, relayed or transcoded.
+    pub fn default_codecs() -> Vec<Codec> {
+        vec![Codec::pcmu(), Codec::pcma()]
+    }
+
+    fn capabilities(&self, codecs: Vec<Codec>) -> Capabilities {
+        let mut codecs = codecs;
+        codecs.push(Codec::telephone_event());
+        Capabilities::new(codecs)
+    }
+}
+
+/// Why an offer or answer is refused: the SIP status, and a `Warning`
+/// header value when negotiation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub status: u16,
+    pub warning: Option<String>,
+    pub reason: String,
+}
+
+impl Reject {
+    fn malformed(e: impl std::fmt::Display) -> Self {
+        Self {
+            status: 400,
+            warning: None,
+            reason: format!("malformed SDP: {e}"),
+        }
+    }
+
+    fn negotiation(e: &NegotiationError) -> Self {
+        Self {
+            status: e.status_code(),
+            warning: Some(e.warning_header("switchboard")),
+            reason: e.to_string(),
+        }
+    }
+
+    fn unavailable(e: impl std::fmt::Display) -> Self {
+        Self {
+            status: 503,
+            warning: None,
+            reason: format!("no media ports: {e}"),
+        }
+    }
+}
+
+/// The content type of every SDP body we send.
+pub const SDP: &str = "application/sdp";
+
+/// What is agreed on one leg.
+#[derive(Debug, Clone)]
+struct Agreed {
+    format: PayloadFormat,
+    telephone_event: Option<u8>,
+    remote: Option<SocketAddr>,
+    /// Our direction towards this leg.
+    direction: Direction,
+}
+
+/// One leg's end in the switch.
+#[derive(Debug)]
+struct LegEnd {
+    /// Until the relay takes them.
+    sockets: Option<MediaSockets>,
+    addr: SocketAddr,
+    session: LocalSession,
+    /// Signalling sources of the peer: media may come from there too.
+    allowed_ips: Vec<IpAddr>,
+    agreed: Option<Agreed>,
+}
+
+impl LegEnd {
+    fn new(sockets: MediaSockets, ip: IpAddr, session_id: u64, allowed_ips: Vec<IpAddr>) -> Self {
+        let addr = SocketAddr::new(ip, sockets.rtp_port);
+        Self {
+            sockets: Some(sockets),
+            addr,
+            session: LocalSession::new(ip, session_id),
+            allowed_ips,
+            agreed: None,
+        }
+    }
+
+    /// The SDP we send next on this leg carries a new version.
+    fn next_session(&mut self) -> LocalSession {
+        self.session.session_version = self.session.session_version.wrapping_add(1);
+        self.session.clone()
+    }
+}
+
+/// A re-offer in progress: `from` offered, we offered the other side.
+#[derive(Debug)]
+struct Reoffer {
+    from: Side,
+    offer: SessionDescription,
+    ours: SessionDescription,
+}
+
+/// The media of one call.
+pub struct CallMedia {
+    ctx: Arc<MediaContext>,
+    caller: LegEnd,
+    agent: LegEnd,
+    /// The caller's initial offer (`None`: the caller offers in its ACK).
+    caller_offer: Option<SessionDescription>,
+    /// Our offer to the agent's phones.
+    agent_offer: SessionDescription,
+    /// Our SDP to the caller in the 183/200 (answer, or our offer when the
+    /// caller sent none); the same bytes every time.
+    caller_sdp: Option<Bytes>,
+    /// Our offer to the caller when it sent none, until its ACK answers.
+    caller_late_offer: Option<SessionDescription>,
+    relay: Option<RelayHandle>,
+    reoffer: Option<Reoffer>,
+    /// Our offer in a 200 to an offer-less re-INVITE, awaiting the ACK.
+    local_offer: Option<(Side, SessionDescription)>,
+    on_hold: bool,
+}
+
+impl CallMedia {
+    /// Media for a new call: checks the caller's offer (`body`, if any),
+    /// takes two socket pairs and builds the offer for the agent's phones.
+    pub fn new(
+        ctx: Arc<MediaContext>,
+        body: Option<&[u8]>,
+        caller_ip: IpAddr,
+        agent_ips: Vec<IpAddr>,
+    ) -> Result<(Self, Bytes), Reject> {
+        let caller_offer = match body {
+            Some(b) => Some(parse_bytes(b).map_err(Reject::malformed)?),
+            None => None,
+        };
+        let ip = ctx.ports.ip();
+        // The codecs the agent is offered: what the caller offered and we
+        // relay, in the caller's order, then the other G.711 law.
+        let mut codecs = Vec::new();
+        if let Some(offer) = &caller_offer {
+            let caps = ctx.capabilities(ctx.codecs.clone());
+            let probe = LocalSession::new(ip, 0);
+            let dry = answer_with(offer, &caps, &probe, |_| Some(SocketAddr::new(ip, 9)))
+                .map_err(|e| Reject::negotiation(&e))?;
+            let index = dry.streams[0].index;
+            for (_, c) in offer.media[index].codecs() {
+                if !c.is_auxiliary()
+                    && ctx.codecs.iter().any(|o| o.matches(&c))
+                    && !codecs.iter().any(|o: &Codec| o.matches(&c))
+                {
+                    codecs.push(c);
+                }
+            }
+            let g711 = codecs
+                .iter()
+                .any(|c| AudioCodec::from_codec(c) != AudioCodec::Other);
+            if g711 {
+                for c in [Codec::pcmu(), Codec::pcma()] {
+                    if !codecs.iter().any(|o| o.matches(&c)) {
+                        codecs.push(c);
+                    }
+                }
+            }
+        } else {
+            codecs = ctx.codecs.clone();
+        }
+        let caller_sockets = ctx.ports.bind(false).map_err(Reject::unavailable)?;
+        let agent_sockets = ctx.ports.bind(false).map_err(Reject::unavailable)?;
+        let session_id = u64::from(rand::random::<u32>());
+        let caller = LegEnd::new(caller_sockets, ip, session_id, vec![caller_ip]);
+        let mut agent = LegEnd::new(agent_sockets, ip, session_id + 1, agent_ips);
+        let caps = ctx.capabilities(codecs);
+        let agent_offer = build_offer(&caps, &agent.next_session(), agent.addr);
+        let bytes = Bytes::from(agent_offer.to_string());
+        Ok((
+            Self {
+                ctx,
+                caller,
+                agent,
+                caller_offer,
+                agent_offer,
+                caller_sdp: None,
+                caller_late_offer: None,
+                relay: None,
+                reoffer: None,
+                local_offer: None,
+                on_hold: false,
+            },
+            bytes,
+        ))
+    }
+
+    /// The agent's answer (in a 183 or the 200): fixes the agent leg and
+    /// gives the SDP for the caller (our answer, or our offer when the
+    /// caller sent none). The relay starts here when both legs are known.
+    pub async fn agent_answered(&mut self, body: &[u8]) -> Result<Bytes, Reject> {
+        let answer = parse_bytes(body).map_err(Reject::malformed)?;
+        let streams =
+            process_answer(&self.agent_offer, &answer).map_err(|e| Reject::negotiation(&e))?;
+        let agreed = agreed_from(&streams[0]);
+        if let Some(sdp) = &self.caller_sdp {
+            // A 200 after early media, or from another fork: same leg.
+            let relay_codec = self.agent.agreed.as_ref().map(|a| a.format.clone());
+            if relay_codec.is_some_and(|f| !f.codec.matches(&agreed.format.codec)) {
+                tracing::warn!("the agent changed codec between early media and answer");
+            }
+            let remote = agreed.remote;
+            self.agent.agreed = Some(agreed);
+            if let Some(r) = &self.relay {
+                let _ = r
+                    .set_remote(LegId::B, remote, self.agent.allowed_ips.clone())
+                    .await;
+            }
+            return Ok(sdp.clone());
+        }
+        let agent_codec = agreed.format.codec.clone();
+        self.agent.agreed = Some(agreed);
+        let Some(offer) = &self.caller_offer else {
+            // Late offer: offer the caller the agent's codec first.
+            let mut codecs = vec![agent_codec.clone()];
+            if AudioCodec::from_codec(&agent_codec) != AudioCodec::Other {
+                for c in [Codec::pcmu(), Codec::pcma()] {
+                    if !c.matches(&agent_codec) {
+                        codecs.push(c);
+                    }
+                }
+            }
+            let caps = self.ctx.capabilities(codecs);
+            let ours = build_offer(&caps, &self.caller.next_session(), self.caller.addr);
+            let bytes = Bytes::from(ours.to_string());
+            self.caller_late_offer = Some(ours);
+            self.caller_sdp = Some(bytes.clone());
+            return Ok(bytes);
+        };
+        // The same codec as the agent when the caller has it (no
+        // transcoding), else the caller's G.711.
+        let offered = offer.media.iter().any(|m| {
+            m.codecs()
+                .iter()
+                .any(|(_, c)| c.matches(&agent_codec) && !c.is_auxiliary())
+        });
+        let codecs = if offered {
+            vec![agent_codec]
+        } else {
+            vec![Codec::pcmu(), Codec::pcma()]
+        };
+        let mut caps = self.ctx.capabilities(codecs);
+        caps.preference = CodecPreference::Ours;
+        caps.single_codec = true;
+        let session = self.caller.next_session();
+        let addr = self.caller.addr;
+        let ours = answer_with(offer, &caps, &session, |_| Some(addr))
+            .map_err(|e| Reject::negotiation(&e))?;
+        self.caller.agreed = Some(agreed_from(&ours.streams[0]));
+        let bytes = Bytes::from(ours.sdp.to_string());
+        self.caller_sdp = Some(bytes.clone());
+        self.start_relay()?;
+        Ok(bytes)
+    }
+
+    /// An ACK carrying the answer to our offer: the caller's after a late
+    /// offer, or either side's after an offer-less re-INVITE.
+    pub async fn ack_answered(&mut self, body: &[u8]) -> Result<(), Reject> {
+        if let Some((side, ours)) = self.local_offer.take() {
+            let answer = parse_bytes(body).map_err(Reject::malformed)?;
+            let streams = process_answer(&ours, &answer).map_err(|e| Reject::negotiation(&e))?;
+            let agreed = agreed_from(&streams[0]);
+            self.retarget(side, agreed).await;
+            return Ok(());
+        }
+        let Some(ours) = self.caller_late_offer.take() else {
+            return Ok(());
+        };
+        let answer = parse_bytes(body).map_err(Reject::malformed)?;
+        let streams = process_answer(&ours, &answer).map_err(|e| Reject::negotiation(&e))?;
+        self.caller.agreed = Some(agreed_from(&streams[0]));
+        self.start_relay()
+    }
+
+    fn start_relay(&mut self) -> Result<(), Reject> {
+        if self.relay.is_some() {
+            return Ok(());
+        }
+        let (Some(a), Some(b)) = (self.leg_setup(Side::Caller), self.leg_setup(Side::Agent)) else {
+            return Err(Reject::unavailable("sockets already used"));
+        };
+        let relay = spawn_relay(a, b, self.ctx.relay.clone()).map_err(|e| Reject {
+            status: 488,
+            warning: Some(NegotiationError::NoCommonCodec.warning_header("switchboard")),
+            reason: e.to_string(),
+        })?;
+        self.relay = Some(relay);
+        Ok(())
+    }
+
+    fn leg_setup(&mut self, side: Side) -> Option<LegSetup> {
+        let leg = self.leg_mut(side);
+        let agreed = leg.agreed.clone()?;
+        let sockets = leg.sockets.take()?;
+        Some(LegSetup {
+            sockets,
+            remote: agreed.remote,
+            allowed_ips: leg.allowed_ips.clone(),
+            payload_type: agreed.format.payload_type,
+            codec: AudioCodec::from_codec(&agreed.format.codec),
+            clock_rate: agreed.format.codec.clock_rate,
+            telephone_event_pt: agreed.telephone_event,
+            our_ssrc: rand::random(),
+        })
+    }
+
+    fn leg_mut(&mut self, side: Side) -> &mut LegEnd {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Agent => &mut self.agent,
+        }
+    }
+
+    /// A re-offer from `from` (re-INVITE or UPDATE with SDP): checks it
+    /// and gives our offer for the other side.
+    pub fn reoffer(&mut self, from: Side, body: &[u8]) -> Result<Bytes, Reject> {
+        let offer = parse_bytes(body).map_err(Reject::malformed)?;
+        let Some(current) = self.leg_mut(from).agreed.clone() else {
+            return Err(Reject {
+                status: 491,
+                warning: None,
+                reason: "media not set up yet".into(),
+            });
+        };
+        // The leg keeps its codec: check the offer still has it.
+        let caps = self.leg_caps(&current);
+        let probe = self.leg_mut(from).session.clone();
+        let addr = self.leg_mut(from).addr;
+        let dry = answer_with(&offer, &caps, &probe, |_| Some(addr))
+            .map_err(|e| Reject::negotiation(&e))?;
+        let direction = dry.streams[0].remote_direction;
+        let other = from.other();
+        let Some(other_agreed) = self.leg_mut(other).agreed.clone() else {
+            return Err(Reject {
+                status: 491,
+                warning: None,
+                reason: "media not set up yet".into(),
+            });
+        };
+        let mut caps = self.leg_caps(&other_agreed);
+        caps.direction = direction;
+        let leg = self.leg_mut(other);
+        let session = leg.next_session();
+        let ours = build_offer(&caps, &session, leg.addr);
+        let bytes = Bytes::from(ours.to_string());
+        self.reoffer = Some(Reoffer { from, offer, ours });
+        Ok(bytes)
+    }
+
+    /// The other side's answer to our re-offer: re-targets the relay and
+    /// gives our answer for the side that offered.
+    pub async fn reoffer_answered(&mut self, body: &[u8]) -> Result<Bytes, Reject> {
+        let Some(r) = self.reoffer.take() else {
+            return Err(Reject {
+                status: 500,
+                warning: None,
+                reason: "no re-offer pending".into(),
+            });
+        };
+        let answer = parse_bytes(body).map_err(Reject::malformed)?;
+        let streams = process_answer(&r.ours, &answer).map_err(|e| Reject::negotiation(&e))?;
+        let other_agreed = agreed_from(&streams[0]);
+        let their_direction = streams[0].remote_direction;
+        let current = self
+            .leg_mut(r.from)
+            .agreed
+            .clone()
+            .ok_or_else(|| Reject::unavailable("leg without media"))?;
+        let mut caps = self.leg_caps(&current);
+        caps.direction = their_direction;
+        caps.single_codec = true;
+        let leg = self.leg_mut(r.from);
+        let session = leg.next_session();
+        let addr = leg.addr;
+        let ours = answer_with(&r.offer, &caps, &session, |_| Some(addr))
+            .map_err(|e| Reject::negotiation(&e))?;
+        let from_agreed = agreed_from(&ours.streams[0]);
+        self.retarget(r.from.other(), other_agreed).await;
+        self.retarget(r.from, from_agreed).await;
+        Ok(Bytes::from(ours.sdp.to_string()))
+    }
+
+    /// The other side refused our re-offer: nothing changes.
+    pub fn reoffer_failed(&mut self) {
+        self.reoffer = None;
+    }
+
+    /// Our offer for an offer-less re-INVITE from `side` (answered by the
+    /// switch; the ACK brings the answer to [`Self::ack_answered`]).
+    pub fn local_offer(&mut self, side: Side) -> Option<Bytes> {
+        let current = self.leg_mut(side).agreed.clone()?;
+        let caps = self.leg_caps(&current);
+        let leg = self.leg_mut(side);
+        let session = leg.next_session();
+        let ours = build_offer(&caps, &session, leg.addr);
+        let bytes = Bytes::from(ours.to_string());
+        self.local_offer = Some((side, ours));
+        Some(bytes)
+    }
+
+    /// Whether an ACK from `side` carries an answer we wait for.
+    pub fn awaits_ack_answer(&self, side: Side) -> bool {
+        match side {
+            Side::Caller => {
+                self.caller_late_offer.is_some()
+                    || self.local_offer.as_ref().is_some_and(|(s, _)| *s == side)
+            }
+            Side::Agent => self.local_offer.as_ref().is_some_and(|(s, _)| *s == side),
+        }
+    }
+
+    /// Capabilities that keep `agreed`'s codec (and DTMF) on a leg.
+    fn leg_caps(&self, agreed: &Agreed) -> Capabilities {
+        let mut codec = agreed.format.codec.clone();
+        codec.fmtp = None;
+        self.ctx.capabilities(vec![codec])
+    }
+
+    /// Applies a leg's new agreement to the relay: address and direction.
+    async fn retarget(&mut self, side: Side, agreed: Agreed) {
+        let id = leg_id(side);
+        let leg = self.leg_mut(side);
+        let moved = leg.agreed.as_ref().map(|a| a.remote) != Some(agreed.remote);
+        let allowed = leg.allowed_ips.clone();
+        leg.agreed = Some(agreed.clone());
+        let held = [&self.caller, &self.agent].iter().any(|l| {
+            l.agreed
+                .as_ref()
+                .is_some_and(|a| a.direction != Direction::SendRecv)
+        });
+        self.on_hold = held;
+        let Some(relay) = &self.relay else {
+            return;
+        };
+        if moved && agreed.remote.is_some() {
+            let _ = relay.set_remote(id, agreed.remote, allowed).await;
+        }
+        for (side, leg) in [(Side::Caller, &self.caller), (Side::Agent, &self.agent)] {
+            let Some(a) = &leg.agreed else { continue };
+            let _ = relay
+                .set_direction(
+                    leg_id(side),
+                    a.direction.sends(),
+                    !held && a.direction.receives(),
+                )
+                .await;
+        }
+    }
+
+    /// Whether either leg is on hold now.
+    pub fn on_hold(&self) -> bool {
+        self.on_hold
+    }
+
+    /// The codec name on `side`'s leg (`PCMU/8000`), once agreed.
+    pub fn codec_name(&self, side: Side) -> Option<String> {
+        let leg = match side {
+            Side::Caller => &self.caller,
+            Side::Agent => &self.agent,
+        };
+        leg.agreed
+            .as_ref()
+            .map(|a| format!("{}/{}", a.format.codec.name, a.format.codec.clock_rate))
+    }
+
+    /// The next relay event; never resolves without a relay.
+    pub async fn next_event(&mut self) -> RelayEvent {
+        match self.relay.as_mut() {
+            Some(r) => match r.next_event().await {
+                Some(ev) => ev,
+                None => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops the relay and gives its counters.
+    pub async fn stop(&mut self) -> Option<RelaySummary> {
+        self.relay.take()?.stop().await.ok()
+    }
+}
+
+/// The relay's name for a side: A is the caller, B the agent.
+pub fn leg_id(side: Side) -> LegId {
+    match side {
+        Side::Caller => LegId::A,
+        Side::Agent => LegId::B,
+    }
+}
+
+fn agreed_from(n: &NegotiatedMedia) -> Agreed {
+    Agreed {
+        format: n.codecs[0].clone(),
+        telephone_event: n.telephone_event.as_ref().map(|f| f.payload_type),
+        remote: n.remote,
+        direction: n.direction,
+    }
+}
