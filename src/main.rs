@@ -35,6 +35,18 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
     },
+    /// Show the latest call detail records: legs and their quality,
+    /// recordings, digits, hold and media timeouts.
+    Calls {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// How many calls, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,23 +80,15 @@ fn main() -> ExitCode {
             None => ExitCode::FAILURE,
         },
         Command::Status { config } => {
-            let Ok(cfg) = load_or_report(&config) else {
-                return ExitCode::FAILURE;
-            };
-            let Some(runtime) = build_runtime(tokio::runtime::Builder::new_current_thread()) else {
-                return ExitCode::FAILURE;
-            };
-            match runtime.block_on(switchboard::admin::status(&cfg)) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("switchboard: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            admin_command(&config, |cfg| Box::pin(switchboard::admin::status(cfg)))
         }
+        Command::Calls {
+            config,
+            limit,
+            json,
+        } => admin_command(&config, move |cfg| {
+            Box::pin(switchboard::admin::calls(cfg, limit, json))
+        }),
         Command::Serve { config, log_format } => {
             let cfg = match load_or_report(&config) {
                 Ok(c) => c,
@@ -111,6 +115,31 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+type Report<'a> = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<String>> + 'a>>;
+
+/// Runs an admin command that reads the database and prints a report.
+fn admin_command(
+    dir: &std::path::Path,
+    run: impl FnOnce(&config::Config) -> Report<'_>,
+) -> ExitCode {
+    let Ok(cfg) = load_or_report(dir) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(runtime) = build_runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(run(&cfg)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

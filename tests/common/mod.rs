@@ -495,6 +495,45 @@ impl Switch {
     }
 }
 
+impl Switch {
+    /// Kills the switch with SIGKILL (a crash: nothing is flushed).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child);
+            let _ = child.wait();
+        }
+    }
+
+    /// The latest calls as `switchboard calls --json` prints them.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["calls", "--json", "--limit", "100", "--config"])
+            .arg(self.dir.path())
+            .output()
+            .expect("run switchboard calls");
+        assert!(
+            out.status.success(),
+            "switchboard calls failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("switchboard calls --json prints JSON")
+    }
+
+    /// Waits (bounded) until `n` calls are recorded and all have ended;
+    /// returns them newest first.
+    pub fn wait_calls_ended(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let calls = self.calls();
+            let done = calls.len() >= n && calls.iter().all(|c| !c["ended_at"].is_null());
+            if done || Instant::now() >= deadline {
+                return calls;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
 impl Drop for Switch {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

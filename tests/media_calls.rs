@@ -1,0 +1,166 @@
+//! Issue 3 (media core), calls with anchored media between real peers: a
+//! SIPp UAC plays the carrier's caller (SIPp's `g711a.pcap` speech, then an
+//! RFC 4733 digit), a SIPp UAS with `-rtp_echo` plays agent 1001's phone.
+//!
+//! Pass/fail:
+//! - PCMA caller and PCMA/PCMU agent: the call succeeds; the CDR says
+//!   answered, hung up by the caller with BYE, PCMA on both legs, and the
+//!   switch received the caller's speech and the agent's echo of it
+//!   (hundreds of packets on each leg); the digit `5` from the caller is in
+//!   the call's events;
+//! - PCMA caller and PCMU-only agent: the same, with PCMU on the agent leg
+//!   (the switch transcodes);
+//! - a caller offering only a codec the switch cannot relay gets 488 with a
+//!   Warning, a malformed SDP gets 400; both CDRs are closed as failed.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::time::Duration;
+
+const SPEECH_PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
+const DTMF5_PCAP: &str = "/usr/share/sip-tester/dtmf_2833_5.pcap";
+
+/// The switch and agent 1001's phone: a SIPp UAS answering with
+/// `agent_pts` and echoing every RTP packet.
+fn switch_with_echo_agent(agent_pts: &str) -> (Switch, SippServer) {
+    assert!(
+        std::path::Path::new(SPEECH_PCAP).exists(),
+        "{SPEECH_PCAP} is missing: install the sip-tester package (scripts/install-deps.sh)"
+    );
+    let sw = Switch::start(SwitchOpts::new());
+    let uas = SippServer::start(
+        &scenario("uas_echo.xml"),
+        &["-rtp_echo", "-key", "agent_pts", agent_pts],
+    );
+    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, "u1");
+    assert!(r.ok(), "registering the echo UAS failed:\n{}", r.describe());
+    (sw, uas)
+}
+
+/// One call from a caller offering `caller_pts` that talks, sends `5`,
+/// and hangs up a second later.
+fn talking_call(sw: &Switch, caller_pts: &str) -> SippResult {
+    SippClient::new(&sw.carrier(), "uac_media.xml", "60s")
+        .media()
+        .service("1001")
+        .args(&[
+            "-key",
+            "caller_pts",
+            caller_pts,
+            "-key",
+            "speech_pcap",
+            SPEECH_PCAP,
+            "-key",
+            "dtmf_pcap",
+            DTMF5_PCAP,
+        ])
+        .run(Duration::from_secs(60))
+}
+
+fn the_call(sw: &Switch) -> Value {
+    let calls = sw.wait_calls_ended(1, Duration::from_secs(10));
+    assert_eq!(calls.len(), 1, "one CDR: {calls:#?}");
+    calls[0].clone()
+}
+
+fn packets(call: &Value, leg: &str) -> i64 {
+    call["legs"][leg]["packets_received"].as_i64().unwrap_or(-1)
+}
+
+fn assert_bridged(call: &Value, agent_codec: &str) {
+    assert_eq!(call["disposition"], "answered", "{call:#}");
+    assert_eq!(call["hangup_by"], "caller", "{call:#}");
+    assert_eq!(call["cause"], "BYE", "{call:#}");
+    assert_eq!(call["agent"], "1001", "{call:#}");
+    assert_eq!(call["caller"], "+15550123", "{call:#}");
+    assert_eq!(call["callee"], "1001", "{call:#}");
+    assert!(call["answered_at"].as_i64().is_some(), "{call:#}");
+    assert_eq!(call["legs"]["caller"]["codec"], "PCMA/8000", "{call:#}");
+    assert_eq!(call["legs"]["agent"]["codec"], agent_codec, "{call:#}");
+    // g711a.pcap is 236 packets of 30 ms; the echo returns them all.
+    assert!(
+        packets(call, "caller") >= 230,
+        "caller's speech reached the switch: {call:#}"
+    );
+    assert!(
+        packets(call, "agent") >= 230,
+        "the agent's echo reached the switch: {call:#}"
+    );
+    let digits: Vec<&str> = call["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["kind"] == "dtmf")
+                .filter_map(|e| e["detail"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        digits.iter().any(|d| d.starts_with("5 from caller")),
+        "the caller's digit 5 is in the events: {digits:?}"
+    );
+}
+
+#[test]
+fn pcma_caller_to_echoing_agent_is_bridged_with_anchored_media() {
+    let (sw, _uas) = switch_with_echo_agent("8 0");
+    let r = talking_call(&sw, "8");
+    assert!(r.ok(), "the call failed:\n{}", r.describe());
+    assert_bridged(&the_call(&sw), "PCMA/8000");
+}
+
+#[test]
+fn pcma_caller_to_pcmu_only_agent_is_transcoded() {
+    let (sw, _uas) = switch_with_echo_agent("0");
+    let r = talking_call(&sw, "8");
+    assert!(r.ok(), "the call failed:\n{}", r.describe());
+    assert_bridged(&the_call(&sw), "PCMU/8000");
+}
+
+/// A raw INVITE with `sdp` as its body, answered by the switch.
+fn invite_with_sdp(sw: &Switch, sdp: &str) -> (u16, String) {
+    let sock = RawUdp::bind(LOCALHOST);
+    let local = sock.local();
+    let to = sw.carrier_addr();
+    let call_id = format!("sdp-{}", local.port());
+    let msg = format!(
+        "INVITE sip:1001@{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-{call_id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+15550999@{local}>;tag=t1\r\n\
+         To: <sip:1001@{to}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:carrier@{local}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    sock.send(to, msg.as_bytes());
+    sock.recv_final(&call_id, Duration::from_secs(5))
+        .expect("a final response to the INVITE")
+}
+
+#[test]
+fn offers_the_switch_cannot_take_are_refused_and_recorded() {
+    let (sw, _uas) = switch_with_echo_agent("0 8");
+    let g729_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                     m=audio 40000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+    let (status, response) = invite_with_sdp(&sw, g729_only);
+    assert_eq!(status, 488, "{response}");
+    assert!(
+        has_header(&response, "Warning") && response.contains("305"),
+        "488 carries Warning 305: {response}"
+    );
+    let (status, response) = invite_with_sdp(&sw, "v=0\r\nthis is not SDP\r\n");
+    assert_eq!(status, 400, "{response}");
+    let calls = sw.wait_calls_ended(2, Duration::from_secs(10));
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for c in &calls {
+        assert_eq!(c["disposition"], "failed", "{c:#}");
+        assert_eq!(c["hangup_by"], "switch", "{c:#}");
+        assert!(c["answered_at"].is_null(), "{c:#}");
+    }
+}
