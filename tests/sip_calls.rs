@@ -8,6 +8,9 @@
 //!   calls (TCP is judged by the UAC only, see TESTING.md);
 //! - CANCEL before the answer (`uac_cancel.xml` vs `uas_ring.xml`): the
 //!   UAC gets 180, 200 for its CANCEL, 487 for its INVITE, and exits 0;
+//! - hold and resume by re-INVITE (`uac_reinvite.xml` vs
+//!   `uas_reinvite.xml`): each offer reaches the other side as the switch's
+//!   own with the right direction, and the CDR journal says hold, resume;
 //! - BYE from the agent (`uac_wait_bye.xml` vs `uas_bye.xml`): the UAC
 //!   receives the BYE and exits 0;
 //! - an unknown number (4999) gets 404 and a known agent with no
@@ -121,8 +124,10 @@ fn bye_tcp_from_agent_side() {
     bye_from_agent(true);
 }
 
-/// A hold re-INVITE from the caller is relayed to the agent (its SDP says
-/// sendonly there) and the agent's answer (recvonly) comes back; then BYE.
+/// A hold re-INVITE from the caller becomes the switch's own offer to the
+/// agent (sendonly there, from the switch's media address), the agent's
+/// recvonly answer comes back as the switch's; then a resume (sendrecv) the
+/// same way, then BYE. The CDR journal has the hold and the resume.
 fn reinvite_relayed(tcp: bool) {
     let (sw, uas) = switch_with_agent("uas_reinvite.xml", tcp);
     let r = carrier_uac(&sw, "uac_reinvite.xml", tcp, 2, 2);
@@ -136,6 +141,17 @@ fn reinvite_relayed(tcp: bool) {
     if !tcp {
         assert_eq!(agent.failed, 0, "agent side: {}", agent.describe());
         assert!(agent.successful >= 2, "agent side: {}", agent.describe());
+    }
+    // Each call's journal has the hold and then the resume.
+    let calls = sw.wait_calls_ended(2, Duration::from_secs(10));
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for c in &calls {
+        let kinds: Vec<&str> = c["events"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["kind"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(kinds, ["hold", "resume"], "{c:#}");
+        assert_eq!(c["disposition"], "answered", "{c:#}");
     }
 }
 
