@@ -465,3 +465,62 @@ async fn an_unusable_root_fails_to_start() {
         .unwrap_err();
     assert!(matches!(err, RecorderError::File(_)), "{err}");
 }
+
+/// Runs itself again under `ulimit -f 24` (24 KiB per file, SIGXFSZ ignored)
+/// so the file cannot grow past ~0.75 s of audio: the write error must end
+/// the recording (not the call), and leave a repaired file and row.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_write_error_ends_the_recording_not_the_call() {
+    const CHILD: &str = "SWITCHBOARD_RECORDER_FILE_LIMIT_TEST";
+    let Some(root) = std::env::var_os(CHILD) else {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "media::recorder::tests::a_write_error_ends_the_recording_not_the_call";
+        let out = std::process::Command::new("bash")
+            .args(["-c", "trap '' XFSZ; ulimit -f 24; exec \"$0\" \"$@\""])
+            .arg(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1"])
+            .env(CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    };
+    let store = store_with_call("c11").await;
+    let mut cfg = RecorderConfig::new(PathBuf::from(root));
+    // no header update before the error: only the repair makes audio count
+    cfg.wav.writer.checkpoint_interval = Duration::from_secs(60);
+    let rec = start_recording(Some(store.clone()), "c11", cfg)
+        .await
+        .unwrap();
+    let tap = rec.tap_sender();
+    let mut all: Vec<TapFrame> = [caller_tone(&rec), agent_tone(&rec)].concat();
+    all.sort_by_key(|f| f.arrival);
+    for f in all {
+        // the relay's try_send would see the channel closed and untap
+        if tap.send(f).await.is_err() {
+            break;
+        }
+    }
+    let result = rec.finish().await.unwrap();
+    assert!(tap.is_closed());
+
+    assert!(
+        matches!(result.write_error, Some(WavError::Io { .. })),
+        "{:?}",
+        result.write_error
+    );
+    let secs = result.duration.as_secs_f64();
+    assert!((0.7..1.0).contains(&secs), "kept {secs} s");
+    let wav = Wav::read(&result.path);
+    assert!((wav.duration() - secs).abs() < 0.001);
+    assert_spans("left", &wav.left[..RATE * 7 / 10], &[0.0..1.0]);
+    let row = store.recordings_for_call("c11").await.unwrap().remove(0);
+    assert_eq!(row.state, RecordingState::Repaired);
+    assert_eq!(row.duration_ms, Some(result.duration.as_millis() as i64));
+}
