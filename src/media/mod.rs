@@ -11,6 +11,7 @@ pub mod g711;
 pub mod jitter;
 pub mod player;
 pub mod ports;
+pub mod recorder;
 pub mod relay;
 pub mod resample;
 pub mod rtp;
