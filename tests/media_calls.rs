@@ -7,9 +7,15 @@
 //!   answered, hung up by the caller with BYE, PCMA on both legs, and the
 //!   switch received the caller's speech and the agent's echo of it
 //!   (hundreds of packets on each leg); the digit `5` from the caller is in
-//!   the call's events;
+//!   the call's events; the recording is a complete stereo WAV that sox
+//!   reads, with speech on the left (caller) and its echo on the right
+//!   (agent) over the same span within 0.5 s;
 //! - PCMA caller and PCMU-only agent: the same, with PCMU on the agent leg
 //!   (the switch transcodes);
+//! - the switch killed with SIGKILL 3 s into a talking call: after a
+//!   restart the CDR is closed as interrupted by the switch, and the
+//!   recording is repaired, readable by sox, with at least 2 s of the
+//!   caller's speech;
 //! - a caller offering only a codec the switch cannot relay gets 488 with a
 //!   Warning, a malformed SDP gets 400; both CDRs are closed as failed.
 
@@ -42,7 +48,11 @@ fn switch_with_echo_agent(agent_pts: &str) -> (Switch, SippServer) {
 /// One call from a caller offering `caller_pts` that talks, sends `5`,
 /// and hangs up a second later.
 fn talking_call(sw: &Switch, caller_pts: &str) -> SippResult {
-    SippClient::new(&sw.carrier(), "uac_media.xml", "60s")
+    talking_call_to(&sw.carrier(), caller_pts, Duration::from_secs(60))
+}
+
+fn talking_call_to(target: &str, caller_pts: &str, limit: Duration) -> SippResult {
+    SippClient::new(target, "uac_media.xml", "60s")
         .media()
         .service("1001")
         .args(&[
@@ -56,7 +66,7 @@ fn talking_call(sw: &Switch, caller_pts: &str) -> SippResult {
             "dtmf_pcap",
             DTMF5_PCAP,
         ])
-        .run(Duration::from_secs(60))
+        .run(limit)
 }
 
 fn the_call(sw: &Switch) -> Value {
@@ -100,6 +110,66 @@ fn assert_bridged(call: &Value, agent_codec: &str) {
     assert!(
         digits.iter().any(|d| d.starts_with("5 from caller")),
         "the caller's digit 5 is in the events: {digits:?}"
+    );
+    assert_recording(call);
+}
+
+/// Seconds (start, end) of the windows of 100 ms whose RMS is above
+/// `threshold` on each channel of a stereo WAV.
+fn speech_spans(path: &str, threshold: f64) -> [Option<(f64, f64)>; 2] {
+    let mut reader = hound::WavReader::open(path).expect("the recording opens as WAV");
+    let spec = reader.spec();
+    assert_eq!(spec.channels, 2, "stereo recording");
+    let rate = spec.sample_rate as usize;
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    let window = rate / 10;
+    let mut spans = [None, None];
+    for (ch, span) in spans.iter_mut().enumerate() {
+        let frames = samples.len() / 2;
+        for w in 0..frames / window {
+            let sum: f64 = (w * window..(w + 1) * window)
+                .map(|i| f64::from(samples[i * 2 + ch]).powi(2))
+                .sum();
+            let rms = (sum / window as f64).sqrt();
+            if rms > threshold {
+                let t = w as f64 / 10.0;
+                *span = Some(span.map_or((t, t + 0.1), |(a, _)| (a, t + 0.1)));
+            }
+        }
+    }
+    spans
+}
+
+/// The call's recording: complete, stereo 8 kHz, readable by sox, with the
+/// caller's speech on the left and the agent's echo of it on the right over
+/// the same span (within 0.5 s).
+fn assert_recording(call: &Value) {
+    let recs = call["recordings"].as_array().expect("recordings");
+    assert_eq!(recs.len(), 1, "one recording: {call:#}");
+    let rec = &recs[0];
+    assert_eq!(rec["state"], "complete", "{rec:#}");
+    assert_eq!(rec["channels"], 2, "{rec:#}");
+    assert_eq!(rec["sample_rate"], 8000, "{rec:#}");
+    let path = rec["path"].as_str().expect("path");
+    let sox = std::process::Command::new("sox")
+        .args(["--i", "-D", path])
+        .output()
+        .expect("sox is installed (scripts/install-deps.sh)");
+    assert!(sox.status.success(), "sox reads {path}: {sox:?}");
+    let seconds: f64 = String::from_utf8_lossy(&sox.stdout).trim().parse().unwrap();
+    assert!(seconds > 7.5, "the recording lasts the call: {seconds} s");
+    let [caller, agent] = speech_spans(path, 300.0);
+    let (caller, agent) = (
+        caller.expect("speech on the left"),
+        agent.expect("speech on the right"),
+    );
+    assert!(
+        caller.1 - caller.0 > 6.0,
+        "the caller talks about 7 s: {caller:?}"
+    );
+    assert!(
+        (caller.0 - agent.0).abs() <= 0.5 && (caller.1 - agent.1).abs() <= 0.5,
+        "the agent's echo covers the caller's speech: caller {caller:?}, agent {agent:?}"
     );
 }
 
@@ -163,4 +233,45 @@ fn offers_the_switch_cannot_take_are_refused_and_recorded() {
         assert_eq!(c["hangup_by"], "switch", "{c:#}");
         assert!(c["answered_at"].is_null(), "{c:#}");
     }
+}
+
+#[test]
+fn a_switch_killed_mid_call_leaves_a_playable_recording_and_a_closed_cdr() {
+    let (mut sw, _uas) = switch_with_echo_agent("8 0");
+    let target = sw.carrier();
+    let caller = std::thread::spawn(move || talking_call_to(&target, "8", Duration::from_secs(12)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !sw.calls().iter().any(|c| !c["answered_at"].is_null()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call was never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    sw.kill();
+    sw.restart();
+    let calls = sw.wait_calls_ended(1, Duration::from_secs(10));
+    let c = &calls[0];
+    assert_eq!(c["disposition"], "interrupted", "{c:#}");
+    assert_eq!(c["hangup_by"], "switch", "{c:#}");
+    let rec = &c["recordings"][0];
+    assert_eq!(rec["state"], "repaired", "{c:#}");
+    assert!(rec["duration_ms"].as_i64().unwrap_or(0) >= 2000, "{c:#}");
+    let path = rec["path"].as_str().expect("path");
+    let sox = std::process::Command::new("sox")
+        .args(["--i", "-D", path])
+        .output()
+        .expect("sox");
+    assert!(
+        sox.status.success(),
+        "sox reads the repaired {path}: {sox:?}"
+    );
+    let [caller_speech, _] = speech_spans(path, 300.0);
+    let (from, to) = caller_speech.expect("the caller's speech survived the crash");
+    assert!(
+        to - from >= 2.0,
+        "at least 2 s of speech kept: {from}..{to}"
+    );
+    let _ = caller.join();
 }

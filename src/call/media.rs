@@ -25,7 +25,8 @@ use bytes::Bytes;
 use super::dialog::Side;
 use crate::media::ports::{MediaSockets, PortPool};
 use crate::media::relay::{
-    AudioCodec, LegId, LegSetup, RelayEvent, RelayHandle, RelayOptions, RelaySummary, spawn_relay,
+    AudioCodec, LegId, LegSetup, RelayEvent, RelayHandle, RelayOptions, RelaySummary, TapFrame,
+    spawn_relay,
 };
 use crate::media::sdp::{
     Capabilities, Codec, CodecPreference, Direction, LocalSession, NegotiatedMedia,
@@ -511,6 +512,15 @@ impl CallMedia {
         leg.agreed
             .as_ref()
             .map(|a| format!("{}/{}", a.format.codec.name, a.format.codec.clock_rate))
+    }
+
+    /// Feeds every relayed audio payload to `tap` (the recorder); false
+    /// when there is no relay.
+    pub async fn tap(&self, tap: tokio::sync::mpsc::Sender<TapFrame>) -> bool {
+        match &self.relay {
+            Some(r) => r.tap(tap).await.is_ok(),
+            None => false,
+        }
     }
 
     /// The next relay event; never resolves without a relay.

@@ -36,11 +36,21 @@ use relay::{Relay, Retransmit};
 
 use crate::store::{CdrWriter, HangupBy};
 
-/// What every call shares: media resources and the CDR writer.
+/// What every call shares: media resources, the CDR writer and where
+/// recordings go.
 pub struct CallContext {
     pub media: Arc<MediaContext>,
     /// `None` runs calls without detail records (tests of the SIP layer).
     pub cdr: Option<CdrWriter>,
+    /// Answered calls are recorded here; `None` records nothing.
+    pub recordings: Option<Recordings>,
+}
+
+/// Where and how answered calls are recorded.
+pub struct Recordings {
+    pub root: std::path::PathBuf,
+    /// The database the recordings' rows go to.
+    pub store: Option<crate::store::Store>,
 }
 
 /// How long agents' phones may ring before the caller gets 480.
@@ -112,6 +122,7 @@ struct Call {
     /// ACKs sent, by (side, CSeq), to re-send on a retransmitted 2xx.
     acks: HashMap<(Side, u32), (Flow, Bytes)>,
     media: Option<CallMedia>,
+    recorder: Option<crate::media::recorder::RecorderHandle>,
     /// Why and by whom the call ended (the first reason wins).
     end_info: Option<EndInfo>,
     /// Unix milliseconds.
@@ -179,6 +190,7 @@ impl Call {
             retransmits: Vec::new(),
             acks: HashMap::new(),
             media: None,
+            recorder: None,
             end_info: None,
             started_at: record::unix_ms(),
             answered_at: None,

@@ -9,6 +9,7 @@ use super::dialog::{Side, header_text};
 use super::fork::body_of;
 use super::media::{SDP, leg_id};
 use super::{Call, CallerState};
+use crate::media::recorder::{RecorderConfig, start_recording};
 use crate::media::relay::{LegId, LegSummary, RelayEvent};
 use crate::sip::codec::{HeaderName, SipMessage};
 use crate::store::{
@@ -113,6 +114,33 @@ impl Call {
         if let Some(cdr) = &self.ctx.cdr {
             cdr.mark_answered(&self.caller.call_id, at, agent).await;
         }
+        self.start_recording().await;
+    }
+
+    /// Records both legs of the answered call (caller left, agent right).
+    async fn start_recording(&mut self) {
+        let Some(rec) = &self.ctx.recordings else {
+            return;
+        };
+        let Some(media) = &self.media else { return };
+        if let Some(cdr) = &self.ctx.cdr {
+            // The recording's row refers to the call's.
+            cdr.flush().await;
+        }
+        let cfg = RecorderConfig::new(rec.root.clone());
+        match start_recording(rec.store.clone(), &self.caller.call_id, cfg).await {
+            Ok(handle) => {
+                if media.tap(handle.tap_sender()).await {
+                    tracing::debug!(call_id = %self.caller.call_id, path = %handle.path().display(), "recording");
+                    self.recorder = Some(handle);
+                } else if let Err(e) = handle.finish().await {
+                    tracing::warn!(call_id = %self.caller.call_id, "empty recording not closed: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::error!(call_id = %self.caller.call_id, "the call is not recorded: {e}");
+            }
+        }
     }
 
     /// A phone's 1xx with SDP: early media through the switch. Gives the
@@ -201,6 +229,17 @@ impl Call {
             Some(m) => m.stop().await,
             None => None,
         };
+        if let Some(rec) = self.recorder.take() {
+            match rec.finish().await {
+                Ok(r) if r.write_error.is_some() || r.store_error.is_some() => {
+                    tracing::warn!(call_id = %self.caller.call_id, path = %r.path.display(), "recording ended with an error");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(call_id = %self.caller.call_id, "recording not finished: {e}")
+                }
+            }
+        }
         let Some(cdr) = self.ctx.cdr.clone() else {
             return;
         };

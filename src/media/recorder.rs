@@ -30,8 +30,9 @@
 //!
 //! # Ending
 //!
-//! [`RecorderHandle::finish`] drains the frames already queued, closes the
-//! file and completes the row (`complete`, with its duration). Dropping the
+//! [`RecorderHandle::finish`] drains the frames already queued, pads both
+//! channels with silence up to that moment (the file lasts as long as the
+//! call), closes the file and completes the row (`complete`, with its duration). Dropping the
 //! handle does the same once every tap sender is gone (the relay stopped or
 //! was untapped). A write error (disk full...) ends the recording early
 //! without disturbing the call: it is logged, the file is repaired so it plays
@@ -464,6 +465,7 @@ impl Recording {
                                 break;
                             }
                         }
+                        self.pad_to(Instant::now());
                         break;
                     }
                     None => control_open = false,
@@ -492,6 +494,24 @@ impl Recording {
             match on {
                 true => wav.pause_at(position),
                 false => wav.resume_at(position),
+            }
+        }
+    }
+
+    /// Silence on both channels up to `at`: the file lasts as long as the
+    /// call, even when nobody spoke at its end.
+    fn pad_to(&mut self, at: Instant) {
+        let end = self.position(at);
+        let Some(wav) = &mut self.wav else { return };
+        if end <= 0 || wav.position() >= end as u64 {
+            return;
+        }
+        for leg in [Leg::Caller, Leg::Agent] {
+            if let Err(e) = wav.write(leg, end as u64 - 1, &[0]) {
+                tracing::warn!(call_id = %self.call_id, "padding the recording failed: {e}");
+                self.write_error = Some(e);
+                self.wav = None;
+                return;
             }
         }
     }

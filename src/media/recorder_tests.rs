@@ -452,7 +452,27 @@ async fn a_call_recorded_again_gets_a_new_file() {
         second.finish().await.unwrap(),
     );
     assert_near("first", Wav::read(&a.path).duration(), 1.0);
-    assert_eq!(Wav::read(&b.path).duration(), 0.0);
+    // Nothing was said on the second: silence for as long as it was open.
+    let silent = Wav::read(&b.path);
+    assert!(silent.duration() < 0.5, "{}", silent.duration());
+    assert!(silent.left.iter().chain(&silent.right).all(|&s| s == 0));
+}
+
+#[tokio::test]
+async fn a_finished_recording_lasts_until_the_finish_even_in_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = start_recording(None, "quiet", RecorderConfig::new(dir.path()))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let r = rec.finish().await.unwrap();
+    let wav = Wav::read(&r.path);
+    assert!(
+        (0.38..0.6).contains(&wav.duration()),
+        "padded to the finish: {} s",
+        wav.duration()
+    );
+    assert!(wav.left.iter().chain(&wav.right).all(|&s| s == 0));
 }
 
 #[tokio::test]

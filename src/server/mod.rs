@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::call::{CallContext, MediaContext};
+use crate::call::{CallContext, MediaContext, Recordings};
 use crate::config::{Config, Profile, ProfileKind, SecuritySettings, Transport, parse_listen};
 use crate::media::ports::PortPool;
 use crate::media::relay::RelayOptions;
@@ -122,6 +122,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let calls = Arc::new(CallContext {
         media: Arc::new(media_context(&cfg)),
         cdr: Some(cdr),
+        recordings: Some(Recordings {
+            root: cfg.switch.recordings.clone(),
+            store: Some(store.clone()),
+        }),
     });
     let core = core::Core::new(
         TransactionLayer::new(tx_config),
