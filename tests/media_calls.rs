@@ -25,9 +25,6 @@ use common::*;
 use serde_json::Value;
 use std::time::Duration;
 
-const SPEECH_PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
-const DTMF5_PCAP: &str = "/usr/share/sip-tester/dtmf_2833_5.pcap";
-
 /// The switch and agent 1001's phone: a SIPp UAS answering with
 /// `agent_pts` and echoing every RTP packet.
 fn switch_with_echo_agent(agent_pts: &str) -> (Switch, SippServer) {
@@ -49,24 +46,6 @@ fn switch_with_echo_agent(agent_pts: &str) -> (Switch, SippServer) {
 /// and hangs up a second later.
 fn talking_call(sw: &Switch, caller_pts: &str) -> SippResult {
     talking_call_to(&sw.carrier(), caller_pts, Duration::from_secs(60))
-}
-
-fn talking_call_to(target: &str, caller_pts: &str, limit: Duration) -> SippResult {
-    SippClient::new(target, "uac_media.xml", "60s")
-        .media()
-        .service("1001")
-        .args(&[
-            "-key",
-            "caller_pts",
-            caller_pts,
-            "-key",
-            "speech_pcap",
-            SPEECH_PCAP,
-            "-key",
-            "dtmf_pcap",
-            DTMF5_PCAP,
-        ])
-        .run(limit)
 }
 
 fn the_call(sw: &Switch) -> Value {
@@ -112,32 +91,6 @@ fn assert_bridged(call: &Value, agent_codec: &str) {
         "the caller's digit 5 is in the events: {digits:?}"
     );
     assert_recording(call);
-}
-
-/// Seconds (start, end) of the windows of 100 ms whose RMS is above
-/// `threshold` on each channel of a stereo WAV.
-fn speech_spans(path: &str, threshold: f64) -> [Option<(f64, f64)>; 2] {
-    let mut reader = hound::WavReader::open(path).expect("the recording opens as WAV");
-    let spec = reader.spec();
-    assert_eq!(spec.channels, 2, "stereo recording");
-    let rate = spec.sample_rate as usize;
-    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
-    let window = rate / 10;
-    let mut spans = [None, None];
-    for (ch, span) in spans.iter_mut().enumerate() {
-        let frames = samples.len() / 2;
-        for w in 0..frames / window {
-            let sum: f64 = (w * window..(w + 1) * window)
-                .map(|i| f64::from(samples[i * 2 + ch]).powi(2))
-                .sum();
-            let rms = (sum / window as f64).sqrt();
-            if rms > threshold {
-                let t = w as f64 / 10.0;
-                *span = Some(span.map_or((t, t + 0.1), |(a, _)| (a, t + 0.1)));
-            }
-        }
-    }
-    spans
 }
 
 /// The call's recording: complete, stereo 8 kHz, readable by sox, with the
@@ -267,8 +220,7 @@ fn a_switch_killed_mid_call_leaves_a_playable_recording_and_a_closed_cdr() {
         sox.status.success(),
         "sox reads the repaired {path}: {sox:?}"
     );
-    let [caller_speech, _] = speech_spans(path, 300.0);
-    let (from, to) = caller_speech.expect("the caller's speech survived the crash");
+    let (from, to) = speech_spans(path, 300.0)[0].expect("the caller's speech survived the crash");
     assert!(
         to - from >= 2.0,
         "at least 2 s of speech kept: {from}..{to}"

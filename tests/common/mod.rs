@@ -10,6 +10,9 @@
 
 #![allow(dead_code)]
 
+pub mod media;
+pub use media::*;
+
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -1039,11 +1042,14 @@ impl Baresip {
              module g711.so\n\
              module aufile.so\n\
              module aubridge.so\n\
+             module sndfile.so\n\
+             snd_path {}\n\
              module_app account.so\n\
              module_app menu.so\n",
             rtp,
             rtp + 19,
-            tone.display()
+            tone.display(),
+            d.join("rec").display()
         );
         fs::write(d.join("config"), config).unwrap();
         fs::write(
@@ -1071,6 +1077,21 @@ impl Baresip {
             child: Some(child),
             out_path,
         }
+    }
+
+    /// The WAV files baresip's `sndfile` module wrote for the audio it
+    /// received (decoded), newest last.
+    pub fn received_audio_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.path().join("rec"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort_by_key(|p| fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
     }
 
     /// Everything baresip printed so far.
