@@ -111,11 +111,9 @@ fn assert_recording(call: &Value) {
     assert!(sox.status.success(), "sox reads {path}: {sox:?}");
     let seconds: f64 = String::from_utf8_lossy(&sox.stdout).trim().parse().unwrap();
     assert!(seconds > 7.5, "the recording lasts the call: {seconds} s");
-    let [caller, agent] = speech_spans(path, 300.0);
-    let (caller, agent) = (
-        caller.expect("speech on the left"),
-        agent.expect("speech on the right"),
-    );
+    let spans = speech_spans(path, 300.0);
+    let caller = spans[0].expect("speech on the left");
+    let agent = spans[1].expect("speech on the right");
     assert!(
         caller.1 - caller.0 > 6.0,
         "the caller talks about 7 s: {caller:?}"

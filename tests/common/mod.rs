@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+#[allow(unused_imports)]
 pub use media::*;
 
 use std::collections::hash_map::DefaultHasher;
