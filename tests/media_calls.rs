@@ -16,6 +16,9 @@
 //!   restart the CDR is closed as interrupted by the switch, and the
 //!   recording is repaired, readable by sox, with at least 2 s of the
 //!   caller's speech;
+//! - a call where nobody sends RTP ends about 2 s after the answer with
+//!   media_timeout_seconds = 2: both sides get BYE, the CDR says hung up by
+//!   the switch for a media timeout, the journal has the event;
 //! - a caller offering only a codec the switch cannot relay gets 488 with a
 //!   Warning, a malformed SDP gets 400; both CDRs are closed as failed.
 
@@ -224,4 +227,43 @@ fn a_switch_killed_mid_call_leaves_a_playable_recording_and_a_closed_cdr() {
         "at least 2 s of speech kept: {from}..{to}"
     );
     let _ = caller.join();
+}
+
+#[test]
+fn a_call_without_rtp_ends_at_the_media_timeout() {
+    let sw = Switch::start(SwitchOpts::new().edit(|file, text| {
+        if file == "switchboard.toml" {
+            set_toml_key(text, "media", "media_timeout_seconds", "2");
+        }
+    }));
+    let uas = SippServer::play("uas_answer.xml", false);
+    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, "u1");
+    assert!(r.ok(), "{}", r.describe());
+    // Neither side sends RTP; the caller waits for the switch's BYE.
+    let started = std::time::Instant::now();
+    let r = SippClient::new(&sw.carrier(), "uac_wait_bye.xml", "20s")
+        .media()
+        .service("1001")
+        .run(Duration::from_secs(30));
+    assert!(r.ok(), "the switch hung up with BYE:\n{}", r.describe());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(8),
+        "BYE after about 2 s of silence, not {took:?}"
+    );
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
+    assert_eq!(c["hangup_by"], "switch", "{c:#}");
+    assert!(
+        c["cause"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("media timeout"),
+        "{c:#}"
+    );
+    assert!(
+        c["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["kind"] == "media_timeout")),
+        "{c:#}"
+    );
 }
