@@ -76,6 +76,8 @@ pub struct InviteParts<'a> {
     pub max_forwards: u8,
     /// The switch's SDP offer for the agent's phones.
     pub sdp: Option<Bytes>,
+    /// Offered to the phone with the switch as refresher (RFC 4028).
+    pub session_timer: super::TimerConfig,
 }
 
 /// Builds the agent leg's INVITE and its dialog. The caller's number and
@@ -124,7 +126,13 @@ pub fn build_invite(p: &InviteParts<'_>) -> Option<(TransactionKey, SipMessage, 
         .header(HeaderName::CallId, &call_id)
         .header(HeaderName::CSeq, "1 INVITE")
         .header(HeaderName::Contact, &contact)
-        .header_raw("Allow", crate::server::respond::ALLOW);
+        .header_raw("Allow", crate::server::respond::ALLOW)
+        .header(HeaderName::Supported, "timer")
+        .header(
+            HeaderName::SessionExpires,
+            &format!("{};refresher=uac", p.session_timer.session_expires),
+        )
+        .header(HeaderName::MinSe, &p.session_timer.min_se.to_string());
     if let Some(sdp) = &p.sdp {
         b = b
             .header(HeaderName::ContentType, super::media::SDP)

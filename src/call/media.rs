@@ -163,6 +163,8 @@ pub struct CallMedia {
     reoffer: Option<Reoffer>,
     /// Our offer in a 200 to an offer-less re-INVITE, awaiting the ACK.
     local_offer: Option<(Side, SessionDescription)>,
+    /// Our offer in a session-refresh re-INVITE, awaiting its 2xx.
+    refresh: Option<(Side, SessionDescription)>,
     on_hold: bool,
 }
 
@@ -230,6 +232,7 @@ impl CallMedia {
                 relay: None,
                 reoffer: None,
                 local_offer: None,
+                refresh: None,
                 on_hold: false,
             },
             bytes,
@@ -447,6 +450,37 @@ impl CallMedia {
         let bytes = Bytes::from(ours.to_string());
         self.local_offer = Some((side, ours));
         Some(bytes)
+    }
+
+    /// Our offer for a session-refresh re-INVITE on `side`: the leg as it
+    /// is (codec, direction), a new session version.
+    pub fn refresh_offer(&mut self, side: Side) -> Option<Bytes> {
+        let current = self.leg_mut(side).agreed.clone()?;
+        let mut caps = self.leg_caps(&current);
+        caps.direction = current.direction;
+        let leg = self.leg_mut(side);
+        let session = leg.next_session();
+        let ours = build_offer(&caps, &session, leg.addr);
+        let bytes = Bytes::from(ours.to_string());
+        self.refresh = Some((side, ours));
+        Some(bytes)
+    }
+
+    /// The answer in the 2xx to our refresh re-INVITE.
+    pub async fn refresh_answered(&mut self, body: &[u8]) -> Result<(), Reject> {
+        let Some((side, ours)) = self.refresh.take() else {
+            return Ok(());
+        };
+        let answer = parse_bytes(body).map_err(Reject::malformed)?;
+        let streams = process_answer(&ours, &answer).map_err(|e| Reject::negotiation(&e))?;
+        let agreed = agreed_from(&streams[0]);
+        self.retarget(side, agreed).await;
+        Ok(())
+    }
+
+    /// Our refresh got no 2xx: nothing changes.
+    pub fn refresh_failed(&mut self) {
+        self.refresh = None;
     }
 
     /// Whether an ACK from `side` carries an answer we wait for.

@@ -9,7 +9,9 @@ mod dialog;
 mod fork;
 mod media;
 mod record;
+mod refresh;
 mod relay;
+mod session_timer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ pub use media::MediaContext;
 use media::{CallMedia, Reject, SDP};
 use record::EndInfo;
 use relay::{Relay, Retransmit};
+use session_timer::SessionTimer;
+pub use session_timer::TimerConfig;
 
 use crate::store::{CdrWriter, HangupBy};
 
@@ -44,6 +48,7 @@ pub struct CallContext {
     pub cdr: Option<CdrWriter>,
     /// Answered calls are recorded here; `None` records nothing.
     pub recordings: Option<Recordings>,
+    pub session_timer: TimerConfig,
 }
 
 /// Where and how answered calls are recorded.
@@ -123,6 +128,10 @@ struct Call {
     acks: HashMap<(Side, u32), (Flow, Bytes)>,
     media: Option<CallMedia>,
     recorder: Option<crate::media::recorder::RecorderHandle>,
+    /// RFC 4028 timers: [caller leg, agent leg], running once answered.
+    timers: [Option<SessionTimer>; 2],
+    /// Our session refreshes awaiting their response: side, method, CSeq.
+    refreshes: HashMap<TransactionKey, (Side, Method, u32)>,
     /// Why and by whom the call ended (the first reason wins).
     end_info: Option<EndInfo>,
     /// Unix milliseconds.
@@ -191,6 +200,8 @@ impl Call {
             acks: HashMap::new(),
             media: None,
             recorder: None,
+            timers: [None, None],
+            refreshes: HashMap::new(),
             end_info: None,
             started_at: record::unix_ms(),
             answered_at: None,
@@ -210,7 +221,19 @@ impl Call {
 
     async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, profile: String, targets: Vec<Target>) {
         self.insert_cdr(&profile).await;
-        match self.setup_media(&targets) {
+        let caller_timer = session_timer::for_caller(&self.caller_invite, &self.ctx.session_timer);
+        let setup = match caller_timer {
+            Ok(t) => {
+                self.timers[0] = Some(t);
+                self.setup_media(&targets)
+            }
+            Err(min_se) => Err(Reject {
+                status: 422,
+                warning: None,
+                reason: format!("session interval below our Min-SE {min_se}"),
+            }),
+        };
+        match setup {
             Ok(sdp) => self.start_forks(targets, sdp).await,
             Err(reject) => self.reject_caller(reject).await,
         }
@@ -278,6 +301,12 @@ impl Call {
         if reject.status == 415 {
             b = b.header_raw("Accept", SDP);
         }
+        if reject.status == 422 {
+            b = b.header(
+                HeaderName::MinSe,
+                &self.ctx.session_timer.min_se.to_string(),
+            );
+        }
         self.ep
             .send(ToCore::SendResponse {
                 key: self.caller_key.clone(),
@@ -317,6 +346,11 @@ impl Call {
         for r in &self.retransmits {
             next = next.min(r.next);
         }
+        if self.caller_state == CallerState::Answered && self.ending_since.is_none() {
+            for t in self.timers.iter().flatten() {
+                next = next.min(t.due);
+            }
+        }
         next
     }
 
@@ -348,6 +382,7 @@ impl Call {
                 sent_by: &sent_by,
                 max_forwards,
                 sdp: sdp.clone(),
+                session_timer: self.ctx.session_timer,
             };
             let Some((key, msg, dialog)) = build_invite(&parts) else {
                 continue;
@@ -381,6 +416,8 @@ impl Call {
                 let status = msg.status().unwrap_or(500);
                 if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
                     self.on_fork_response(i, status, &msg).await;
+                } else if self.refreshes.contains_key(&key) {
+                    self.on_refresh_response(key, status, Some(&msg)).await;
                 } else if self.relays.contains_key(&key) {
                     self.on_relay_response(key, status, Some(&msg)).await;
                 } else if self.bye_pending.as_ref() == Some(&key) && status >= 200 {
@@ -390,6 +427,8 @@ impl Call {
             TuEvent::Failed { key, status } => {
                 if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
                     self.on_fork_failure(i, status).await;
+                } else if self.refreshes.contains_key(&key) {
+                    self.on_refresh_response(key, status, None).await;
                 } else if self.relays.contains_key(&key) {
                     self.on_relay_response(key, status, None).await;
                 } else if self.bye_pending.as_ref() == Some(&key) {
@@ -525,6 +564,7 @@ impl Call {
                     }
                 };
                 self.agent = Some(i);
+                self.timers[1] = Some(session_timer::for_agent(msg, &self.ctx.session_timer));
                 self.send_ack(Side::Agent, seq, None).await;
                 self.cancel_forks().await;
                 self.answer_caller(Some((SDP.to_string(), sdp))).await;
@@ -607,6 +647,9 @@ impl Call {
         if status < 300 {
             b = b.header(HeaderName::Contact, &self.caller.contact);
         }
+        if (200..300).contains(&status) {
+            b = self.with_session_timer(b, Side::Caller);
+        }
         if let Some((ct, body)) = body {
             b = b.header(HeaderName::ContentType, &ct).body(body);
         }
@@ -631,6 +674,9 @@ impl Call {
     async fn answer_caller(&mut self, body: Option<(String, Bytes)>) {
         self.caller_state = CallerState::Answered;
         self.respond_caller(200, body).await;
+        for t in self.timers.iter_mut().flatten() {
+            t.restart();
+        }
     }
 
     /// Sends (and remembers) the ACK for a 2xx on `side`'s dialog.
@@ -718,6 +764,7 @@ impl Call {
         for (flow, bytes) in resend {
             self.ep.send(ToCore::SendStateless { flow, bytes }).await;
         }
+        self.session_timers_due().await;
         if gave_up {
             // RFC 3261 13.3.1.4: no ACK for our 2xx: end the session.
             self.note_end(HangupBy::Switch, "no ACK for the 200", None);

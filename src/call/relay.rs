@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::dialog::Side;
 use super::fork::{body_of, reason_of};
 use super::media::SDP;
+use super::refresh::side_index;
 use super::{Call, CallerState};
 use crate::server::respond;
 use crate::sip::codec::{HeaderName, Method, SipMessage};
@@ -106,6 +107,12 @@ impl Call {
             return;
         }
         let is_offer_method = matches!(method, Method::Invite | Method::Update);
+        if is_offer_method {
+            // Any re-INVITE or UPDATE from that side refreshes its session.
+            if let Some(t) = self.timers[side_index(side)].as_mut() {
+                t.restart();
+            }
+        }
         let mut body = body_of(&msg);
         let mut offer = false;
         let was_on_hold = self.media.as_ref().is_some_and(|m| m.on_hold());
@@ -263,6 +270,7 @@ impl Call {
                     .unwrap_or_default(),
             };
             b = b.header(HeaderName::Contact, &contact);
+            b = self.with_session_timer(b, side);
         }
         if let Some((ct, body)) = body {
             b = b.header(HeaderName::ContentType, &ct).body(body);

@@ -17,6 +17,8 @@ pub struct SwitchSettings {
     /// Upper bound on concurrent SIP transactions before new work gets 503.
     pub max_transactions: usize,
     pub media: MediaSettings,
+    /// RFC 4028 session timers on every call leg.
+    pub session_timer: crate::call::TimerConfig,
 }
 
 /// Where anchored media lives: the address RTP sockets bind to and are
@@ -67,6 +69,25 @@ struct SwitchFile {
     limits: LimitsFile,
     #[serde(default)]
     media: MediaFile,
+    #[serde(default)]
+    session_timer: SessionTimerFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct SessionTimerFile {
+    session_expires_seconds: u32,
+    min_se_seconds: u32,
+}
+
+impl Default for SessionTimerFile {
+    fn default() -> Self {
+        let d = crate::call::TimerConfig::default();
+        Self {
+            session_expires_seconds: d.session_expires,
+            min_se_seconds: d.min_se,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -201,6 +222,18 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
         );
         return None;
     }
+    let st = &file.session_timer;
+    if st.min_se_seconds < 2 || st.session_expires_seconds < st.min_se_seconds {
+        sink.push(
+            sink.line_of_key("session_expires_seconds"),
+            "session_timer.session_expires_seconds",
+            format!(
+                "{} with min_se_seconds {}: min_se_seconds must be at least 2 (RFC 4028 says 90) and session_expires_seconds at least min_se_seconds",
+                st.session_expires_seconds, st.min_se_seconds
+            ),
+        );
+        return None;
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&file.log.level) {
         sink.push(
             sink.line_of_key("level"),
@@ -218,6 +251,10 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
             rtp_ip,
             rtp_ports,
             media_timeout_seconds: file.media.media_timeout_seconds,
+        },
+        session_timer: crate::call::TimerConfig {
+            session_expires: st.session_expires_seconds,
+            min_se: st.min_se_seconds,
         },
     })
 }

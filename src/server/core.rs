@@ -225,7 +225,7 @@ impl Core {
                     ("Accept", "application/sdp"),
                     ("Accept-Encoding", "identity"),
                     ("Accept-Language", "en"),
-                    ("Supported", ""),
+                    ("Supported", "timer"),
                 ];
                 self.answer(&key, &msg, reply_flow, 200, "OK", &extra);
             }

@@ -19,7 +19,7 @@ use crate::sip::security::Guard;
 use crate::sip::transport::{Flow, Ingress, ProfileId, Transports};
 
 /// Option tags we support (a Require outside them gets 420).
-const SUPPORTED: &[&str] = &[];
+const SUPPORTED: &[&str] = &["timer"];
 
 pub struct ProfileIngress {
     pub profile: ProfileId,

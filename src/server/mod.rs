@@ -126,6 +126,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             root: cfg.switch.recordings.clone(),
             store: Some(store.clone()),
         }),
+        session_timer: cfg.switch.session_timer,
     });
     let core = core::Core::new(
         TransactionLayer::new(tx_config),
