@@ -44,6 +44,15 @@ mod outbound;
 mod record;
 mod task;
 
+#[cfg(test)]
+mod test_util;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_dtmf;
+#[cfg(test)]
+mod tests_robust;
+
 use crate::media::dtmf::digit_to_event;
 use crate::media::jitter::{JitterConfig, JitterStats};
 use crate::media::player::{OutputFormat, PlaybackId, PlayerError, Playlist};
