@@ -2,9 +2,10 @@
 //! (G.711), resampling between 8, 16 and 48 kHz, SDP offer/answer, RTP and
 //! RTCP (packets, statistics, cross-leg rewriting), DTMF (RFC 4733 and
 //! in-band), the jitter buffer, crash-safe WAV recording and prompt files,
-//! and (as it grows) the relay and player tasks. Codec, packet, DTMF and
-//! SDP modules are sans-IO (samples, packets and times in, samples and
-//! packets out); the media tasks own the sockets and files.
+//! the relay task (two legs bridged) and the session task (the switch as
+//! the far end of one leg: echo, prompts, recording, DTMF). Codec, packet,
+//! DTMF and SDP modules are sans-IO (samples, packets and times in, samples
+//! and packets out); the media tasks own the sockets and files.
 
 pub mod dtmf;
 pub mod g711;
@@ -16,4 +17,5 @@ pub mod relay;
 pub mod resample;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod wav;

@@ -1,7 +1,8 @@
 //! State of one relay leg: its sockets, latching, the rewriter for the stream
 //! we send to it, receive/send statistics, the RFC 4733 receiver for digits
 //! it sends, hold and media-timeout bookkeeping, counters, and the G.711
-//! transcoding applied to its audio on the way to the other leg.
+//! transcoding applied to its audio on the way to the other leg. A media
+//! session (`media::session`) keeps its one leg in the same type.
 
 use super::latch::Latch;
 use super::{AudioCodec, LegId, LegSetup, LegSummary, RelaySetupError};

@@ -22,11 +22,11 @@
 //! state is in `leg.rs`, the task loop in `task.rs`.
 
 pub mod latch;
-mod leg;
+pub(crate) mod leg;
 mod task;
 
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -122,7 +122,8 @@ pub enum RelaySetupError {
     CodecMismatch { a: AudioCodec, b: AudioCodec },
 }
 
-/// Everything the relay needs to know about one leg.
+/// Everything the relay (or a [`crate::media::session`]) needs to know
+/// about one leg.
 #[derive(Debug)]
 pub struct LegSetup {
     pub sockets: MediaSockets,
