@@ -16,6 +16,10 @@
 //! other leg; the answer comes back rewritten and the relay is re-targeted
 //! and told the new directions (hold). An offer-less re-INVITE is answered
 //! by the switch itself.
+//!
+//! A call the switch answers itself (a demo number, later an IVR) has only
+//! the caller's leg: [`CallMedia::answer_locally`] answers the offer and
+//! runs a media session (`media::session`) on that leg instead of a relay.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,9 +29,17 @@ use bytes::Bytes;
 use super::dialog::Side;
 use crate::media::ports::{MediaSockets, PortPool};
 use crate::media::relay::{
-    AudioCodec, LegId, LegSetup, RelayEvent, RelayHandle, RelayOptions, RelaySummary, TapFrame,
+    AudioCodec, LegId, LegSetup, LegSummary, RelayEvent, RelayHandle, RelayOptions, TapFrame,
     spawn_relay,
 };
+use crate::media::session::{SessionEvent, SessionHandle, SessionOptions, spawn_session};
+
+/// Something the call's media reports.
+#[derive(Debug)]
+pub enum MediaEvent {
+    Relay(RelayEvent),
+    Session(SessionEvent),
+}
 use crate::media::sdp::{
     Capabilities, Codec, CodecPreference, Direction, LocalSession, NegotiatedMedia,
     NegotiationError, PayloadFormat, SessionDescription, answer_with, build_offer, parse_bytes,
@@ -119,10 +131,15 @@ struct LegEnd {
 }
 
 impl LegEnd {
-    fn new(sockets: MediaSockets, ip: IpAddr, session_id: u64, allowed_ips: Vec<IpAddr>) -> Self {
-        let addr = SocketAddr::new(ip, sockets.rtp_port);
+    fn new(
+        sockets: Option<MediaSockets>,
+        ip: IpAddr,
+        session_id: u64,
+        allowed_ips: Vec<IpAddr>,
+    ) -> Self {
+        let addr = SocketAddr::new(ip, sockets.as_ref().map_or(0, |s| s.rtp_port));
         Self {
-            sockets: Some(sockets),
+            sockets,
             addr,
             session: LocalSession::new(ip, session_id),
             allowed_ips,
@@ -160,6 +177,8 @@ pub struct CallMedia {
     /// Our offer to the caller when it sent none, until its ACK answers.
     caller_late_offer: Option<SessionDescription>,
     relay: Option<RelayHandle>,
+    /// The switch's own end of the caller's leg (calls it answers itself).
+    session: Option<SessionHandle>,
     reoffer: Option<Reoffer>,
     /// Our offer in a 200 to an offer-less re-INVITE, awaiting the ACK.
     local_offer: Option<(Side, SessionDescription)>,
@@ -170,12 +189,15 @@ pub struct CallMedia {
 
 impl CallMedia {
     /// Media for a new call: checks the caller's offer (`body`, if any),
-    /// takes two socket pairs and builds the offer for the agent's phones.
+    /// takes two socket pairs and builds the offer for the agent's phones
+    /// (`agent_ips`: their signalling addresses). With `agent_ips` `None`
+    /// the switch answers the call itself: only the caller's leg gets
+    /// sockets.
     pub fn new(
         ctx: Arc<MediaContext>,
         body: Option<&[u8]>,
         caller_ip: IpAddr,
-        agent_ips: Vec<IpAddr>,
+        agent_ips: Option<Vec<IpAddr>>,
     ) -> Result<(Self, Bytes), Reject> {
         let caller_offer = match body {
             Some(b) => Some(parse_bytes(b).map_err(Reject::malformed)?),
@@ -213,10 +235,18 @@ impl CallMedia {
             codecs = ctx.codecs.clone();
         }
         let caller_sockets = ctx.ports.bind(false).map_err(Reject::unavailable)?;
-        let agent_sockets = ctx.ports.bind(false).map_err(Reject::unavailable)?;
+        let agent_sockets = match agent_ips {
+            Some(_) => Some(ctx.ports.bind(false).map_err(Reject::unavailable)?),
+            None => None,
+        };
         let session_id = u64::from(rand::random::<u32>());
-        let caller = LegEnd::new(caller_sockets, ip, session_id, vec![caller_ip]);
-        let mut agent = LegEnd::new(agent_sockets, ip, session_id + 1, agent_ips);
+        let caller = LegEnd::new(Some(caller_sockets), ip, session_id, vec![caller_ip]);
+        let mut agent = LegEnd::new(
+            agent_sockets,
+            ip,
+            session_id + 1,
+            agent_ips.unwrap_or_default(),
+        );
         let caps = ctx.capabilities(codecs);
         let agent_offer = build_offer(&caps, &agent.next_session(), agent.addr);
         let bytes = Bytes::from(agent_offer.to_string());
@@ -230,6 +260,7 @@ impl CallMedia {
                 caller_sdp: None,
                 caller_late_offer: None,
                 relay: None,
+                session: None,
                 reoffer: None,
                 local_offer: None,
                 refresh: None,
@@ -363,6 +394,80 @@ impl CallMedia {
             Side::Caller => &mut self.caller,
             Side::Agent => &mut self.agent,
         }
+    }
+
+    /// Answers the caller's offer from the switch itself (G.711 only) and
+    /// starts the media session on the caller's leg. Late offers are not
+    /// taken here (the caller must offer in its INVITE).
+    pub fn answer_locally(&mut self, opts: SessionOptions) -> Result<Bytes, Reject> {
+        let Some(offer) = &self.caller_offer else {
+            return Err(Reject {
+                status: 488,
+                warning: Some(NegotiationError::NoAudio.warning_header("switchboard")),
+                reason: "no SDP offer in the INVITE".into(),
+            });
+        };
+        let codecs: Vec<Codec> = self
+            .ctx
+            .codecs
+            .iter()
+            .filter(|c| AudioCodec::from_codec(c) != AudioCodec::Other)
+            .cloned()
+            .collect();
+        let mut caps = self.ctx.capabilities(codecs);
+        caps.single_codec = true;
+        let session = self.caller.next_session();
+        let addr = self.caller.addr;
+        let ours = answer_with(offer, &caps, &session, |_| Some(addr))
+            .map_err(|e| Reject::negotiation(&e))?;
+        self.caller.agreed = Some(agreed_from(&ours.streams[0]));
+        let setup = self
+            .leg_setup(Side::Caller)
+            .ok_or_else(|| Reject::unavailable("sockets already used"))?;
+        let handle = spawn_session(setup, opts).map_err(|e| Reject {
+            status: 488,
+            warning: Some(NegotiationError::NoCommonCodec.warning_header("switchboard")),
+            reason: e.to_string(),
+        })?;
+        self.session = Some(handle);
+        let bytes = Bytes::from(ours.sdp.to_string());
+        self.caller_sdp = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// The media session of a call the switch answered itself.
+    pub fn session(&self) -> Option<&SessionHandle> {
+        self.session.as_ref()
+    }
+
+    /// A re-offer from the caller of a call the switch answered itself:
+    /// answered here (same codec), the session re-targeted and put on or
+    /// off hold.
+    pub async fn reanswer_locally(&mut self, body: &[u8]) -> Result<Bytes, Reject> {
+        let offer = parse_bytes(body).map_err(Reject::malformed)?;
+        let current = self
+            .caller
+            .agreed
+            .clone()
+            .ok_or_else(|| Reject::unavailable("leg without media"))?;
+        let mut caps = self.leg_caps(&current);
+        caps.single_codec = true;
+        let session = self.caller.next_session();
+        let addr = self.caller.addr;
+        let ours = answer_with(&offer, &caps, &session, |_| Some(addr))
+            .map_err(|e| Reject::negotiation(&e))?;
+        let agreed = agreed_from(&ours.streams[0]);
+        if let Some(s) = &self.session {
+            if agreed.remote != current.remote {
+                let _ = s
+                    .set_remote(agreed.remote, self.caller.allowed_ips.clone())
+                    .await;
+            }
+            let _ = s.hold(!agreed.direction.sends()).await;
+        }
+        self.on_hold = agreed.direction != Direction::SendRecv;
+        self.caller.agreed = Some(agreed);
+        Ok(Bytes::from(ours.sdp.to_string()))
     }
 
     /// A re-offer from `from` (re-INVITE or UPDATE with SDP): checks it
@@ -557,20 +662,35 @@ impl CallMedia {
         }
     }
 
-    /// The next relay event; never resolves without a relay.
-    pub async fn next_event(&mut self) -> RelayEvent {
-        match self.relay.as_mut() {
-            Some(r) => match r.next_event().await {
-                Some(ev) => ev,
-                None => std::future::pending().await,
-            },
-            None => std::future::pending().await,
+    /// The next event of the relay or the session; never resolves
+    /// without either.
+    pub async fn next_event(&mut self) -> MediaEvent {
+        if let Some(r) = self.relay.as_mut() {
+            if let Some(ev) = r.next_event().await {
+                return MediaEvent::Relay(ev);
+            }
+        } else if let Some(s) = self.session.as_mut()
+            && let Some(ev) = s.next_event().await
+        {
+            return MediaEvent::Session(ev);
         }
+        std::future::pending().await
     }
 
-    /// Stops the relay and gives its counters.
-    pub async fn stop(&mut self) -> Option<RelaySummary> {
-        self.relay.take()?.stop().await.ok()
+    /// Stops the relay (or the session) and gives the legs' counters:
+    /// [caller, agent].
+    pub async fn stop(&mut self) -> [Option<LegSummary>; 2] {
+        if let Some(r) = self.relay.take()
+            && let Ok(s) = r.stop().await
+        {
+            return [Some(s.a), Some(s.b)];
+        }
+        if let Some(s) = self.session.take()
+            && let Ok(s) = s.stop().await
+        {
+            return [Some(s.leg), None];
+        }
+        [None, None]
     }
 }
 

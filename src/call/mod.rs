@@ -5,6 +5,7 @@
 //! requests (re-INVITE, UPDATE, INFO). Its media is anchored in the switch
 //! (`media.rs`) and its detail record written as it goes (`record.rs`).
 
+mod app;
 mod dialog;
 mod fork;
 mod media;
@@ -32,7 +33,7 @@ use crate::sip::transport::Flow;
 pub use dialog::{Dialog, Side};
 use fork::{Fork, ForkState, InviteParts, best_failure, body_of, build_invite, reason_of};
 pub use media::MediaContext;
-use media::{CallMedia, Reject, SDP};
+use media::{CallMedia, MediaEvent, Reject, SDP};
 use record::EndInfo;
 use relay::{Relay, Retransmit};
 use session_timer::SessionTimer;
@@ -49,6 +50,23 @@ pub struct CallContext {
     /// Answered calls are recorded here; `None` records nothing.
     pub recordings: Option<Recordings>,
     pub session_timer: TimerConfig,
+    /// The switch's own prompts (demo numbers, later IVR flows).
+    pub prompts: Prompts,
+}
+
+/// Where the switch's prompts are and their converted, cached copies.
+pub struct Prompts {
+    pub dir: std::path::PathBuf,
+    pub cache: crate::media::player::PromptCache,
+}
+
+/// Where a new call goes.
+#[derive(Debug)]
+pub enum Destination {
+    /// Ring these contacts of an agent.
+    Agents(Vec<Target>),
+    /// The switch answers it itself.
+    Application(crate::config::Application),
 }
 
 /// Where and how answered calls are recorded.
@@ -71,14 +89,14 @@ pub fn spawn(
     key: TransactionKey,
     flow: Flow,
     invite: SipMessage,
-    route: (String, Vec<Target>),
+    profile: String,
+    dest: Destination,
 ) -> TuSender {
     let (tx, rx) = mpsc::channel(TU_QUEUE);
     let me = tx.clone();
-    let (profile, targets) = route;
     tokio::spawn(async move {
         match Call::new(ctx, ep.clone(), me, key.clone(), flow, invite) {
-            Ok(call) => call.run(rx, profile, targets).await,
+            Ok(call) => call.run(rx, profile, dest).await,
             Err(invite) => {
                 // Validation lets no such INVITE through; should one come,
                 // the caller still gets an answer and nothing stays bound.
@@ -128,6 +146,8 @@ struct Call {
     acks: HashMap<(Side, u32), (Flow, Bytes)>,
     media: Option<CallMedia>,
     recorder: Option<crate::media::recorder::RecorderHandle>,
+    /// The switch's own application, when it answered the call itself.
+    app: Option<app::AppRun>,
     /// RFC 4028 timers: [caller leg, agent leg], running once answered.
     timers: [Option<SessionTimer>; 2],
     /// Our session refreshes awaiting their response: side, method, CSeq.
@@ -200,6 +220,7 @@ impl Call {
             acks: HashMap::new(),
             media: None,
             recorder: None,
+            app: None,
             timers: [None, None],
             refreshes: HashMap::new(),
             end_info: None,
@@ -219,13 +240,16 @@ impl Call {
             .map(|(_, t)| t.to_string())
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, profile: String, targets: Vec<Target>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, profile: String, dest: Destination) {
         self.insert_cdr(&profile).await;
         let caller_timer = session_timer::for_caller(&self.caller_invite, &self.ctx.session_timer);
         let setup = match caller_timer {
             Ok(t) => {
                 self.timers[0] = Some(t);
-                self.setup_media(&targets)
+                match &dest {
+                    Destination::Agents(targets) => self.setup_media(Some(targets)),
+                    Destination::Application(_) => self.setup_media(None),
+                }
             }
             Err(min_se) => Err(Reject {
                 status: 422,
@@ -233,9 +257,10 @@ impl Call {
                 reason: format!("session interval below our Min-SE {min_se}"),
             }),
         };
-        match setup {
-            Ok(sdp) => self.start_forks(targets, sdp).await,
-            Err(reject) => self.reject_caller(reject).await,
+        match (setup, dest) {
+            (Ok(sdp), Destination::Agents(targets)) => self.start_forks(targets, sdp).await,
+            (Ok(_), Destination::Application(app)) => self.start_app(app).await,
+            (Err(reject), _) => self.reject_caller(reject).await,
         }
         loop {
             if self.finished() {
@@ -258,8 +283,9 @@ impl Call {
     }
 
     /// Anchors the call's media: checks the caller's offer and builds the
-    /// offer for the agent's phones.
-    fn setup_media(&mut self, targets: &[Target]) -> Result<Option<Bytes>, Reject> {
+    /// offer for the agent's phones (`targets`; `None` when the switch
+    /// answers the call itself).
+    fn setup_media(&mut self, targets: Option<&[Target]>) -> Result<Option<Bytes>, Reject> {
         let body = self.caller_invite.body();
         let body = (!body.is_empty()).then_some(body);
         if let Some(ct) = dialog::header_text(&self.caller_invite, HeaderName::ContentType)
@@ -272,7 +298,7 @@ impl Call {
                 reason: format!("body of type {ct}"),
             });
         }
-        let agent_ips = targets.iter().map(|t| t.flow.remote.ip()).collect();
+        let agent_ips = targets.map(|t| t.iter().map(|t| t.flow.remote.ip()).collect());
         let (media, offer) = CallMedia::new(
             self.ctx.media.clone(),
             body.as_deref(),
@@ -319,7 +345,7 @@ impl Call {
     }
 
     fn finished(&self) -> bool {
-        if self.forks.is_empty() {
+        if self.forks.is_empty() && self.app.is_none() {
             return self.caller_state != CallerState::Proceeding;
         }
         match self.ending_since {
@@ -349,6 +375,9 @@ impl Call {
         if self.caller_state == CallerState::Answered && self.ending_since.is_none() {
             for t in self.timers.iter().flatten() {
                 next = next.min(t.due);
+            }
+            if let Some(t) = self.app.as_ref().and_then(|a| a.deadline) {
+                next = next.min(t);
             }
         }
         next
@@ -765,6 +794,7 @@ impl Call {
             self.ep.send(ToCore::SendStateless { flow, bytes }).await;
         }
         self.session_timers_due().await;
+        self.app_timer().await;
         if gave_up {
             // RFC 3261 13.3.1.4: no ACK for our 2xx: end the session.
             self.note_end(HangupBy::Switch, "no ACK for the 200", None);
@@ -795,8 +825,8 @@ impl Call {
     }
 }
 
-/// The next event of the call's relay; never resolves without media.
-async fn media_event(media: &mut Option<CallMedia>) -> crate::media::relay::RelayEvent {
+/// The next event of the call's media; never resolves without media.
+async fn media_event(media: &mut Option<CallMedia>) -> MediaEvent {
     match media {
         Some(m) => m.next_event().await,
         None => std::future::pending().await,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::dialog::{Side, header_text};
 use super::fork::body_of;
-use super::media::{SDP, leg_id};
+use super::media::{MediaEvent, SDP};
 use super::{Call, CallerState};
 use crate::media::recorder::{RecorderConfig, start_recording};
 use crate::media::relay::{LegId, LegSummary, RelayEvent};
@@ -93,6 +93,10 @@ impl Call {
         .await;
     }
 
+    pub(super) async fn journal_event(&self, kind: CallEventKind, detail: &str) {
+        self.journal(kind, detail).await;
+    }
+
     async fn journal(&self, kind: CallEventKind, detail: &str) {
         if let Some(cdr) = &self.ctx.cdr {
             cdr.add_event(&self.caller.call_id, unix_ms(), kind, detail)
@@ -157,8 +161,12 @@ impl Call {
         }
     }
 
-    /// Something the relay saw.
-    pub(super) async fn on_media_event(&mut self, ev: RelayEvent) {
+    /// Something the relay or the session saw.
+    pub(super) async fn on_media_event(&mut self, ev: MediaEvent) {
+        let ev = match ev {
+            MediaEvent::Relay(ev) => ev,
+            MediaEvent::Session(ev) => return self.on_session_event(ev).await,
+        };
         match ev {
             RelayEvent::Digit {
                 leg,
@@ -227,7 +235,7 @@ impl Call {
     pub(super) async fn finish_cdr(&mut self) {
         let summary = match self.media.as_mut() {
             Some(m) => m.stop().await,
-            None => None,
+            None => [None, None],
         };
         if let Some(rec) = self.recorder.take() {
             match rec.finish().await {
@@ -260,9 +268,9 @@ impl Call {
             }
         };
         let quality = |side: Side| -> Option<LegQuality> {
-            let s = summary.as_ref()?;
+            let s = summary[super::refresh::side_index(side)].as_ref()?;
             let codec = self.media.as_ref()?.codec_name(side)?;
-            Some(leg_quality(codec, s.leg(leg_id(side))))
+            Some(leg_quality(codec, s))
         };
         let legs = [quality(Side::Caller), quality(Side::Agent)];
         cdr.finish_call(

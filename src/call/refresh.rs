@@ -48,7 +48,7 @@ impl Call {
     /// Timers that are due: send our refreshes, end sessions nobody refreshed.
     pub(super) async fn session_timers_due(&mut self) {
         if self.caller_state != CallerState::Answered
-            || self.agent.is_none()
+            || (self.agent.is_none() && self.app.is_none())
             || self.ending_since.is_some()
         {
             return;

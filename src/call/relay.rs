@@ -87,7 +87,8 @@ impl Call {
             self.respond_to(&key, &msg, flow, status, None, false).await;
             return;
         };
-        let established = self.agent.is_some() && self.caller_state == CallerState::Answered;
+        let established = (self.agent.is_some() || self.app.is_some())
+            && self.caller_state == CallerState::Answered;
         if method == Method::Bye {
             let by = match side {
                 Side::Caller => HangupBy::Caller,
@@ -116,6 +117,31 @@ impl Call {
         let mut body = body_of(&msg);
         let mut offer = false;
         let was_on_hold = self.media.as_ref().is_some_and(|m| m.on_hold());
+        if is_offer_method
+            && self.app.is_some()
+            && let Some(media) = self.media.as_mut()
+        {
+            // The switch is the far end: it answers the offer itself.
+            let answer = match body.take() {
+                Some((_, sdp)) => media.reanswer_locally(&sdp).await.map(Some),
+                None if method == Method::Invite => Ok(media.local_offer(side)),
+                None => Ok(None),
+            };
+            match answer {
+                Ok(sdp) => {
+                    let body = sdp.map(|b| (SDP.to_string(), b));
+                    let retransmit = method == Method::Invite;
+                    self.respond_to(&key, &msg, flow, 200, body, retransmit)
+                        .await;
+                    self.journal_hold(was_on_hold).await;
+                }
+                Err(reject) => {
+                    self.respond_to(&key, &msg, flow, reject.status, None, false)
+                        .await;
+                }
+            }
+            return;
+        }
         if is_offer_method && let Some(media) = self.media.as_mut() {
             match body.take() {
                 Some((_, sdp)) => match media.reoffer(side, &sdp) {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use listen::{ListenAddr, Transport, parse_listen};
 pub use problem::{ConfigProblem, ProblemSink};
 pub use profile::{
-    AccessPolicy, DenyAction, InternalSettings, Profile, ProfileKind, QualifySettings,
+    AccessPolicy, Application, DenyAction, InternalSettings, Profile, ProfileKind, QualifySettings,
     RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser, TrunkSettings,
 };
 pub use switch_file::{LogFormat, LogSettings, MediaSettings, SwitchSettings};

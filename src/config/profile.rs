@@ -96,6 +96,30 @@ pub struct TrunkSettings {
     pub qualify: Option<QualifySettings>,
     /// Registration of this trunk to a carrier.
     pub registration: Option<RegistrationSettings>,
+    /// Numbers answered by the switch itself (`[routing.numbers]`),
+    /// looked up before the agents.
+    pub numbers: std::collections::BTreeMap<String, Application>,
+}
+
+/// What the switch itself does with a call to one of a trunk's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Application {
+    /// Answer and send the caller's audio back (a media test).
+    Echo,
+    /// Answer, record the caller until `#` or 30 s, play it back.
+    RecordPlayback,
+}
+
+impl Application {
+    pub const NAMES: [&'static str; 2] = ["echo", "record-playback"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "echo" => Some(Application::Echo),
+            "record-playback" => Some(Application::RecordPlayback),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +232,8 @@ struct AccessFile {
 #[serde(deny_unknown_fields)]
 struct RoutingFile {
     agents_profile: Option<Spanned<String>>,
+    #[serde(default)]
+    numbers: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -289,12 +315,43 @@ pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Opti
                     );
                 }
             }
-            let agents_profile = file
-                .routing
-                .and_then(|r| r.agents_profile)
-                .map(|s| s.into_inner());
+            let (agents_profile, numbers_file) = match file.routing {
+                Some(r) => (r.agents_profile.map(|s| s.into_inner()), r.numbers),
+                None => (None, Default::default()),
+            };
+            let mut numbers = std::collections::BTreeMap::new();
+            for (number, app) in numbers_file {
+                let field = format!("routing.numbers.{number}");
+                if number.is_empty()
+                    || !number
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+*#-_.".contains(c))
+                {
+                    sink.at_span(
+                        app.span(),
+                        &field,
+                        format!("`{number}` is not a dialled number; use digits, + * # or letters"),
+                    );
+                    continue;
+                }
+                match Application::from_name(app.get_ref()) {
+                    Some(a) => {
+                        numbers.insert(number, a);
+                    }
+                    None => sink.at_span(
+                        app.span(),
+                        &field,
+                        format!(
+                            "unknown application `{}`; valid: {}",
+                            app.get_ref(),
+                            Application::NAMES.join(", ")
+                        ),
+                    ),
+                }
+            }
             ProfileKind::Trunk(TrunkSettings {
                 agents_profile,
+                numbers,
                 qualify: file.qualify,
                 registration: file.registration,
             })

@@ -13,6 +13,8 @@ pub struct SwitchSettings {
     /// SQLite database file.
     pub database: PathBuf,
     pub recordings: PathBuf,
+    /// Where the switch's own prompts are (`beep.wav`, `en/...`).
+    pub prompts: PathBuf,
     pub log: LogSettings,
     /// Upper bound on concurrent SIP transactions before new work gets 503.
     pub max_transactions: usize,
@@ -63,6 +65,8 @@ struct SwitchFile {
     database: DatabaseFile,
     #[serde(default)]
     recordings: RecordingsFile,
+    #[serde(default)]
+    prompts: PromptsFile,
     #[serde(default)]
     log: LogSettings,
     #[serde(default)]
@@ -150,6 +154,20 @@ impl Default for RecordingsFile {
     fn default() -> Self {
         Self {
             path: "recordings".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromptsFile {
+    path: String,
+}
+
+impl Default for PromptsFile {
+    fn default() -> Self {
+        Self {
+            path: "prompts".into(),
         }
     }
 }
@@ -245,6 +263,7 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
     Some(SwitchSettings {
         database: dir.join(&file.database.path),
         recordings: dir.join(&file.recordings.path),
+        prompts: dir.join(&file.prompts.path),
         log: file.log,
         max_transactions: file.limits.max_transactions,
         media: MediaSettings {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::respond::{self, ALLOW};
 use super::routing::{Route, route_trunk_invite};
 use super::runtime::ProfileRuntime;
-use crate::call::CallContext;
+use crate::call::{CallContext, Destination};
 use crate::config::ProfileKind;
 use crate::registrar::Registrar;
 use crate::sip::auth::unix_now;
@@ -296,32 +296,34 @@ impl Core {
                         Route::Reject(403, "Calls From Agents Are Not Enabled")
                     }
                 };
-                match route {
+                let dest = match route {
                     Route::Reject(status, reason) => {
-                        self.answer(&key, &msg, reply_flow, status, reason, &[])
+                        self.answer(&key, &msg, reply_flow, status, reason, &[]);
+                        return;
                     }
-                    Route::Agents(targets) => {
-                        // Stop the caller's retransmissions at once.
-                        self.answer(&key, &msg, reply_flow, 100, "Trying", &[]);
-                        let Ok(call_id) = msg.call_id().map(str::to_string) else {
-                            return;
-                        };
-                        let profile_name = self
-                            .profiles
-                            .get(profile)
-                            .map(|p| p.profile.name.clone())
-                            .unwrap_or_default();
-                        let owner = crate::call::spawn(
-                            self.calls.clone(),
-                            self.endpoint.clone(),
-                            key,
-                            reply_flow,
-                            msg,
-                            (profile_name, targets),
-                        );
-                        self.dialogs.insert(call_id, owner);
-                    }
-                }
+                    Route::Agents(targets) => Destination::Agents(targets),
+                    Route::Application(app) => Destination::Application(app),
+                };
+                // Stop the caller's retransmissions at once.
+                self.answer(&key, &msg, reply_flow, 100, "Trying", &[]);
+                let Ok(call_id) = msg.call_id().map(str::to_string) else {
+                    return;
+                };
+                let profile_name = self
+                    .profiles
+                    .get(profile)
+                    .map(|p| p.profile.name.clone())
+                    .unwrap_or_default();
+                let owner = crate::call::spawn(
+                    self.calls.clone(),
+                    self.endpoint.clone(),
+                    key,
+                    reply_flow,
+                    msg,
+                    profile_name,
+                    dest,
+                );
+                self.dialogs.insert(call_id, owner);
             }
             Method::Bye
             | Method::Cancel

@@ -16,8 +16,9 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::call::{CallContext, MediaContext, Recordings};
+use crate::call::{CallContext, MediaContext, Prompts, Recordings};
 use crate::config::{Config, Profile, ProfileKind, SecuritySettings, Transport, parse_listen};
+use crate::media::player::PromptCache;
 use crate::media::ports::PortPool;
 use crate::media::relay::RelayOptions;
 use crate::registrar::{Persister, Registrar};
@@ -27,6 +28,9 @@ use crate::sip::transaction::{self, TransactionLayer};
 use crate::sip::transport::{Flow, Limits, ProfileId, Transports};
 use crate::store::{CdrWriter, Store};
 use runtime::ProfileRuntime;
+
+/// Memory for prompts converted to the legs' codecs.
+const PROMPT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Messages waiting for the core before ingress sheds load with 503.
 const CORE_QUEUE: usize = 16_384;
@@ -127,6 +131,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             store: Some(store.clone()),
         }),
         session_timer: cfg.switch.session_timer,
+        prompts: Prompts {
+            dir: cfg.switch.prompts.clone(),
+            cache: PromptCache::new(PROMPT_CACHE_BYTES),
+        },
     });
     let core = core::Core::new(
         TransactionLayer::new(tx_config),

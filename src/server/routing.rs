@@ -1,13 +1,14 @@
-//! Where an INVITE arriving on a trunk goes: the called number is looked
-//! up as an extension of the trunk's agents profile. Unknown numbers get
-//! 404, known agents with no registration 480, otherwise every registered
-//! contact of the agent is rung.
+//! Where an INVITE arriving on a trunk goes: a number of the trunk's
+//! `[routing.numbers]` is answered by the switch itself; otherwise the
+//! called number is looked up as an extension of the trunk's agents
+//! profile. Unknown numbers get 404, known agents with no registration
+//! 480, otherwise every registered contact of the agent is rung.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::runtime::ProfileRuntime;
-use crate::config::{Transport, TrunkSettings};
+use crate::config::{Application, Transport, TrunkSettings};
 use crate::registrar::{Binding, Lookup, Registrar};
 use crate::sip::codec::{Host, SipMessage, Uri};
 use crate::sip::transport::{Flow, ProfileId};
@@ -28,6 +29,8 @@ pub struct Target {
 pub enum Route {
     Reject(u16, &'static str),
     Agents(Vec<Target>),
+    /// A number the switch answers itself (`[routing.numbers]`).
+    Application(Application),
 }
 
 pub fn route_trunk_invite(
@@ -49,6 +52,9 @@ pub fn route_trunk_invite(
     else {
         return Route::Reject(404, "Not Found");
     };
+    if let Some(app) = trunk.numbers.get(&number) {
+        return Route::Application(*app);
+    }
     let Some(agents) = trunk
         .agents_profile
         .as_deref()

@@ -54,3 +54,199 @@ pub fn speech_spans(path: &str, threshold: f64) -> Vec<Option<(f64, f64)>> {
     }
     spans
 }
+
+/// A hand-made caller on the carrier trunk: raw SIP over UDP and an RTP
+/// socket, for tests that must see or shape every packet.
+pub struct RawCaller {
+    pub sip: super::RawUdp,
+    /// Where the caller's RTP goes out from and comes back to.
+    pub rtp: std::net::UdpSocket,
+    pub to: std::net::SocketAddr,
+    pub call_id: String,
+    number: String,
+    /// `;tag=...` of the switch, once answered.
+    tag: String,
+    /// The switch's RTP address for this call, once answered.
+    pub leg: Option<std::net::SocketAddr>,
+    cseq: u32,
+}
+
+impl RawCaller {
+    /// A caller to `number` at `to`; its SDP will name `sdp_port` (the RTP
+    /// socket's own port when `None`).
+    pub fn new(to: std::net::SocketAddr, number: &str) -> Self {
+        let sip = super::RawUdp::bind(super::LOCALHOST);
+        let rtp = std::net::UdpSocket::bind((super::LOCALHOST, 0)).unwrap();
+        let call_id = format!("raw-{}-{number}", sip.local().port());
+        Self {
+            sip,
+            rtp,
+            to,
+            call_id,
+            number: number.to_string(),
+            tag: String::new(),
+            leg: None,
+            cseq: 1,
+        }
+    }
+
+    fn headers(&self, method: &str, cseq: u32, branch: &str) -> String {
+        let (local, to, number) = (self.sip.local(), self.to, &self.number);
+        format!(
+            "{method} sip:{number}@{to} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch}-{cseq};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:+15550777@{local}>;tag=caller\r\n\
+             To: <sip:{number}@{to}>{}\r\n\
+             Call-ID: {}\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Contact: <sip:carrier@{local}>\r\n",
+            self.tag, self.call_id
+        )
+    }
+
+    /// INVITE offering `pts` (e.g. "0 101", rtpmap for 101 added) with
+    /// `sdp_port` in the SDP; returns the final status and response, and
+    /// ACKs a 200.
+    pub fn invite(&mut self, pts: &str, sdp_port: Option<u16>) -> (u16, String) {
+        let port = sdp_port.unwrap_or_else(|| self.rtp.local_addr().unwrap().port());
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP {pts}\r\na=rtpmap:101 telephone-event/8000\r\n\
+             a=fmtp:101 0-16\r\na=sendrecv\r\n"
+        );
+        let msg = format!(
+            "{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            self.headers("INVITE", 1, "inv"),
+            sdp.len()
+        );
+        let (status, response) = self
+            .sip
+            .request(self.to, &msg, Duration::from_secs(10))
+            .expect("a final response to the INVITE");
+        if status == 200 {
+            let tag = super::header_value(&response, "To")
+                .and_then(|to| to.split(";tag=").nth(1).map(|t| t.trim().to_string()))
+                .expect("a To tag in the 200");
+            self.tag = format!(";tag={tag}");
+            let port: u16 = response
+                .lines()
+                .find_map(|l| l.strip_prefix("m=audio "))
+                .and_then(|r| r.split_whitespace().next()?.parse().ok())
+                .expect("m=audio in the 200");
+            self.leg = Some(std::net::SocketAddr::from((super::LOCALHOST, port)));
+            let ack = format!("{}Content-Length: 0\r\n\r\n", self.headers("ACK", 1, "ack"));
+            self.sip.send(self.to, ack.as_bytes());
+        }
+        (status, response)
+    }
+
+    /// Sends BYE and returns the final status.
+    pub fn bye(&mut self) -> u16 {
+        self.cseq += 1;
+        let msg = format!(
+            "{}Content-Length: 0\r\n\r\n",
+            self.headers("BYE", self.cseq, "bye")
+        );
+        self.sip
+            .request(self.to, &msg, Duration::from_secs(5))
+            .map_or(0, |(s, _)| s)
+    }
+
+    /// Waits for the switch's BYE (answering it 200); true if it came.
+    pub fn await_bye(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let Some(msg) = self.sip.recv(left) else {
+                return false;
+            };
+            if msg.starts_with("BYE ") {
+                let ok = response_to_request(&msg, 200, "OK");
+                self.sip.send(self.to, ok.as_bytes());
+                return true;
+            }
+        }
+        false
+    }
+
+    /// One RTP packet to the switch's leg from the RTP socket.
+    pub fn send_rtp(&self, pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) {
+        let leg = self.leg.expect("answered");
+        self.rtp
+            .send_to(&rtp_packet(pt, seq, ts, marker, payload), leg)
+            .unwrap();
+    }
+
+    /// An RFC 4733 digit (event code `event`, e.g. 11 for `#`) at `ts`:
+    /// three updates and three end packets.
+    pub fn send_digit(&self, event: u8, seq: &mut u16, ts: u32) {
+        for i in 0..6u16 {
+            let end = i >= 3;
+            let duration = 160 * (i.min(3) + 1);
+            let mut p = vec![event, if end { 0x8a } else { 0x0a }];
+            p.extend_from_slice(&duration.to_be_bytes());
+            self.send_rtp(101, *seq, ts, i == 0, &p);
+            *seq = seq.wrapping_add(1);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// (payload type, payload) of the RTP packets arriving on the RTP
+    /// socket until `quiet` passes without one (at most `limit` long).
+    pub fn receive(&self, quiet: Duration, limit: Duration) -> Vec<(u8, Vec<u8>)> {
+        receive_rtp(&self.rtp, quiet, limit)
+    }
+}
+
+/// An RTP packet (version 2, SSRC 0x12345678).
+pub fn rtp_packet(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// (payload type, payload) of the RTP packets arriving on `sock` until
+/// `quiet` passes without one (at most `limit` long).
+pub fn receive_rtp(
+    sock: &std::net::UdpSocket,
+    quiet: Duration,
+    limit: Duration,
+) -> Vec<(u8, Vec<u8>)> {
+    sock.set_read_timeout(Some(quiet)).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        match sock.recv_from(&mut buf) {
+            Ok((n, _)) if n > 12 => out.push((buf[1] & 0x7f, buf[12..n].to_vec())),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// A response to the request `msg`: its Via, From, To, Call-ID and CSeq.
+pub fn response_to_request(msg: &str, status: u16, reason: &str) -> String {
+    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+    for line in msg.lines().skip(1) {
+        if line.trim().is_empty() {
+            break;
+        }
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"].contains(&name.as_str()) {
+            out.push_str(line.trim_end());
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}

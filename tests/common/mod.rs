@@ -317,6 +317,9 @@ impl Switch {
         if root.join("ivr-flows").is_dir() {
             copy_tree(&root.join("ivr-flows"), &cfg.join("ivr-flows"));
         }
+        if root.join("prompts").is_dir() {
+            copy_tree(&root.join("prompts"), &cfg.join("prompts"));
+        }
         fs::create_dir_all(cfg.join("recordings")).unwrap();
 
         let carrier_port = alloc_port();

@@ -1,0 +1,280 @@
+//! The switch's own applications on a trunk number (`[routing.numbers]`):
+//! the call is answered by the switch, whose media session is the far end
+//! of the caller's leg.
+//!
+//! - `echo` (demo number 9196): the caller's audio is sent back to it.
+//! - `record-playback` (9197): a prompt and a beep, then the caller is
+//!   recorded (a mono WAV under `recordings/`, with its row) until `#` or
+//!   30 s, then the recording is played back and the switch hangs up.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Call;
+use super::media::SDP;
+use super::record::unix_ms;
+use crate::config::Application;
+use crate::media::player::{EncodedPrompt, PlaybackId, Playlist};
+use crate::media::session::{DigitSource, SessionEvent, SessionOptions};
+use crate::media::wav::{RecordingDate, create_recording_path};
+use crate::store::{AgentLeg, CallEventKind, HangupBy, RecordingRow, RecordingState};
+
+/// Longest message `record-playback` takes.
+const MAX_RECORDING: Duration = Duration::from_secs(30);
+
+/// Where an application stands.
+#[derive(Debug)]
+enum Phase {
+    Echo,
+    /// Playing the invitation to speak (and the beep).
+    Prompt(PlaybackId),
+    /// Recording the caller into this file.
+    Recording(PathBuf),
+    /// Playing the message back; the switch hangs up after it.
+    Playback(PlaybackId),
+    Done,
+}
+
+/// A running application of one call.
+#[derive(Debug)]
+pub struct AppRun {
+    phase: Phase,
+    /// When the current phase times out (the 30 s recording limit).
+    pub deadline: Option<Instant>,
+}
+
+impl Call {
+    /// Answers the call from the switch and starts `app`.
+    pub(super) async fn start_app(&mut self, app: Application) {
+        let opts = SessionOptions {
+            media_timeout: self.ctx.media.relay.media_timeout,
+            ..SessionOptions::default()
+        };
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        let sdp = match media.answer_locally(opts) {
+            Ok(sdp) => sdp,
+            Err(reject) => return self.reject_caller(reject).await,
+        };
+        self.app = Some(AppRun {
+            phase: Phase::Done,
+            deadline: None,
+        });
+        self.answer_caller(Some((SDP.to_string(), sdp))).await;
+        let at = unix_ms();
+        self.answered_at = Some(at);
+        let name = match app {
+            Application::Echo => "echo",
+            Application::RecordPlayback => "record-playback",
+        };
+        if let Some(cdr) = &self.ctx.cdr {
+            let leg = AgentLeg {
+                agent: format!("app:{name}"),
+                call_id: self.caller.call_id.clone(),
+            };
+            cdr.mark_answered(&self.caller.call_id, at, leg).await;
+        }
+        tracing::info!(call_id = %self.caller.call_id, app = name, "answered by the switch");
+        let phase = match app {
+            Application::Echo => {
+                if let Some(s) = self.media.as_ref().and_then(|m| m.session()) {
+                    let _ = s.set_echo(true).await;
+                }
+                Phase::Echo
+            }
+            Application::RecordPlayback => {
+                let prompts = ["en/record-after-tone.wav", "beep.wav"];
+                match self.play_prompts(&prompts, None).await {
+                    Some(id) => Phase::Prompt(id),
+                    None => self.begin_recording().await,
+                }
+            }
+        };
+        if let Some(a) = self.app.as_mut() {
+            a.phase = phase;
+        }
+    }
+
+    /// Plays prompt files of the prompts folder, then `extra` (a file
+    /// elsewhere, read as it is); `None` when nothing could be played.
+    async fn play_prompts(&self, names: &[&str], extra: Option<&Path>) -> Option<PlaybackId> {
+        let session = self.media.as_ref()?.session()?;
+        let format = session.format();
+        let mut playlist = Playlist::new();
+        let mut items = 0;
+        for name in names {
+            let path = self.ctx.prompts.dir.join(name);
+            match self.ctx.prompts.cache.get(&path, format) {
+                Ok(p) => {
+                    playlist = playlist.prompt(p);
+                    items += 1;
+                }
+                Err(e) => tracing::error!(call_id = %self.caller.call_id, "prompt not played: {e}"),
+            }
+        }
+        if let Some(path) = extra {
+            match EncodedPrompt::load(path, format) {
+                Ok(p) => {
+                    playlist = playlist.prompt(Arc::new(p));
+                    items += 1;
+                }
+                Err(e) => {
+                    tracing::error!(call_id = %self.caller.call_id, "recording not played: {e}")
+                }
+            }
+        }
+        if items == 0 {
+            return None;
+        }
+        session.play(playlist).await.ok()
+    }
+
+    /// Starts recording the caller (record-playback).
+    async fn begin_recording(&mut self) -> Phase {
+        let Some(rec) = &self.ctx.recordings else {
+            return Phase::Done;
+        };
+        let name = format!("{}-message", self.caller.call_id);
+        let path = match create_recording_path(&rec.root, RecordingDate::today(), &name) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(call_id = %self.caller.call_id, "cannot record the message: {e}");
+                return Phase::Done;
+            }
+        };
+        let Some(session) = self.media.as_ref().and_then(|m| m.session()) else {
+            return Phase::Done;
+        };
+        if let Err(e) = session.start_recording(&path).await {
+            tracing::error!(call_id = %self.caller.call_id, "cannot record the message: {e}");
+            return Phase::Done;
+        }
+        if let (Some(store), Some(cdr)) = (&rec.store, &self.ctx.cdr) {
+            cdr.flush().await;
+            let row = RecordingRow::new(
+                self.caller.call_id.clone(),
+                path.to_string_lossy(),
+                1,
+                session.format().sample_rate(),
+                unix_ms(),
+            );
+            if let Err(e) = store.insert_recording(&row).await {
+                tracing::error!(call_id = %self.caller.call_id, "recording row not written: {e}");
+            }
+        }
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = Some(Instant::now() + MAX_RECORDING);
+        }
+        Phase::Recording(path)
+    }
+
+    /// Stops the recording and plays it back.
+    async fn end_recording(&mut self, path: PathBuf) -> Phase {
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = None;
+        }
+        let Some(session) = self.media.as_ref().and_then(|m| m.session()) else {
+            return Phase::Done;
+        };
+        match session.stop_recording().await {
+            Ok(summary) => {
+                if let Some(store) = self.ctx.recordings.as_ref().and_then(|r| r.store.as_ref()) {
+                    let ms = i64::try_from(summary.duration.as_millis()).unwrap_or(i64::MAX);
+                    let path_text = path.to_string_lossy();
+                    if let Err(e) = store
+                        .complete_recording(&path_text, ms, RecordingState::Complete)
+                        .await
+                    {
+                        tracing::error!(call_id = %self.caller.call_id, "recording row not completed: {e}");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(call_id = %self.caller.call_id, "message recording failed: {e}");
+                return Phase::Done;
+            }
+        }
+        match self.play_prompts(&["en/playback.wav"], Some(&path)).await {
+            Some(id) => Phase::Playback(id),
+            None => Phase::Done,
+        }
+    }
+
+    /// Something the call's media session saw.
+    pub(super) async fn on_session_event(&mut self, ev: SessionEvent) {
+        let phase = match ev {
+            SessionEvent::Digit { digit, source, .. } => {
+                let how = match source {
+                    DigitSource::Rfc4733 => "RFC 4733",
+                    DigitSource::Inband => "in-band",
+                };
+                self.journal_event(CallEventKind::Dtmf, &format!("{digit} from caller ({how})"))
+                    .await;
+                match self.app.as_mut().map(|a| &mut a.phase) {
+                    Some(Phase::Recording(path)) if digit == '#' => {
+                        let path = std::mem::take(path);
+                        Some(self.end_recording(path).await)
+                    }
+                    _ => None,
+                }
+            }
+            SessionEvent::PlaybackFinished(id)
+            | SessionEvent::PlaybackStopped(id)
+            | SessionEvent::PlaybackInterrupted { id, .. } => {
+                match self.app.as_ref().map(|a| &a.phase) {
+                    Some(Phase::Prompt(p)) if *p == id => Some(self.begin_recording().await),
+                    Some(Phase::Playback(p)) if *p == id => {
+                        self.note_end(HangupBy::Switch, "message played back", None);
+                        self.hang_up_both().await;
+                        Some(Phase::Done)
+                    }
+                    _ => None,
+                }
+            }
+            SessionEvent::MediaTimeout => {
+                self.journal_event(CallEventKind::MediaTimeout, "caller")
+                    .await;
+                if self.ending_since.is_none() {
+                    self.note_end(
+                        HangupBy::Switch,
+                        "media timeout: no RTP from the caller",
+                        None,
+                    );
+                    self.hang_up_both().await;
+                }
+                None
+            }
+            SessionEvent::Latched(addr) => {
+                tracing::debug!(call_id = %self.caller.call_id, %addr, "media latched");
+                None
+            }
+        };
+        if let (Some(phase), Some(a)) = (phase, self.app.as_mut()) {
+            a.phase = phase;
+        }
+    }
+
+    /// The application's deadline passed (the recording limit).
+    pub(super) async fn app_timer(&mut self) {
+        let due = self
+            .app
+            .as_ref()
+            .and_then(|a| a.deadline)
+            .is_some_and(|t| Instant::now() >= t);
+        if !due || self.ending_since.is_some() {
+            return;
+        }
+        let path = match self.app.as_mut().map(|a| &mut a.phase) {
+            Some(Phase::Recording(path)) => std::mem::take(path),
+            _ => return,
+        };
+        let phase = self.end_recording(path).await;
+        if let Some(a) = self.app.as_mut() {
+            a.phase = phase;
+        }
+    }
+}
