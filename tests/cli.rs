@@ -121,3 +121,46 @@ fn serve_refuses_an_invalid_configuration_with_the_same_lines() {
         "nothing is created for a bad configuration"
     );
 }
+
+#[test]
+fn bad_numbers_and_session_timers_are_located() {
+    let dir = config_with_agents(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
+            .unwrap(),
+    );
+    let carrier = dir.path().join("sip-profiles/carrier.toml");
+    let text = fs::read_to_string(&carrier)
+        .unwrap()
+        .replace("\"9196\" = \"echo\"", "\"9196\" = \"echoo\"");
+    fs::write(&carrier, text).unwrap();
+    let switch = dir.path().join("switchboard.toml");
+    let text = fs::read_to_string(&switch)
+        .unwrap()
+        .replace("min_se_seconds = 90", "min_se_seconds = 1");
+    fs::write(&switch, text).unwrap();
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line_of = |file: &Path, needle: &str| {
+        fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap()
+            + 1
+    };
+    let numbers = format!(
+        "sip-profiles/carrier.toml:{}: routing.numbers.9196: unknown application `echoo`; valid: echo, record-playback",
+        line_of(&carrier, "echoo")
+    );
+    let timer = format!(
+        "switchboard.toml:{}: session_timer.session_expires_seconds:",
+        line_of(&switch, "session_expires_seconds")
+    );
+    for e in [numbers, timer] {
+        assert!(
+            err.lines().any(|l| l.starts_with(&e)),
+            "missing `{e}` in:\n{err}"
+        );
+    }
+}
