@@ -38,6 +38,7 @@ const CORE_QUEUE: usize = 16_384;
 /// Runs the switch until SIGINT or SIGTERM.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     warn_demo_credentials(&cfg);
+    raise_open_files_limit();
     let store = Store::open(&cfg.switch.database)
         .await
         .with_context(|| format!("opening the database {}", cfg.switch.database.display()))?;
@@ -172,6 +173,28 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every call holds four media sockets and a recording file: lift the
+/// soft limit on open files to the hard one (often 1024 -> 1048576).
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && {
+            let before = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            before == lim.rlim_max || libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+        }
+    };
+    if raised {
+        tracing::debug!(open_files = lim.rlim_cur, "open files limit");
+    } else {
+        tracing::warn!("could not raise the open files limit; large call volumes may fail");
+    }
 }
 
 /// The media resources calls share, from `[media]`.
