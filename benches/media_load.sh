@@ -4,15 +4,20 @@
 # Builds Switchboard (release) and, for each level N of LEVELS, starts a
 # fresh switch (the repository's configuration on other ports, recording
 # on) and holds N concurrent bridged calls for HOLD_SECONDS: a SIPp UAC on
-# the carrier trunk plays SIPp's g711a.pcap (PCMA, 30 ms packets) in a loop
-# on every call, and agent 1001 is a SIPp UAS with -rtp_echo that sends
-# every packet back, so the switch relays both ways and records both
-# channels of every call.
+# the carrier trunk streams the speech of SIPp's g711a.pcap (PCMA, 20 ms
+# packets, SIPp's rtp_stream, looped) on every call, and agent 1001 is a
+# SIPp UAS with -rtp_echo that sends every packet back, so the switch
+# relays both ways and records both channels of every call. (SIPp's
+# play_pcap_audio is not used: it opens a raw UDP socket per call, and on
+# loopback the kernel then copies every packet the switch sends into each
+# of them, inside the switch's own send calls: that would be SIPp's cost
+# counted as the switch's.)
 #
 # For each level it prints:
-#   - packets: sent by the callers (236 per pcap play), received by the
-#     switch on the caller legs and on the agent legs (the echo), from the
-#     CDRs; loss = 1 - received / (2 x sent), so the echo path counts too;
+#   - packets, from the CDRs: received by the switch on the caller legs
+#     (plus those the caller legs' sequence numbers say were lost: the
+#     callers' sent), and on the agent legs (the echo); loss = 1 - received
+#     / (2 x sent), so the echo path counts too;
 #   - CPU: the switch's user+system time (from /proc/PID/stat, so SIPp's
 #     own cost is excluded) divided by the packets it relayed;
 #   - memory: the switch's resident memory with the calls up minus before,
@@ -66,8 +71,6 @@ ENFORCE_TARGETS="${ENFORCE_TARGETS:-0}"
 CPU_TARGET_NS=5000
 MEM_TARGET_KB=100
 PCAP=/usr/share/sip-tester/g711a.pcap
-PCAP_PACKETS=236
-PCAP_MS=7080
 AGENT=1001
 LO=127.0.0.1
 SIPP_COMMON=(-nostdin -i "$LO" -mi "$LO")
@@ -110,7 +113,19 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ------------------------------------------------------------- scenarios
-plays=$(((HOLD_SECONDS * 1000 + PCAP_MS - 1) / PCAP_MS))
+# The speech of g711a.pcap as raw A-law, for SIPp's rtp_stream.
+speech="$work/speech.al"
+python3 - "$PCAP" "$speech" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+off, out = 24, bytearray()
+while off + 16 <= len(data):
+    incl = struct.unpack("<I", data[off + 8:off + 12])[0]
+    pkt = data[off + 16:off + 16 + incl]
+    off += 16 + incl
+    out += pkt[14 + 20 + 8 + 12:]  # Ethernet, IPv4, UDP, RTP headers
+open(sys.argv[2], "wb").write(bytes(out))
+EOF
 uac="$work/uac_talk.xml"
 {
     cat <<'EOF'
@@ -136,9 +151,9 @@ uac="$work/uac_talk.xml"
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 8
+      m=audio [rtpstream_audio_port] RTP/AVP 8
       a=rtpmap:8 PCMA/8000
-      a=ptime:30
+      a=ptime:20
     ]]>
   </send>
   <recv response="100" optional="true"/>
@@ -158,10 +173,11 @@ uac="$work/uac_talk.xml"
     ]]>
   </send>
 EOF
-    for ((i = 0; i < plays; i++)); do
-        printf '  <nop><action><exec play_pcap_audio="%s"/></action></nop>\n' "$PCAP"
-        printf '  <pause milliseconds="%d"/>\n' "$((PCAP_MS + 20))"
-    done
+    printf '  <nop><action><exec rtp_stream="%s,-1,8,PCMA/8000"/></action></nop>\n' "$speech"
+    printf '  <pause milliseconds="%d"/>\n' "$((HOLD_SECONDS * 1000))"
+    # Stop talking, let the last echoes come back, then hang up.
+    printf '  <nop><action><exec rtp_stream="pause"/></action></nop>\n'
+    printf '  <pause milliseconds="1000"/>\n'
     cat <<'EOF'
   <send retrans="500">
     <![CDATA[
@@ -244,18 +260,21 @@ start_agent() {
     die "the SIPp UAS did not start"
 }
 
-# cdr_totals CONFIG N: "calls answered sent caller_rx agent_rx" over the
-# last N calls, from `switchboard calls --json`.
+# cdr_totals CONFIG N: "calls answered caller_rx caller_lost agent_rx"
+# over the last N calls, from `switchboard calls --json`.
 cdr_totals() {
     "$SWITCHBOARD_BIN" calls --config "$1" --json --limit "$2" >"$work/cdrs.json"
     python3 - "$work/cdrs.json" <<'EOF'
 import json, sys
 calls = json.load(open(sys.argv[1]))
 answered = [c for c in calls if c.get("disposition") == "answered"]
-def rx(c, leg):
-    q = (c.get("legs") or {}).get(leg) or {}
-    return q.get("packets_received") or 0
-print(len(calls), len(answered), sum(rx(c, "caller") for c in answered), sum(rx(c, "agent") for c in answered))
+def leg(c, name, key):
+    q = (c.get("legs") or {}).get(name) or {}
+    return q.get(key) or 0
+print(len(calls), len(answered),
+      sum(leg(c, "caller", "packets_received") for c in answered),
+      sum(leg(c, "caller", "packets_lost") for c in answered),
+      sum(leg(c, "agent", "packets_received") for c in answered))
 EOF
 }
 
@@ -300,9 +319,9 @@ run_level() {
     local ok failed
     ok="$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')"
     failed="$(stat_col "$dir/stat.csv" 'FailedCall(C)')"
-    read -r calls answered caller_rx agent_rx < <(cdr_totals "$cfg" "$n")
+    read -r calls answered caller_rx caller_lost agent_rx < <(cdr_totals "$cfg" "$n")
     stop_switch_and_peers
-    local sent=$((answered * plays * PCAP_PACKETS))
+    local sent=$((caller_rx + caller_lost))
     local relayed=$((caller_rx + agent_rx))
     local lost_ppm=1000000
     if ((sent > 0)); then
@@ -347,13 +366,13 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
     (cd "$root" && cargo build --release --quiet) || die "cargo build --release failed"
 fi
 [[ -x "$SWITCHBOARD_BIN" ]] || die "no switch binary at $SWITCHBOARD_BIN"
-log "levels: $LEVELS concurrent calls, each held ${HOLD_SECONDS} s ($plays plays of g711a.pcap), recording on"
+log "levels: $LEVELS concurrent calls, each held ${HOLD_SECONDS} s talking, recording on"
 for n in $LEVELS; do
     run_level "$n" || break
 done
 
 echo
-echo "media load (SIPp g711a.pcap callers -> switch -> SIPp -rtp_echo agent, recording on, ${HOLD_SECONDS} s):"
+echo "media load (SIPp rtp_stream callers -> switch -> SIPp -rtp_echo agent, recording on, ${HOLD_SECONDS} s):"
 for l in "${report[@]}"; do echo "  $l"; done
 missed=0
 if ((best == 0)); then
