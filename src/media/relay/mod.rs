@@ -38,13 +38,14 @@ mod tests_transcode;
 
 use super::ports::MediaSockets;
 use super::rtp::StreamSummary;
-use super::sdp::Codec;
 use bytes::Bytes;
 use leg::Transcode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+pub use super::codec::AudioCodec;
 
 /// Which side of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,51 +65,6 @@ impl LegId {
         match self {
             LegId::A => LegId::B,
             LegId::B => LegId::A,
-        }
-    }
-}
-
-/// The audio codec a leg carries, as far as the relay cares: the two G.711
-/// laws it can transcode between, and everything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AudioCodec {
-    /// G.711 mu-law, `PCMU/8000`.
-    Pcmu,
-    /// G.711 A-law, `PCMA/8000`.
-    Pcma,
-    /// Any other codec. Two `Other` legs are forwarded untouched: the relay
-    /// cannot tell them apart, so the caller must have negotiated the same
-    /// codec on both. `Other` with a G.711 leg is refused.
-    Other,
-}
-
-impl AudioCodec {
-    /// From an SDP encoding name and clock rate (`a=rtpmap:<pt> PCMA/8000`).
-    /// Names compare case-insensitively.
-    pub fn from_encoding(name: &str, clock_rate: u32) -> Self {
-        match clock_rate {
-            8000 if name.eq_ignore_ascii_case("PCMU") => AudioCodec::Pcmu,
-            8000 if name.eq_ignore_ascii_case("PCMA") => AudioCodec::Pcma,
-            _ => AudioCodec::Other,
-        }
-    }
-
-    /// From a negotiated codec (mono PCMU/PCMA at 8 kHz, else `Other`).
-    pub fn from_codec(codec: &Codec) -> Self {
-        if codec.channels.unwrap_or(1) != 1 {
-            return AudioCodec::Other;
-        }
-        Self::from_encoding(&codec.name, codec.clock_rate)
-    }
-
-    /// From a static RFC 3551 payload type (0 = PCMU, 8 = PCMA). Dynamic
-    /// payload types say nothing by themselves: use [`Self::from_encoding`]
-    /// with the `rtpmap` instead.
-    pub fn from_static_payload_type(pt: u8) -> Self {
-        match pt {
-            0 => AudioCodec::Pcmu,
-            8 => AudioCodec::Pcma,
-            _ => AudioCodec::Other,
         }
     }
 }

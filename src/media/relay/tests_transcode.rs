@@ -8,7 +8,6 @@ use super::{AudioCodec, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupErr
 use crate::media::dtmf::Rfc4733Sender;
 use crate::media::g711::{alaw_to_ulaw, decode_alaw, decode_ulaw, ulaw_to_alaw};
 use crate::media::ports::PortPool;
-use crate::media::sdp::Codec;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -275,22 +274,4 @@ async fn unbridgeable_codecs_are_refused_at_setup() {
             Err(e) => assert_eq!(Err(e), want),
         }
     }
-}
-
-#[test]
-fn audio_codec_from_sdp() {
-    assert_eq!(AudioCodec::from_encoding("pcma", 8000), AudioCodec::Pcma);
-    assert_eq!(AudioCodec::from_encoding("PCMU", 8000), AudioCodec::Pcmu);
-    assert_eq!(AudioCodec::from_encoding("PCMU", 16000), AudioCodec::Other);
-    assert_eq!(AudioCodec::from_codec(&Codec::pcmu()), AudioCodec::Pcmu);
-    assert_eq!(AudioCodec::from_codec(&Codec::pcma()), AudioCodec::Pcma);
-    assert_eq!(AudioCodec::from_codec(&Codec::g722()), AudioCodec::Other);
-    assert_eq!(
-        AudioCodec::from_codec(&Codec::new("PCMA", 8000, Some(2))),
-        AudioCodec::Other
-    );
-    assert_eq!(AudioCodec::from_static_payload_type(0), AudioCodec::Pcmu);
-    assert_eq!(AudioCodec::from_static_payload_type(8), AudioCodec::Pcma);
-    assert_eq!(AudioCodec::from_static_payload_type(9), AudioCodec::Other);
-    assert_eq!(AudioCodec::from_static_payload_type(96), AudioCodec::Other);
 }
