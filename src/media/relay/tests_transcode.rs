@@ -1,7 +1,7 @@
 //! Relay tests for bridging a PCMA leg with a PCMU leg (G.711 transcoded in
 //! place), over real sockets on 127.0.0.1: both directions, the recording
-//! tap, telephone events, same-codec PCMA legs, and refused codec pairs.
-//! Ports 40500-40599, ten per test.
+//! tap, telephone events, same-codec PCMA legs, and which codec pairs are
+//! refused. Ports 40500-40599, ten per test.
 
 use super::test_util::*;
 use super::{AudioCodec, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupError, spawn_relay};
@@ -252,9 +252,15 @@ async fn unbridgeable_codecs_are_refused_at_setup() {
     let pairs = [
         (AudioCodec::Pcmu, AudioCodec::Other, false),
         (AudioCodec::Other, AudioCodec::Pcma, false),
+        (AudioCodec::G722, AudioCodec::Other, false),
+        (AudioCodec::Other, AudioCodec::Opus, false),
         (AudioCodec::Pcmu, AudioCodec::Pcma, true),
         (AudioCodec::Pcma, AudioCodec::Pcma, true),
         (AudioCodec::Other, AudioCodec::Other, true),
+        (AudioCodec::Pcmu, AudioCodec::G722, true),
+        (AudioCodec::Opus, AudioCodec::Pcma, true),
+        (AudioCodec::G722, AudioCodec::Opus, true),
+        (AudioCodec::Opus, AudioCodec::Opus, true),
     ];
     for (ca, cb, ok) in pairs {
         let a = mk(0, ca);
