@@ -137,6 +137,26 @@ impl AudioCodec {
         }
     }
 
+    /// A new encoder for audio that carries nothing above `source_rate / 2`
+    /// (say, decoded from G.711 or G.722): Opus then caps its bandwidth
+    /// there ([`OpusConfig::max_playback_rate`]), spending its bits on the
+    /// band that exists and, from an 8 kHz source, about half the CPU. The
+    /// other codecs have a fixed band: the same as [`Self::encoder`].
+    pub fn encoder_for_source(self, source_rate: u32) -> Option<Box<dyn AudioEncoder>> {
+        match self {
+            AudioCodec::Opus => {
+                let cfg = OpusConfig {
+                    max_playback_rate: source_rate.min(48_000),
+                    ..OpusConfig::default()
+                };
+                OpusEncoder::new(&cfg)
+                    .ok()
+                    .map(|e| Box::new(e) as Box<dyn AudioEncoder>)
+            }
+            c => c.encoder(),
+        }
+    }
+
     /// A new decoder.
     pub fn decoder(self) -> Option<Box<dyn AudioDecoder>> {
         match self {

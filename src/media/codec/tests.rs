@@ -132,6 +132,31 @@ fn opus_fmtp_adjusts_the_encoder() {
     assert_eq!(n, 50);
 }
 
+#[test]
+fn opus_from_a_narrow_source_is_coded_narrowband() {
+    // RFC 6716 3.1: the TOC byte's configuration (top five bits) names the
+    // mode and bandwidth; 0-3 are SILK narrowband, 16-19 CELT narrowband.
+    let nb = |p: &[u8]| matches!(p[0] >> 3, 0..=3 | 16..=19);
+    let x = tone(1000.0, 12000.0, 48000, 960 * 10);
+    let mut from_g711 = AudioCodec::Opus.encoder_for_source(8000).unwrap();
+    let mut full = AudioCodec::Opus.encoder().unwrap();
+    for f in x.chunks_exact(960) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        from_g711.encode(f, &mut a).unwrap();
+        full.encode(f, &mut b).unwrap();
+        assert!(nb(&a), "TOC {:#04x} from an 8 kHz source", a[0]);
+        assert!(!nb(&b), "TOC {:#04x} without a cap", b[0]);
+    }
+    assert_eq!(
+        AudioCodec::G722
+            .encoder_for_source(8000)
+            .unwrap()
+            .sample_rate(),
+        16000,
+        "fixed-band codecs are unchanged"
+    );
+}
+
 /// Encode `x` in 20 ms frames and decode each payload; returns the
 /// payload sizes and the decoded audio.
 fn round_trip(c: AudioCodec, x: &[i16]) -> (Vec<usize>, Vec<i16>) {

@@ -9,7 +9,8 @@
 //!    payloads are pulled from the jitter buffer and decoded (a lost one
 //!    concealed, or rebuilt from the next packet's FEC where the codec has
 //!    it), resampled to the other codec's rate (8 kHz G.711, 16 kHz G.722,
-//!    48 kHz Opus) and queued until 20 ms are there, which are encoded.
+//!    48 kHz Opus) and queued until 20 ms are there, which are encoded (an
+//!    Opus encoder capped to the band the source codec has).
 //! 3. The frame goes out as our own RTP stream to the other leg: our SSRC,
 //!    consecutive sequence numbers, and a timestamp that advances by 20 ms
 //!    of the other codec's RTP clock (160 for G.711 and G.722, 960 for
@@ -88,7 +89,9 @@ impl DecodePath {
         let decoder = from
             .decoder()
             .ok_or(RelaySetupError::CodecUnavailable(from))?;
-        let encoder = to.encoder().ok_or(RelaySetupError::CodecUnavailable(to))?;
+        let encoder = to
+            .encoder_for_source(decoder.sample_rate())
+            .ok_or(RelaySetupError::CodecUnavailable(to))?;
         let in_clock = rtp_clock(from)?;
         let out_clock = rtp_clock(to)?;
         let resampler = Resampler::new(decoder.sample_rate(), encoder.sample_rate())
