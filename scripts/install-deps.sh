@@ -26,23 +26,30 @@ done
 # Each entry: "debian-package:check", where check is either a command name
 # (cmd=NAME) or a package whose files are needed but that installs no
 # command (pkg=NAME, checked with dpkg, or pkg-config when dpkg is absent).
+#
+# Both modes build Switchboard, which links the system libopus (Opus
+# transcoding, through the audiopus crate) found with pkg-config.
+build=(
+    "pkg-config:cmd=pkg-config"
+    "libopus-dev:pkg=libopus-dev"
+)
 if [[ "$mode" == demo ]]; then
     # The demo's "first call" uses SIPp as the carrier and baresip as the
     # agent's softphone.
     wanted=(
+        "${build[@]}"
         "sip-tester:cmd=sipp"
         "baresip:cmd=baresip"
         "sox:cmd=sox"
     )
 else
     wanted=(
+        "${build[@]}"
         "sip-tester:cmd=sipp"
         "baresip:cmd=baresip"
         "linphone-cli:cmd=linphonec"
         "sox:cmd=sox"
         "tshark:cmd=tshark"
-        "pkg-config:cmd=pkg-config"
-        "libopus-dev:pkg=libopus-dev"
     )
 fi
 

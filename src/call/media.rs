@@ -221,9 +221,7 @@ impl CallMedia {
                     codecs.push(c);
                 }
             }
-            let g711 = codecs
-                .iter()
-                .any(|c| AudioCodec::from_codec(c) != AudioCodec::Other);
+            let g711 = codecs.iter().any(|c| AudioCodec::from_codec(c).is_g711());
             if g711 {
                 for c in [Codec::pcmu(), Codec::pcma()] {
                     if !codecs.iter().any(|o| o.matches(&c)) {
@@ -298,7 +296,7 @@ impl CallMedia {
         let Some(offer) = &self.caller_offer else {
             // Late offer: offer the caller the agent's codec first.
             let mut codecs = vec![agent_codec.clone()];
-            if AudioCodec::from_codec(&agent_codec) != AudioCodec::Other {
+            if AudioCodec::from_codec(&agent_codec).is_g711() {
                 for c in [Codec::pcmu(), Codec::pcma()] {
                     if !c.matches(&agent_codec) {
                         codecs.push(c);

@@ -147,6 +147,13 @@ impl JitterBuffer {
         self.slots.len() as u32 * self.cfg.ptime_ms
     }
 
+    /// The payload of the next frame to play, if it has arrived: after a
+    /// [`Pop::Missing`], the packet following the lost one (for decoders
+    /// that carry forward error correction, such as Opus).
+    pub fn peek_next(&self) -> Option<&Bytes> {
+        self.slots.front()?.as_ref().map(|s| &s.payload)
+    }
+
     fn reset(&mut self, ssrc: u32, seq: u16) {
         if self.ssrc.is_some() {
             self.stats.resets += 1;
@@ -363,6 +370,7 @@ mod tests {
                 Some(105)
             ]
         );
+        assert_eq!(jb.peek_next(), None, "all played");
         assert_eq!(push(&mut jb, 104, t), Push::Late);
         assert_eq!(push(&mut jb, 98, t), Push::Late);
         let s = jb.stats();
@@ -386,6 +394,24 @@ mod tests {
         }
         let want: Vec<_> = [65_533u16, 65_534, 65_535, 0, 1, 2, 3].map(Some).to_vec();
         assert_eq!(drain(&mut jb, t, 7), want);
+    }
+
+    #[test]
+    fn peek_shows_the_packet_after_a_loss() {
+        let t = Instant::now();
+        let mut jb = JitterBuffer::new(cfg());
+        for s in [10, 12, 13] {
+            push(&mut jb, s, t);
+        }
+        assert_eq!(drain(&mut jb, t, 1), vec![Some(10)]);
+        assert_eq!(jb.peek_next(), None, "11 has not arrived");
+        assert_eq!(drain(&mut jb, t, 1), vec![None]);
+        assert_eq!(jb.peek_next(), Some(&pl(12)), "12 follows the lost 11");
+        assert_eq!(
+            drain(&mut jb, t, 1),
+            vec![Some(12)],
+            "peeking takes nothing"
+        );
     }
 
     #[test]

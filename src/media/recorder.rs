@@ -361,7 +361,7 @@ impl Decoder {
         match codec {
             AudioCodec::Pcmu => Some(Decoder::Pcmu),
             AudioCodec::Pcma => Some(Decoder::Pcma),
-            AudioCodec::Other => None,
+            AudioCodec::G722 | AudioCodec::Opus | AudioCodec::Other => None,
         }
     }
 

@@ -42,7 +42,7 @@ fn encode(codec: AudioCodec, samples: &[i16]) -> Vec<u8> {
     match codec {
         AudioCodec::Pcmu => g711::encode_ulaw_into(samples, &mut out),
         AudioCodec::Pcma => g711::encode_alaw_into(samples, &mut out),
-        AudioCodec::Other => out.fill(0x55),
+        AudioCodec::G722 | AudioCodec::Opus | AudioCodec::Other => out.fill(0x55),
     }
     out
 }

@@ -2,7 +2,9 @@
 //!
 //! * [`OutputFormat`] describes what a leg sends: PCMU/8000, PCMA/8000 or
 //!   linear 16-bit (big-endian, RFC 3551 `L16`) at 8, 16 or 48 kHz, cut into
-//!   frames of one packetisation time (ptime, default 20 ms).
+//!   frames of one packetisation time (ptime, default 20 ms). G.722 and Opus
+//!   legs play linear audio at their rate and encode it as they send
+//!   ([`OutputFormat::for_codec`]).
 //! * [`PromptCache`] (see `cache.rs`) reads a WAV prompt once per
 //!   `(path, OutputFormat)`, resamples and encodes it into shared frames
 //!   ([`EncodedPrompt`]) and keeps them under a byte budget with
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::codec::AudioCodec;
 use super::wav::WavError;
 
 pub use cache::{EncodedPrompt, PromptCache, convert_rate};
@@ -90,6 +93,24 @@ impl OutputFormat {
                 ptime_ms: DEFAULT_PTIME_MS,
             }),
             _ => None,
+        }
+    }
+
+    /// What a player should produce for a leg carrying `codec`: PCMU and
+    /// PCMA as they are (stateless, so frames are encoded once and shared
+    /// from the cache); for G.722 and Opus, 16-bit linear audio at the
+    /// codec's own rate (16 or 48 kHz), which the leg's encoder
+    /// ([`crate::media::codec::AudioEncoder`]) codes frame by frame as it
+    /// sends: their encoders carry state from frame to frame, so a frame
+    /// cannot be encoded once and played on any leg, after any other frame.
+    /// `None` for codecs the media core cannot encode.
+    pub const fn for_codec(codec: AudioCodec) -> Option<Self> {
+        match codec {
+            AudioCodec::Pcmu => Some(Self::PCMU),
+            AudioCodec::Pcma => Some(Self::PCMA),
+            AudioCodec::G722 => Self::linear16(16000),
+            AudioCodec::Opus => Self::linear16(48000),
+            AudioCodec::Other => None,
         }
     }
 

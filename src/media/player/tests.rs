@@ -469,3 +469,29 @@ fn prompt_for_another_format_is_refused() {
     assert!(err.to_string().contains("synthetic-1"), "{err}");
     assert!(!player.is_playing());
 }
+
+#[test]
+fn format_for_each_leg_codec() {
+    use crate::media::codec::AudioCodec;
+    assert_eq!(
+        OutputFormat::for_codec(AudioCodec::Pcmu),
+        Some(OutputFormat::PCMU)
+    );
+    assert_eq!(
+        OutputFormat::for_codec(AudioCodec::Pcma),
+        Some(OutputFormat::PCMA)
+    );
+    let g722 = OutputFormat::for_codec(AudioCodec::G722).unwrap();
+    assert_eq!(
+        (g722.encoding(), g722.sample_rate()),
+        (Encoding::Linear16, 16000)
+    );
+    // 20 ms of it is what the G.722 encoder turns into one 160-octet payload.
+    assert_eq!(g722.samples_per_frame(), 320);
+    let opus = OutputFormat::for_codec(AudioCodec::Opus).unwrap();
+    assert_eq!(
+        (opus.encoding(), opus.samples_per_frame()),
+        (Encoding::Linear16, 960)
+    );
+    assert_eq!(OutputFormat::for_codec(AudioCodec::Other), None);
+}

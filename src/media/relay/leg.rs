@@ -1,9 +1,11 @@
 //! State of one relay leg: its sockets, latching, the rewriter for the stream
 //! we send to it, receive/send statistics, the RFC 4733 receiver for digits
-//! it sends, hold and media-timeout bookkeeping, counters, and the G.711
-//! transcoding applied to its audio on the way to the other leg. A media
+//! it sends, hold and media-timeout bookkeeping, counters, and what its
+//! audio goes through on the way to the other leg ([`Transcode`]: nothing,
+//! the G.711 tables in place, or the decoding path of `decode.rs`). A media
 //! session (`media::session`) keeps its one leg in the same type.
 
+use super::decode::DecodePath;
 use super::latch::Latch;
 use super::{AudioCodec, LegId, LegSetup, LegSummary, RelaySetupError};
 use crate::media::dtmf::Rfc4733Receiver;
@@ -27,25 +29,36 @@ pub enum Transcode {
     None,
     UlawToAlaw,
     AlawToUlaw,
+    /// Decoded to linear audio, resampled and re-encoded (`decode.rs`);
+    /// the payload is not forwarded as such.
+    Decode {
+        from: AudioCodec,
+        to: AudioCodec,
+    },
 }
 
 impl Transcode {
-    /// The conversion from a `from` leg's audio to a `to` leg's; only the same
-    /// codec or PCMU <-> PCMA can be bridged.
+    /// The conversion from a `from` leg's audio to a `to` leg's: the same
+    /// codec passes, PCMU <-> PCMA by table, any other pair of decodable
+    /// codecs through linear audio; `Other` only with `Other`.
     pub fn between(from: AudioCodec, to: AudioCodec) -> Result<Self, RelaySetupError> {
         match (from, to) {
             (AudioCodec::Pcmu, AudioCodec::Pcma) => Ok(Transcode::UlawToAlaw),
             (AudioCodec::Pcma, AudioCodec::Pcmu) => Ok(Transcode::AlawToUlaw),
             (f, t) if f == t => Ok(Transcode::None),
+            (f, t) if f.is_decodable() && t.is_decodable() => {
+                Ok(Transcode::Decode { from: f, to: t })
+            }
             (a, b) => Err(RelaySetupError::CodecMismatch { a, b }),
         }
     }
 
-    /// Convert `payload` in place (table look-ups, no allocation).
+    /// Convert `payload` in place (table look-ups, no allocation). A no-op
+    /// for `None` and for `Decode`, whose payloads take the decoding path.
     #[inline]
     pub fn apply(self, payload: &mut [u8]) {
         match self {
-            Transcode::None => {}
+            Transcode::None | Transcode::Decode { .. } => {}
             Transcode::UlawToAlaw => g711::ulaw_to_alaw_in_place(payload),
             Transcode::AlawToUlaw => g711::alaw_to_ulaw_in_place(payload),
         }
@@ -76,6 +89,8 @@ pub struct Leg {
     pub codec: AudioCodec,
     /// Applied to this leg's audio before it is sent to the other leg.
     pub transcode_out: Transcode,
+    /// For `Transcode::Decode`: the path this leg's audio takes.
+    pub decode: Option<Box<DecodePath>>,
     pub telephone_event_pt: Option<u8>,
     /// Rewrites what the other leg sends into our stream to this leg.
     pub rewriter: Rewriter,
@@ -97,8 +112,12 @@ impl Leg {
         transcode_out: Transcode,
         dtmf_timeout: Duration,
         now: Instant,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, RelaySetupError> {
+        let decode = match transcode_out {
+            Transcode::Decode { from, to } => Some(Box::new(DecodePath::new(from, to)?)),
+            _ => None,
+        };
+        Ok(Self {
             id,
             rtp: s.sockets.rtp,
             rtcp: s.sockets.rtcp,
@@ -106,6 +125,7 @@ impl Leg {
             payload_type: s.payload_type,
             codec: s.codec,
             transcode_out,
+            decode,
             telephone_event_pt: s.telephone_event_pt,
             rewriter: Rewriter::new(s.our_ssrc, s.clock_rate, rand::random(), rand::random()),
             recv: ReceiveStats::new(s.clock_rate),
@@ -116,7 +136,7 @@ impl Leg {
             last_rtp: now,
             timeout_reported: false,
             c: Counters::default(),
-        }
+        })
     }
 
     #[inline]
@@ -201,6 +221,7 @@ impl Leg {
             rtcp_received: self.c.rtcp_received,
             latched_addr: self.latch.latched(),
             digits: self.c.digits,
+            decoding: self.decode.as_ref().map(|d| d.summary()),
         }
     }
 }

@@ -8,21 +8,38 @@
 //!
 //! # Codecs
 //!
-//! Each [`LegSetup`] states its leg's [`AudioCodec`]. When both legs carry the
-//! same codec the audio payload is forwarded untouched. A PCMU leg may be
-//! bridged with a PCMA leg: the relay then transcodes G.711 byte by byte in
-//! place (mu-law <-> A-law tables of [`crate::media::g711`], no decoding to
-//! linear, no allocation) while it rewrites the header. Any other pair (e.g.
-//! PCMU with G.722, see [`AudioCodec::Other`]) is refused by [`spawn_relay`]
-//! with a [`RelaySetupError`]. RFC 4733 telephone-event packets are only
-//! payload-type mapped, never transcoded. The recording tap receives each
-//! payload as it arrived on its leg, tagged with that leg's codec.
+//! Each [`LegSetup`] states its leg's [`AudioCodec`]. Per direction:
+//!
+//! * Same codec: the audio payload is forwarded untouched.
+//! * PCMU with PCMA: G.711 is transcoded byte by byte in place (mu-law <->
+//!   A-law tables of [`crate::media::g711`], no decoding to linear, no
+//!   allocation) while the header is rewritten.
+//! * Any other pair of codecs the media core can decode (PCMU, PCMA, G.722,
+//!   Opus; see [`crate::media::codec`]): the payloads go through a jitter
+//!   buffer (60 ms playout delay, adaptive down to 40 ms), are decoded to
+//!   linear audio (lost packets concealed, Opus recovered from FEC when the
+//!   next packet is there), resampled to the other leg's rate and re-encoded
+//!   in 20 ms frames sent on a 20 ms clock as our own stream, with
+//!   timestamps in the other codec's RTP clock (8000 for G.722, 48000 for
+//!   Opus). See `decode.rs`.
+//! * `Other` with anything but `Other` is refused by [`spawn_relay`] with a
+//!   [`RelaySetupError`].
+//!
+//! RFC 4733 telephone-event packets are never transcoded: they are payload
+//! type mapped (and, on a decoding direction, put on the outgoing stream's
+//! sequence and timestamp, their duration converted between clock rates).
+//! The recording tap receives each payload as it arrived on its leg, tagged
+//! with that leg's codec; [`TapDecoder`] turns them into linear audio at the
+//! leg's own rate.
 //!
 //! This module holds the public types and the [`RelayHandle`]; the per-leg
-//! state is in `leg.rs`, the task loop in `task.rs`.
+//! state is in `leg.rs`, the decoding path in `decode.rs`, the task loop in
+//! `task.rs`, tap decoding in `tap.rs`.
 
+mod decode;
 pub mod latch;
 pub(crate) mod leg;
+mod tap;
 mod task;
 
 #[cfg(test)]
@@ -35,16 +52,21 @@ mod tests_control;
 mod tests_perf;
 #[cfg(test)]
 mod tests_transcode;
+#[cfg(test)]
+mod tests_wideband;
 
+use super::jitter::JitterStats;
 use super::ports::MediaSockets;
 use super::rtp::StreamSummary;
-use super::sdp::Codec;
 use bytes::Bytes;
 use leg::Transcode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+pub use super::codec::AudioCodec;
+pub use tap::TapDecoder;
 
 /// Which side of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,58 +90,16 @@ impl LegId {
     }
 }
 
-/// The audio codec a leg carries, as far as the relay cares: the two G.711
-/// laws it can transcode between, and everything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AudioCodec {
-    /// G.711 mu-law, `PCMU/8000`.
-    Pcmu,
-    /// G.711 A-law, `PCMA/8000`.
-    Pcma,
-    /// Any other codec. Two `Other` legs are forwarded untouched: the relay
-    /// cannot tell them apart, so the caller must have negotiated the same
-    /// codec on both. `Other` with a G.711 leg is refused.
-    Other,
-}
-
-impl AudioCodec {
-    /// From an SDP encoding name and clock rate (`a=rtpmap:<pt> PCMA/8000`).
-    /// Names compare case-insensitively.
-    pub fn from_encoding(name: &str, clock_rate: u32) -> Self {
-        match clock_rate {
-            8000 if name.eq_ignore_ascii_case("PCMU") => AudioCodec::Pcmu,
-            8000 if name.eq_ignore_ascii_case("PCMA") => AudioCodec::Pcma,
-            _ => AudioCodec::Other,
-        }
-    }
-
-    /// From a negotiated codec (mono PCMU/PCMA at 8 kHz, else `Other`).
-    pub fn from_codec(codec: &Codec) -> Self {
-        if codec.channels.unwrap_or(1) != 1 {
-            return AudioCodec::Other;
-        }
-        Self::from_encoding(&codec.name, codec.clock_rate)
-    }
-
-    /// From a static RFC 3551 payload type (0 = PCMU, 8 = PCMA). Dynamic
-    /// payload types say nothing by themselves: use [`Self::from_encoding`]
-    /// with the `rtpmap` instead.
-    pub fn from_static_payload_type(pt: u8) -> Self {
-        match pt {
-            0 => AudioCodec::Pcmu,
-            8 => AudioCodec::Pcma,
-            _ => AudioCodec::Other,
-        }
-    }
-}
-
 /// The two legs' codecs cannot be bridged by the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RelaySetupError {
     #[error(
-        "cannot bridge a {a:?} leg with a {b:?} leg: only the same codec or PCMU <-> PCMA is relayed"
+        "cannot bridge a {a:?} leg with a {b:?} leg: only the same codec, or two of PCMU, PCMA, G722 and opus, are relayed"
     )]
     CodecMismatch { a: AudioCodec, b: AudioCodec },
+    /// The codec library would not start an encoder or decoder for it.
+    #[error("cannot start a {0:?} encoder or decoder")]
+    CodecUnavailable(AudioCodec),
 }
 
 /// Everything the relay (or a [`crate::media::session`]) needs to know
@@ -138,6 +118,8 @@ pub struct LegSetup {
     /// The codec `payload_type` stands for on this leg (see
     /// [`AudioCodec::from_encoding`] / [`AudioCodec::from_codec`]).
     pub codec: AudioCodec,
+    /// The RTP clock of `payload_type` (and of `telephone_event_pt`): 8000
+    /// for G.711 and G.722, 48000 for Opus.
     pub clock_rate: u32,
     pub telephone_event_pt: Option<u8>,
     /// The SSRC we send to this leg.
@@ -145,8 +127,11 @@ pub struct LegSetup {
 }
 
 impl LegSetup {
-    /// Whether the relay can bridge legs `a` and `b`: same codec (forwarded
-    /// untouched) or PCMU with PCMA (transcoded). [`spawn_relay`] checks this.
+    /// Whether the relay can bridge legs `a` and `b`: the same codec
+    /// (forwarded untouched, `Other` included), PCMU with PCMA (table
+    /// transcoding), or any two codecs the media core decodes (PCMU, PCMA,
+    /// G.722, Opus: transcoded through linear audio). [`spawn_relay`]
+    /// checks this.
     pub fn validate_pair(a: &LegSetup, b: &LegSetup) -> Result<(), RelaySetupError> {
         Transcode::between(a.codec, b.codec).map(|_| ())
     }
@@ -209,7 +194,10 @@ pub struct TapFrame {
     /// any transcoding for the other leg).
     pub codec: AudioCodec,
     /// Timestamp of the rewritten outgoing stream (continuous across source
-    /// changes of the sender).
+    /// changes of the sender), in the clock of `codec` (8000 for G.711 and
+    /// G.722, 48000 for Opus). On a direction transcoded through linear
+    /// audio, where the other leg gets a stream of our own, it is the
+    /// received stream made continuous the same way.
     pub rtp_timestamp: u32,
     pub arrival: Instant,
     pub payload: Bytes,
@@ -240,6 +228,33 @@ pub struct LegSummary {
     pub rtcp_received: u64,
     pub latched_addr: Option<SocketAddr>,
     pub digits: u32,
+    /// When this leg's audio is transcoded through linear audio for the
+    /// other leg: what that path did.
+    pub decoding: Option<DecodeSummary>,
+}
+
+/// The transcoding path for one leg's audio (jitter buffer, decoder,
+/// resampler, encoder for the other leg).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecodeSummary {
+    /// The jitter buffer in front of the decoder (reordering, late and
+    /// missing packets, underruns).
+    pub jitter: JitterStats,
+    /// Payloads decoded.
+    pub decoded: u64,
+    /// Payloads the decoder refused (replaced by concealment).
+    pub decode_errors: u64,
+    /// Lost frames concealed (PLC).
+    pub concealed: u64,
+    /// Lost frames rebuilt from the next packet (Opus FEC; other codecs
+    /// conceal instead).
+    pub recovered: u64,
+    /// Frames encoded for the other leg.
+    pub encoded: u64,
+    pub encode_errors: u64,
+    /// Frames decoded and dropped to bring the playout delay back down
+    /// (the sender's clock running faster than ours).
+    pub dropped_for_latency: u64,
 }
 
 /// What the relay hands back when it ends.

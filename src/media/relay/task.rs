@@ -1,11 +1,14 @@
-//! The relay task loop: waits on both legs' sockets, the command channel and
-//! a housekeeping tick; drains ready sockets in bounded batches into one
-//! reused buffer; admits, validates, rewrites in place and forwards each
-//! packet (transcoding PCMU <-> PCMA audio payloads in place when the legs'
-//! codecs differ); runs commands; reports events without ever blocking on a
-//! consumer. Nothing is allocated per packet (only a tap copy when a tap is
-//! attached).
+//! The relay task loop: waits on both legs' sockets, the command channel, a
+//! housekeeping tick and, when a direction decodes, a 20 ms playout tick;
+//! drains ready sockets in bounded batches into one reused buffer; admits,
+//! validates, rewrites in place and forwards each packet (transcoding PCMU
+//! <-> PCMA audio payloads in place when the legs' codecs differ, or handing
+//! the audio to the decoding path of `decode.rs` for other pairs, whose
+//! frames go out on the playout tick); runs commands; reports events
+//! without ever blocking on a consumer. Nothing is allocated per packet on
+//! the forwarding paths (only a tap copy when a tap is attached).
 
+use super::decode::PTIME;
 use super::latch::Admit;
 use super::leg::{Leg, PtKind, Transcode};
 use super::{
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Interval, MissedTickBehavior};
 
 /// Receive buffer size; a datagram filling it entirely is taken as truncated.
 const BUF_LEN: usize = 2048;
@@ -30,6 +33,7 @@ enum Wake {
     Io,
     Cmd(Option<Command>),
     Tick,
+    Playout,
 }
 
 /// A packet that `try_send_to` could not send at once.
@@ -65,6 +69,15 @@ async fn readable_opt(s: Option<&UdpSocket>) -> io::Result<()> {
     }
 }
 
+async fn tick_opt(i: Option<&mut Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 impl Relay {
     pub(crate) fn new(
         a: LegSetup,
@@ -78,8 +91,8 @@ impl Relay {
         let now = Instant::now();
         Ok(Self {
             legs: [
-                Leg::new(LegId::A, a, a_to_b, opts.dtmf_end_timeout, now),
-                Leg::new(LegId::B, b, b_to_a, opts.dtmf_end_timeout, now),
+                Leg::new(LegId::A, a, a_to_b, opts.dtmf_end_timeout, now)?,
+                Leg::new(LegId::B, b, b_to_a, opts.dtmf_end_timeout, now)?,
             ],
             buf: vec![0u8; BUF_LEN].into_boxed_slice(),
             cmds,
@@ -98,6 +111,13 @@ impl Relay {
         });
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Decoding directions send on their own clock; a late tick is made
+        // up at once, so the outgoing stream keeps real time.
+        let mut playout = self.legs.iter().any(|l| l.decode.is_some()).then(|| {
+            let mut i = tokio::time::interval(PTIME);
+            i.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            i
+        });
         loop {
             let wake = {
                 let [a, b] = &self.legs;
@@ -108,6 +128,7 @@ impl Relay {
                     _ = readable_opt(a.rtcp.as_ref()) => Wake::Io,
                     _ = readable_opt(b.rtcp.as_ref()) => Wake::Io,
                     _ = tick.tick() => Wake::Tick,
+                    _ = tick_opt(playout.as_mut()) => Wake::Playout,
                 }
             };
             match wake {
@@ -122,6 +143,7 @@ impl Relay {
                     }
                 }
                 Wake::Tick => self.housekeeping(Instant::now()),
+                Wake::Playout => self.playout(Instant::now()).await,
                 Wake::Cmd(Some(Command::Stop)) | Wake::Cmd(None) => break,
                 Wake::Cmd(Some(cmd)) => self.command(cmd),
             }
@@ -204,6 +226,24 @@ impl Relay {
                 .is_some_and(|t| self.legs[i].check_timeout(t, now));
             if timed_out {
                 self.emit(RelayEvent::MediaTimeout { leg: id });
+            }
+        }
+    }
+
+    /// One playout tick: the next frame of each decoding direction.
+    async fn playout(&mut self, now: Instant) {
+        for i in 0..2 {
+            let (leg, other) = pair(&mut self.legs, i);
+            let Some(dec) = leg.decode.as_deref_mut() else {
+                continue;
+            };
+            let send = !other.hold && other.latch.destination().is_some();
+            let ssrc = other.rewriter.ssrc();
+            let Some(p) = dec.next_frame(now, send, &mut self.buf, ssrc, other.payload_type) else {
+                continue;
+            };
+            if let Some(d) = forward(leg, other, &self.buf[..p.len], p.payload_len) {
+                self.send_deferred(d).await;
             }
         }
     }
@@ -314,12 +354,41 @@ impl Relay {
             }
         }
         let out_pt = other.out_pt(kind);
-        let deferred = match out_pt {
-            None => {
+        let deferred = match (out_pt, leg.decode.as_deref_mut()) {
+            (None, _) => {
                 leg.c.dropped_unknown_pt += 1;
                 None
             }
-            Some(out_pt) => {
+            // Transcoded through linear audio: audio waits in the jitter
+            // buffer for the playout tick; telephone events go out now, on
+            // the same outgoing stream.
+            (Some(out_pt), Some(dec)) => {
+                if kind == PtKind::Audio {
+                    let (tap_ts, copy) = dec.push(ssrc, seq, ts, &buf[range], now);
+                    if self.tap.is_some() {
+                        let frame = TapFrame {
+                            leg: leg.id,
+                            payload_type: pt,
+                            codec: leg.codec,
+                            rtp_timestamp: tap_ts,
+                            arrival: now,
+                            payload: copy,
+                        };
+                        send_tap(&mut self.tap, &mut self.tap_dropped, frame);
+                    }
+                    None
+                } else {
+                    let (out_seq, out_ts) = dec.map_event(ts, &mut buf[range.clone()]);
+                    if let Ok(mut m) = RtpPacketMut::new(buf) {
+                        m.set_ssrc(other.rewriter.ssrc());
+                        m.set_sequence(out_seq);
+                        m.set_timestamp(out_ts);
+                        m.set_payload_type(out_pt);
+                    }
+                    forward(leg, other, buf, range.len())
+                }
+            }
+            (Some(out_pt), None) => {
                 let r = other.rewriter.map(ssrc, seq, ts, marker, now);
                 if let Ok(mut m) = RtpPacketMut::new(buf) {
                     m.set_ssrc(r.ssrc);
@@ -328,12 +397,8 @@ impl Relay {
                     m.set_marker(r.marker);
                     m.set_payload_type(out_pt);
                 }
-                let tap = match kind {
-                    PtKind::Audio => self.tap.as_ref(),
-                    _ => None,
-                };
                 // The tap copies the payload as it arrived, before transcoding.
-                if let Some(tap) = tap {
+                if kind == PtKind::Audio && self.tap.is_some() {
                     let frame = TapFrame {
                         leg: leg.id,
                         payload_type: pt,
@@ -342,11 +407,7 @@ impl Relay {
                         arrival: now,
                         payload: Bytes::copy_from_slice(&buf[range.clone()]),
                     };
-                    match tap.try_send(frame) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(_)) => self.tap_dropped += 1,
-                        Err(TrySendError::Closed(_)) => self.tap = None,
-                    }
+                    send_tap(&mut self.tap, &mut self.tap_dropped, frame);
                 }
                 // Audio only: telephone events are never transcoded.
                 if kind == PtKind::Audio {
@@ -359,6 +420,18 @@ impl Relay {
             self.emit(ev);
         }
         deferred
+    }
+}
+
+/// Hand `frame` to the tap without waiting: counted when its channel is
+/// full, the tap dropped when its receiver is gone.
+fn send_tap(tap: &mut Option<mpsc::Sender<TapFrame>>, dropped: &mut u64, frame: TapFrame) {
+    if let Some(t) = tap.as_ref() {
+        match t.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => *dropped += 1,
+            Err(TrySendError::Closed(_)) => *tap = None,
+        }
     }
 }
 

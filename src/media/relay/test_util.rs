@@ -112,7 +112,7 @@ pub fn leg(
         allowed_ips: vec![LO],
         payload_type: pt,
         codec,
-        clock_rate: 8000,
+        clock_rate: codec.rtp_clock_rate().unwrap_or(8000),
         telephone_event_pt: te,
         our_ssrc: ssrc,
     }

@@ -36,8 +36,8 @@ pub(super) fn decode(codec: AudioCodec, payload: &[u8], out: &mut [i16]) -> usiz
     let n = payload.len().min(out.len());
     match codec {
         AudioCodec::Pcma => decode_alaw_into(&payload[..n], &mut out[..n]),
-        // The session only runs G.711 legs.
-        AudioCodec::Pcmu | AudioCodec::Other => decode_ulaw_into(&payload[..n], &mut out[..n]),
+        // The session only runs G.711 legs (`spawn_session` refuses others).
+        _ => decode_ulaw_into(&payload[..n], &mut out[..n]),
     }
     n
 }

@@ -274,7 +274,9 @@ pub fn spawn_session(setup: LegSetup, opts: SessionOptions) -> Result<SessionHan
     let (ev_tx, ev_rx) = mpsc::channel(opts.event_capacity.max(1));
     let codec = setup.codec;
     let telephone_event = setup.telephone_event_pt.is_some();
-    let session = task::Session::new(setup, format, &opts, cmd_rx, ev_tx);
+    let clock_rate = setup.clock_rate;
+    let session = task::Session::new(setup, format, &opts, cmd_rx, ev_tx)
+        .map_err(|_| SessionError::UnsupportedCodec { codec, clock_rate })?;
     Ok(SessionHandle {
         commands: cmd_tx,
         events: Some(ev_rx),

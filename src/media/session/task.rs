@@ -28,7 +28,7 @@ use crate::media::jitter::JitterConfig;
 use crate::media::player::{OutputFormat, Player, PlayerEvent};
 use crate::media::relay::latch::Admit;
 use crate::media::relay::leg::{Leg, PtKind, Transcode};
-use crate::media::relay::{LegId, LegSetup};
+use crate::media::relay::{LegId, LegSetup, RelaySetupError};
 use crate::media::rtp::{PacketKind, RtpHeader, RtpPacket, classify};
 use bytes::Bytes;
 use std::io;
@@ -98,7 +98,7 @@ impl Session {
         opts: &SessionOptions,
         cmds: mpsc::Receiver<Command>,
         events: mpsc::Sender<SessionEvent>,
-    ) -> Self {
+    ) -> Result<Self, RelaySetupError> {
         let now = Instant::now();
         let spf = format.samples_per_frame() as u32;
         let jitter = JitterConfig {
@@ -117,7 +117,7 @@ impl Session {
             )
         });
         let out = OutStream::new(setup.our_ssrc, spf, rand::random(), rand::random());
-        Self {
+        Ok(Self {
             inbound: Inbound::new(setup.codec, jitter, inband),
             out,
             digits_out,
@@ -134,8 +134,8 @@ impl Session {
             batch: opts.batch.max(1),
             ticks_done: 0,
             c: Counters::default(),
-            leg: Leg::new(LegId::A, setup, Transcode::None, opts.dtmf_end_timeout, now),
-        }
+            leg: Leg::new(LegId::A, setup, Transcode::None, opts.dtmf_end_timeout, now)?,
+        })
     }
 
     pub async fn run(mut self) -> (SessionSummary, Option<Recorder>) {
