@@ -60,7 +60,17 @@ pub struct MediaContext {
 impl MediaContext {
     /// The switch's codecs: G.711 both laws, relayed or transcoded.
     pub fn default_codecs() -> Vec<Codec> {
-        vec![Codec::pcmu(), Codec::pcma()]
+        vec![Codec::pcmu(), Codec::pcma(), Codec::g722(), Codec::opus()]
+    }
+
+    /// The switch's codecs not in `codecs`, appended: what a leg may fall
+    /// back to, transcoded by the relay.
+    fn append_fallbacks(&self, codecs: &mut Vec<Codec>) {
+        for c in &self.codecs {
+            if !codecs.iter().any(|o| o.matches(c)) {
+                codecs.push(c.clone());
+            }
+        }
     }
 
     fn capabilities(&self, codecs: Vec<Codec>) -> Capabilities {
@@ -221,14 +231,9 @@ impl CallMedia {
                     codecs.push(c);
                 }
             }
-            let g711 = codecs.iter().any(|c| AudioCodec::from_codec(c).is_g711());
-            if g711 {
-                for c in [Codec::pcmu(), Codec::pcma()] {
-                    if !codecs.iter().any(|o| o.matches(&c)) {
-                        codecs.push(c);
-                    }
-                }
-            }
+            // Then the rest, transcoded: a phone that has none of the
+            // caller's codecs still answers.
+            ctx.append_fallbacks(&mut codecs);
         } else {
             codecs = ctx.codecs.clone();
         }
@@ -296,13 +301,7 @@ impl CallMedia {
         let Some(offer) = &self.caller_offer else {
             // Late offer: offer the caller the agent's codec first.
             let mut codecs = vec![agent_codec.clone()];
-            if AudioCodec::from_codec(&agent_codec).is_g711() {
-                for c in [Codec::pcmu(), Codec::pcma()] {
-                    if !c.matches(&agent_codec) {
-                        codecs.push(c);
-                    }
-                }
-            }
+            self.ctx.append_fallbacks(&mut codecs);
             let caps = self.ctx.capabilities(codecs);
             let ours = build_offer(&caps, &self.caller.next_session(), self.caller.addr);
             let bytes = Bytes::from(ours.to_string());
@@ -311,19 +310,19 @@ impl CallMedia {
             return Ok(bytes);
         };
         // The same codec as the agent when the caller has it (no
-        // transcoding), else the caller's G.711.
+        // transcoding), else the caller's own first choice among ours.
         let offered = offer.media.iter().any(|m| {
             m.codecs()
                 .iter()
                 .any(|(_, c)| c.matches(&agent_codec) && !c.is_auxiliary())
         });
-        let codecs = if offered {
-            vec![agent_codec]
+        let (codecs, preference) = if offered {
+            (vec![agent_codec], CodecPreference::Ours)
         } else {
-            vec![Codec::pcmu(), Codec::pcma()]
+            (self.ctx.codecs.clone(), CodecPreference::Theirs)
         };
         let mut caps = self.ctx.capabilities(codecs);
-        caps.preference = CodecPreference::Ours;
+        caps.preference = preference;
         caps.single_codec = true;
         let session = self.caller.next_session();
         let addr = self.caller.addr;
@@ -638,6 +637,17 @@ impl CallMedia {
     /// Whether either leg is on hold now.
     pub fn on_hold(&self) -> bool {
         self.on_hold
+    }
+
+    /// The rate a recording of this call is made at: its widest leg's
+    /// (8 kHz G.711, 16 kHz G.722, 48 kHz Opus).
+    pub fn recording_rate(&self) -> u32 {
+        [&self.caller, &self.agent]
+            .iter()
+            .filter_map(|l| l.agreed.as_ref())
+            .filter_map(|a| AudioCodec::from_codec(&a.format.codec).sample_rate())
+            .max()
+            .unwrap_or(8000)
     }
 
     /// The codec name on `side`'s leg (`PCMU/8000`), once agreed.

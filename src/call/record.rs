@@ -131,7 +131,8 @@ impl Call {
             // The recording's row refers to the call's.
             cdr.flush().await;
         }
-        let cfg = RecorderConfig::new(rec.root.clone());
+        let mut cfg = RecorderConfig::new(rec.root.clone());
+        cfg.sample_rate = media.recording_rate();
         match start_recording(rec.store.clone(), &self.caller.call_id, cfg).await {
             Ok(handle) => {
                 if media.tap(handle.tap_sender()).await {

@@ -23,10 +23,11 @@
 //!
 //! # Codecs
 //!
-//! `Decoder` turns payloads into linear samples: G.711 (PCMU, PCMA) today.
-//! Frames of any other codec are counted and skipped, as are frames whose
-//! decoded rate is not the recording's [`RecorderConfig::sample_rate`]: a
-//! wideband call is recorded at its own rate, never downsampled.
+//! A [`TapDecoder`] turns each leg's payloads into linear audio at the leg's
+//! own rate (8 kHz G.711, 16 kHz G.722, 48 kHz Opus); a leg slower than
+//! the file's [`RecorderConfig::sample_rate`] is resampled up to it, so a
+//! wideband call recorded at its widest leg's rate is never thrown down.
+//! Frames of codecs the media core cannot decode are counted and skipped.
 //!
 //! # Ending
 //!
@@ -50,8 +51,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::g711;
-use super::relay::{AudioCodec, LegId, TapFrame};
+use super::relay::{LegId, TapDecoder, TapFrame};
+use super::resample::Resampler;
 use super::wav::{
     Leg, RecordingDate, StereoOptions, StereoRecorder, WavError, WriterOptions,
     create_recording_path, repair,
@@ -300,6 +301,9 @@ pub async fn start_recording(
         reanchor_after: samples_in(cfg.reanchor_after, cfg.sample_rate) as i64,
         wav: Some(wav),
         legs: Default::default(),
+        decoder: TapDecoder::new(),
+        rate_match: Default::default(),
+        decoded: Vec::new(),
         scratch: Vec::new(),
         write_error: None,
     };
@@ -345,43 +349,43 @@ fn samples_in(d: Duration, rate: u32) -> u64 {
     (d.as_nanos() * u128::from(rate) / 1_000_000_000) as u64
 }
 
-/// Turns one leg's payloads into linear samples.
-///
-/// The extension point for codecs: G.722 would add a variant producing 16 kHz
-/// on an 8 kHz RTP clock, Opus 48 kHz. A stateful decoder would live in
-/// `LegTimeline` instead of being chosen per frame.
+/// The rates placing one frame: the file's samples per second and the RTP
+/// clock of the frame's codec (8000 for G.711 and G.722, 48000 for Opus).
 #[derive(Clone, Copy, Debug)]
-enum Decoder {
-    Pcmu,
-    Pcma,
+struct Rates {
+    file: u32,
+    rtp_clock: u32,
 }
 
-impl Decoder {
-    fn for_codec(codec: AudioCodec) -> Option<Self> {
-        match codec {
-            AudioCodec::Pcmu => Some(Decoder::Pcmu),
-            AudioCodec::Pcma => Some(Decoder::Pcma),
-            AudioCodec::G722 | AudioCodec::Opus | AudioCodec::Other => None,
-        }
-    }
+/// Brings a leg's decoded audio to the file's rate (a G.711 leg in a
+/// wideband call's file is upsampled; nothing is ever thrown down).
+#[derive(Default)]
+struct RateMatch {
+    resampler: Option<Resampler>,
+}
 
-    /// Samples per second decoded.
-    fn sample_rate(self) -> u32 {
-        8000
-    }
-
-    /// RTP timestamp units per second.
-    fn clock_rate(self) -> u32 {
-        8000
-    }
-
-    fn decode(self, payload: &[u8], out: &mut Vec<i16>) {
+impl RateMatch {
+    /// `input` at `from` Hz into `out` at `to` Hz.
+    fn convert(&mut self, input: &[i16], from: u32, to: u32, out: &mut Vec<i16>) -> bool {
         out.clear();
-        out.resize(payload.len(), 0);
-        match self {
-            Decoder::Pcmu => g711::decode_ulaw_into(payload, out),
-            Decoder::Pcma => g711::decode_alaw_into(payload, out),
+        if from == to {
+            out.extend_from_slice(input);
+            return true;
         }
+        if self
+            .resampler
+            .as_ref()
+            .is_none_or(|r| r.from_rate() != from || r.to_rate() != to)
+        {
+            match Resampler::new(from, to) {
+                Ok(r) => self.resampler = Some(r),
+                Err(_) => return false,
+            }
+        }
+        if let Some(r) = self.resampler.as_mut() {
+            r.process(input, out);
+        }
+        true
     }
 }
 
@@ -407,11 +411,10 @@ impl LegTimeline {
     /// Timeline position of a frame with timestamp `ts` that arrived at
     /// position `arrived`. The first frame, and any frame further than
     /// `max_drift` samples from `arrived`, anchors the leg at `arrived`.
-    fn place(&mut self, ts: u32, arrived: i64, decoder: Decoder, max_drift: i64) -> i64 {
+    fn place(&mut self, ts: u32, arrived: i64, rate: Rates, max_drift: i64) -> i64 {
         if let Some(a) = &mut self.anchor {
             let offset = a.newest_offset + i64::from(ts.wrapping_sub(a.newest_ts) as i32);
-            let position = a.position
-                + offset * i64::from(decoder.sample_rate()) / i64::from(decoder.clock_rate());
+            let position = a.position + offset * i64::from(rate.file) / i64::from(rate.rtp_clock);
             if (position - arrived).abs() <= max_drift {
                 if offset > a.newest_offset {
                     a.newest_ts = ts;
@@ -458,6 +461,12 @@ struct Recording {
     /// `None` once a write failed.
     wav: Option<StereoRecorder>,
     legs: [LegTimeline; 2],
+    /// One decoder per leg (G.711, G.722, Opus keep state between frames).
+    decoder: TapDecoder,
+    rate_match: [RateMatch; 2],
+    /// A frame decoded at its leg's rate...
+    decoded: Vec<i16>,
+    /// ... and at the file's.
     scratch: Vec<i16>,
     write_error: Option<WavError>,
 }
@@ -546,14 +555,33 @@ impl Recording {
             return false;
         };
         let leg = &mut self.legs[f.leg.index()];
-        let Some(decoder) =
-            Decoder::for_codec(f.codec).filter(|d| d.sample_rate() == self.sample_rate)
-        else {
+        let Some(rtp_clock) = f.codec.rtp_clock_rate() else {
             leg.counters.unsupported_frames += 1;
             return true;
         };
-        decoder.decode(&f.payload, &mut self.scratch);
-        let position = leg.place(f.rtp_timestamp, arrived, decoder, self.reanchor_after);
+        self.decoded.clear();
+        let decoded = match self.decoder.decode(f, &mut self.decoded) {
+            Ok(d) => d,
+            Err(_) => {
+                leg.counters.unsupported_frames += 1;
+                return true;
+            }
+        };
+        let matched = self.rate_match[f.leg.index()].convert(
+            &self.decoded,
+            decoded.sample_rate,
+            self.sample_rate,
+            &mut self.scratch,
+        );
+        if !matched {
+            leg.counters.unsupported_frames += 1;
+            return true;
+        }
+        let rates = Rates {
+            file: self.sample_rate,
+            rtp_clock,
+        };
+        let position = leg.place(f.rtp_timestamp, arrived, rates, self.reanchor_after);
         leg.counters.frames += 1;
         let mut samples = &self.scratch[..];
         if position < 0 {

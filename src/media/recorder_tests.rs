@@ -7,6 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::*;
+use crate::media::g711;
+use crate::media::relay::AudioCodec;
 use crate::store::CallRecord;
 
 const RATE: usize = 8000;
@@ -49,10 +51,12 @@ fn encode(codec: AudioCodec, samples: &[i16]) -> Vec<u8> {
 
 /// What the file should hold for `samples` sent as `codec`.
 fn through_g711(codec: AudioCodec, samples: &[i16]) -> Vec<i16> {
-    let mut out = Vec::new();
-    Decoder::for_codec(codec)
-        .unwrap()
-        .decode(&encode(codec, samples), &mut out);
+    let encoded = encode(codec, samples);
+    let mut out = vec![0; encoded.len()];
+    match codec {
+        AudioCodec::Pcma => g711::decode_alaw_into(&encoded, &mut out),
+        _ => g711::decode_ulaw_into(&encoded, &mut out),
+    }
     out
 }
 
@@ -543,4 +547,74 @@ async fn a_write_error_ends_the_recording_not_the_call() {
     let row = store.recordings_for_call("c11").await.unwrap().remove(0);
     assert_eq!(row.state, RecordingState::Repaired);
     assert_eq!(row.duration_ms, Some(result.duration.as_millis() as i64));
+}
+
+/// Zero crossings per second of `x` at `rate`, halved: a tone's frequency.
+fn crossing_frequency(x: &[i16], rate: usize) -> f64 {
+    let crossings = x.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (x.len() as f64 / rate as f64)
+}
+
+#[tokio::test]
+async fn a_wideband_leg_is_recorded_at_its_rate_and_the_narrowband_one_upsampled() {
+    const WIDE: usize = 16_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = RecorderConfig::new(dir.path());
+    cfg.sample_rate = WIDE as u32;
+    let rec = start_recording(None, "wide", cfg).await.unwrap();
+    // Caller: 1 s of 440 Hz as PCMU from t = 0 (8 kHz).
+    let caller = frames(
+        LegId::A,
+        AudioCodec::Pcmu,
+        &tone(440.0, RATE),
+        1000,
+        rec.started_at(),
+    );
+    // Agent: 1 s of 5 kHz (above what 8 kHz can carry) as G.722 from 0.5 s.
+    let wide_tone: Vec<i16> = (0..WIDE)
+        .map(|i| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 5000.0 * i as f64 / WIDE as f64).sin()) as i16
+        })
+        .collect();
+    let mut encoder = crate::media::codec::G722Encoder::new();
+    let start = rec.started_at() + secs(0.5);
+    let agent: Vec<TapFrame> = wide_tone
+        .chunks(320)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut payload = vec![0u8; 160];
+            encoder.encode_into(chunk, &mut payload);
+            TapFrame {
+                leg: LegId::B,
+                payload_type: 9,
+                codec: AudioCodec::G722,
+                // G.722's RTP clock is 8000 although it samples at 16 kHz.
+                rtp_timestamp: 500 + (i * 160) as u32,
+                arrival: start + Duration::from_millis(20 * i as u64),
+                payload: Bytes::from(payload),
+            }
+        })
+        .collect();
+    play(&rec, vec![caller, agent]).await;
+    let r = rec.finish().await.unwrap();
+    assert_eq!(r.agent.frames, 50, "{r:?}");
+    assert_eq!(r.agent.unsupported_frames, 0);
+    let mut reader = hound::WavReader::open(&r.path).unwrap();
+    assert_eq!(reader.spec().sample_rate, WIDE as u32);
+    assert_eq!(reader.spec().channels, 2);
+    let all: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let left: Vec<i16> = all.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = all.iter().skip(1).step_by(2).copied().collect();
+    let seconds = left.len() as f64 / WIDE as f64;
+    assert!((1.45..1.6).contains(&seconds), "{seconds} s");
+    // The middle of each span: the agent's 5 kHz survived, the caller's
+    // 440 Hz was upsampled, not shifted.
+    let agent_mid = &right[WIDE * 8 / 10..WIDE * 12 / 10];
+    let caller_mid = &left[WIDE * 3 / 10..WIDE * 7 / 10];
+    let f_agent = crossing_frequency(agent_mid, WIDE);
+    let f_caller = crossing_frequency(caller_mid, WIDE);
+    assert!((f_agent - 5000.0).abs() < 150.0, "agent {f_agent} Hz");
+    assert!((f_caller - 440.0).abs() < 20.0, "caller {f_caller} Hz");
+    // Silence before the agent started.
+    assert!(right[..WIDE * 4 / 10].iter().all(|&s| s.abs() < 50));
 }
