@@ -101,6 +101,12 @@ pub struct Leg {
     /// The leg is not expected to send (SDP says so): no media timeout.
     pub quiet: bool,
     pub last_rtp: Instant,
+    /// Where this leg's RTCP comes from, once it sent some.
+    pub rtcp_peer: Option<super::rtcp_out::RtcpPeer>,
+    /// When we last sent it a report.
+    pub last_rtcp_report: Instant,
+    /// RTP timestamp of the last packet we sent it (for our SRs).
+    pub last_sent_ts: u32,
     pub timeout_reported: bool,
     pub c: Counters,
 }
@@ -134,6 +140,9 @@ impl Leg {
             hold: false,
             quiet: false,
             last_rtp: now,
+            rtcp_peer: None,
+            last_rtcp_report: now,
+            last_sent_ts: 0,
             timeout_reported: false,
             c: Counters::default(),
         })
@@ -188,7 +197,11 @@ impl Leg {
 
     /// Count one packet of `len` bytes sent to this leg.
     #[inline]
-    pub fn on_sent(&mut self, len: usize, payload_len: usize) {
+    pub fn on_sent(&mut self, packet: &[u8], payload_len: usize) {
+        let len = packet.len();
+        if let Some(ts) = packet.get(4..8) {
+            self.last_sent_ts = u32::from_be_bytes([ts[0], ts[1], ts[2], ts[3]]);
+        }
         self.send.on_sent(payload_len);
         self.c.packets_sent += 1;
         self.c.bytes_sent += len as u64;

@@ -39,6 +39,7 @@
 mod decode;
 pub mod latch;
 pub(crate) mod leg;
+mod rtcp_out;
 mod tap;
 mod task;
 
@@ -154,6 +155,9 @@ pub struct RelayOptions {
     /// Largest number of datagrams read from one socket before the task
     /// looks at the other socket and the commands again.
     pub batch: usize,
+    /// How often each leg is sent an RTCP report (SR or RR with SDES);
+    /// `None` sends none.
+    pub rtcp_interval: Option<Duration>,
 }
 
 impl Default for RelayOptions {
@@ -164,6 +168,7 @@ impl Default for RelayOptions {
             command_capacity: 16,
             dtmf_end_timeout: Duration::from_millis(500),
             batch: 32,
+            rtcp_interval: Some(Duration::from_secs(5)),
         }
     }
 }

@@ -11,6 +11,7 @@
 use super::decode::PTIME;
 use super::latch::Admit;
 use super::leg::{Leg, PtKind, Transcode};
+use super::rtcp_out;
 use super::{
     Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupError, RelaySummary, TapFrame,
 };
@@ -54,6 +55,7 @@ pub struct Relay {
     tap_dropped: u64,
     events_dropped: u64,
     media_timeout: Option<Duration>,
+    rtcp_interval: Option<Duration>,
     batch: usize,
 }
 
@@ -101,6 +103,7 @@ impl Relay {
             tap_dropped: 0,
             events_dropped: 0,
             media_timeout: opts.media_timeout,
+            rtcp_interval: opts.rtcp_interval,
             batch: opts.batch.max(1),
         })
     }
@@ -227,6 +230,21 @@ impl Relay {
             if timed_out {
                 self.emit(RelayEvent::MediaTimeout { leg: id });
             }
+            let leg = &mut self.legs[i];
+            let due = self
+                .rtcp_interval
+                .is_some_and(|t| now.saturating_duration_since(leg.last_rtcp_report) >= t);
+            if due && !leg.hold {
+                leg.last_rtcp_report = now;
+                if let Some((bytes, dest, mux)) = rtcp_out::report(leg, now) {
+                    let sock = match (&leg.rtcp, mux) {
+                        (Some(s), false) => s,
+                        _ => &leg.rtp,
+                    };
+                    // Best effort: a report that does not fit is skipped.
+                    let _ = sock.try_send_to(&bytes, dest);
+                }
+            }
         }
     }
 
@@ -276,7 +294,7 @@ impl Relay {
                 .await;
         match sent {
             Ok(Ok(_)) => {
-                self.legs[d.to].on_sent(d.len, d.payload_len);
+                self.legs[d.to].on_sent(&self.buf[..d.len], d.payload_len);
                 self.legs[d.from].c.packets_forwarded += 1;
             }
             _ => self.legs[d.to].c.send_errors += 1,
@@ -305,7 +323,12 @@ impl Relay {
             return None;
         }
         if rtcp_socket || classify(buf) == PacketKind::Rtcp {
-            if !leg.on_rtcp(buf, now) {
+            if leg.on_rtcp(buf, now) {
+                leg.rtcp_peer = Some(rtcp_out::RtcpPeer {
+                    addr: src,
+                    mux: !rtcp_socket,
+                });
+            } else {
                 leg.c.dropped_invalid += 1;
             }
             return None;
@@ -445,7 +468,7 @@ fn forward(from: &mut Leg, to: &mut Leg, buf: &[u8], payload_len: usize) -> Opti
     let dest = to.latch.destination()?;
     match to.rtp.try_send_to(buf, dest) {
         Ok(_) => {
-            to.on_sent(buf.len(), payload_len);
+            to.on_sent(buf, payload_len);
             from.c.packets_forwarded += 1;
             None
         }

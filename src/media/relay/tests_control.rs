@@ -283,3 +283,78 @@ async fn a_quiet_leg_has_no_media_timeout_and_a_sendless_one_gets_nothing() {
     .await
     .unwrap();
 }
+
+/// Next RTCP compound on `s` (RTP from the relay is skipped).
+async fn next_rtcp(s: &tokio::net::UdpSocket) -> Option<Vec<u8>> {
+    for _ in 0..200 {
+        let (d, _) = recv(s).await?;
+        if crate::media::rtp::rtcp::classify(&d) == crate::media::rtp::rtcp::PacketKind::Rtcp {
+            return Some(d);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn each_leg_gets_sender_reports_and_its_answer_gives_the_rtt() {
+    use crate::media::rtp::rtcp::{ReportBlock, RtcpCompound, RtcpPacket, write_rr};
+    timeout(Duration::from_secs(10), async {
+        let o = RigOpts {
+            relay: RelayOptions {
+                rtcp_interval: Some(Duration::from_millis(200)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let r = rig(40480, o).await;
+        // Media both ways, so the relay sends to A and receives from A.
+        for i in 0..5u16 {
+            r.pa.send_to(&rtp(0, i, 160 * u32::from(i), 1, i == 0, &audio(1)), r.la)
+                .await
+                .unwrap();
+            r.pb.send_to(&rtp(0, i, 160 * u32::from(i), 2, i == 0, &audio(2)), r.lb)
+                .await
+                .unwrap();
+        }
+        // A muxes: its own report on the RTP port teaches the relay where
+        // A's RTCP goes.
+        let mut rr = Vec::new();
+        write_rr(1, &[], &mut rr).unwrap();
+        r.pa.send_to(&rr, r.la).await.unwrap();
+        let sr = next_rtcp(&r.pa).await.expect("a report to A");
+        let compound = RtcpCompound::parse(&sr).expect("valid RTCP");
+        let packets: Vec<RtcpPacket> = compound.flatten().collect();
+        let info = packets
+            .iter()
+            .find_map(|p| match p {
+                RtcpPacket::SenderReport { info, reports } => {
+                    assert_eq!(reports.len(), 1, "a block about A's stream");
+                    Some(*info)
+                }
+                _ => None,
+            })
+            .expect("a sender report: A was sent media");
+        assert_eq!(info.packet_count, 5);
+        let cname = packets
+            .iter()
+            .flat_map(|p| p.sdes_chunks())
+            .find_map(|c| c.cname().map(<[u8]>::to_vec));
+        assert_eq!(cname.as_deref(), Some(&b"switchboard"[..]));
+        // A answers with a block on our stream: LSR = the SR's middle 32 bits.
+        let block = ReportBlock {
+            ssrc: info.ssrc,
+            lsr: (info.ntp_timestamp >> 16) as u32,
+            dlsr: 0,
+            ..Default::default()
+        };
+        let mut answer = Vec::new();
+        write_rr(1, &[block], &mut answer).unwrap();
+        r.pa.send_to(&answer, r.la).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let s = r.relay.snapshot().await.unwrap();
+        let rtt = s.a.stream.rtt_ms.expect("an RTT for leg A");
+        assert!((0.0..1000.0).contains(&rtt), "{rtt} ms");
+    })
+    .await
+    .unwrap();
+}

@@ -378,7 +378,7 @@ impl Session {
         self.packet.clear();
         header.write(payload, &mut self.packet);
         match self.leg.rtp.try_send_to(&self.packet, dest) {
-            Ok(_) => self.leg.on_sent(self.packet.len(), payload.len()),
+            Ok(_) => self.leg.on_sent(&self.packet, payload.len()),
             // A full socket buffer at 50 packets/s: the frame is lost.
             Err(_) => self.leg.c.send_errors += 1,
         }
