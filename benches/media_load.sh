@@ -313,7 +313,14 @@ run_level() {
     local rc=0
     wait "$sp" || rc=$?
     forget_pid "$sp"
-    sleep 2
+    # Every call's CDR closed (both legs hung up), at most 40 s.
+    local _
+    for _ in $(seq 40); do
+        "$SWITCHBOARD_BIN" calls --config "$cfg" --json --limit "$n" |
+            python3 -c 'import json, sys; sys.exit(any(c["ended_at"] is None for c in json.load(sys.stdin)))' &&
+            break
+        sleep 1
+    done
     local ticks1
     ticks1="$(cpu_ticks "$switch_pid")"
     local ok failed
