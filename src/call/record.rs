@@ -176,11 +176,13 @@ impl Call {
             } => {
                 let side = side_name(side_of_leg(leg));
                 tracing::debug!(call_id = %self.caller.call_id, side, %digit, "DTMF");
-                self.journal(
-                    CallEventKind::Dtmf,
-                    &format!("{digit} from {side} ({duration_ms} ms, RFC 4733)"),
-                )
-                .await;
+                // In-band digits are reported when recognised, with no length.
+                let how = match duration_ms {
+                    0 => "in-band".to_string(),
+                    ms => format!("{ms} ms, RFC 4733"),
+                };
+                self.journal(CallEventKind::Dtmf, &format!("{digit} from {side} ({how})"))
+                    .await;
             }
             RelayEvent::MediaTimeout { leg } => {
                 let side = side_name(side_of_leg(leg));

@@ -6,6 +6,7 @@
 //! session (`media::session`) keeps its one leg in the same type.
 
 use super::decode::DecodePath;
+use super::inband::InbandDtmf;
 use super::latch::Latch;
 use super::{AudioCodec, LegId, LegSetup, LegSummary, RelaySetupError};
 use crate::media::dtmf::Rfc4733Receiver;
@@ -101,6 +102,9 @@ pub struct Leg {
     /// The leg is not expected to send (SDP says so): no media timeout.
     pub quiet: bool,
     pub last_rtp: Instant,
+    /// In-band DTMF detection for a G.711 leg whose phone offered no
+    /// telephone-event (RFC 4733 digits are read by `dtmf` instead).
+    pub inband: Option<Box<InbandDtmf>>,
     /// Where this leg's RTCP comes from, once it sent some.
     pub rtcp_peer: Option<super::rtcp_out::RtcpPeer>,
     /// When we last sent it a report.
@@ -140,6 +144,11 @@ impl Leg {
             hold: false,
             quiet: false,
             last_rtp: now,
+            inband: s
+                .telephone_event_pt
+                .is_none()
+                .then(|| InbandDtmf::for_codec(s.codec).map(Box::new))
+                .flatten(),
             rtcp_peer: None,
             last_rtcp_report: now,
             last_sent_ts: 0,

@@ -37,6 +37,7 @@
 //! `task.rs`, tap decoding in `tap.rs`.
 
 mod decode;
+mod inband;
 pub mod latch;
 pub(crate) mod leg;
 mod rtcp_out;

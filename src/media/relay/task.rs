@@ -366,6 +366,18 @@ impl Relay {
                 .ok(),
             _ => None,
         };
+        if kind == PtKind::Audio
+            && let Some(inband) = leg.inband.as_deref_mut()
+            && let Some(digit) = inband.on_audio(&buf[range.clone()])
+        {
+            leg.c.digits += 1;
+            events[1] = Some(RelayEvent::Digit {
+                leg: leg.id,
+                digit,
+                // The tone's length is not known when it is recognised.
+                duration_ms: 0,
+            });
+        }
         if let Some(digits) = digits {
             for (slot, d) in events[1..].iter_mut().zip(digits) {
                 leg.c.digits += 1;

@@ -358,3 +358,49 @@ async fn each_leg_gets_sender_reports_and_its_answer_gives_the_rtt() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn inband_digits_are_reported_when_the_leg_has_no_telephone_event() {
+    timeout(Duration::from_secs(10), async {
+        let o = RigOpts {
+            te_a: None,
+            ..Default::default()
+        };
+        let mut r = rig(40490, o).await;
+        // '7' is 852 Hz + 1209 Hz: 120 ms of it, then 60 ms of silence.
+        let tone = |n: usize| -> i16 {
+            let t = n as f64 / 8000.0;
+            let two_pi = 2.0 * std::f64::consts::PI;
+            (6000.0 * ((two_pi * 852.0 * t).sin() + (two_pi * 1209.0 * t).sin())) as i16
+        };
+        for i in 0..9u16 {
+            let pcm: Vec<i16> = (0..160)
+                .map(|k| {
+                    if i < 6 {
+                        tone(usize::from(i) * 160 + k)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let mut payload = vec![0u8; 160];
+            crate::media::g711::encode_ulaw_into(&pcm, &mut payload);
+            r.pa.send_to(&rtp(0, i, 160 * u32::from(i), 1, i == 0, &payload), r.la)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut digits = Vec::new();
+        while let Ok(Some(ev)) = timeout(Duration::from_millis(300), r.relay.next_event()).await {
+            if let RelayEvent::Digit { leg, digit, .. } = ev {
+                digits.push((leg, digit));
+            }
+        }
+        assert_eq!(digits, vec![(LegId::A, '7')], "one in-band 7 from A");
+        // The audio itself still crossed.
+        let (d, _) = recv(&r.pb).await.expect("A's audio reaches B");
+        assert_eq!(parse(&d).payload_type(), 0);
+    })
+    .await
+    .unwrap();
+}
