@@ -90,3 +90,25 @@ toml_set() {
         }' "$file" >"$file.new"
     mv "$file.new" "$file"
 }
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local p
+    for p in "${pids[@]}"; do stop_pid "$p"; done
+    if [[ "$KEEP" == 1 || $rc -ne 0 ]]; then
+        log "logs kept in $work"
+    else
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+
+# install_cleanup: on exit (or INT/TERM) stop every process in pids and
+# remove $work unless KEEP=1 or the run failed.
+install_cleanup() {
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}

@@ -110,22 +110,7 @@ log "work folder: $work"
 # shellcheck source=benches/lib.sh
 source "$root/benches/lib.sh"
 
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    if [[ "$KEEP" == 1 || $rc -ne 0 ]]; then
-        log "logs and SIPp statistics kept in $work"
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_cleanup
 
 # ------------------------------------------------------------ configuration
 users_csv="$work/users.csv"

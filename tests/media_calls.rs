@@ -12,7 +12,7 @@
 //!   (agent) over the same span within 0.5 s;
 //! - PCMA caller and PCMU-only agent: the same, with PCMU on the agent leg
 //!   (the switch transcodes);
-//! - the switch killed with SIGKILL 3 s into a talking call: after a
+//! - the switch killed with SIGKILL 4 s into a talking call: after a
 //!   restart the CDR is closed as interrupted by the switch, and the
 //!   recording is repaired, readable by sox, with at least 2 s of the
 //!   caller's speech;
@@ -202,7 +202,9 @@ fn a_switch_killed_mid_call_leaves_a_playable_recording_and_a_closed_cdr() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // Well into the speech (SIPp starts it at the ACK), with margin for a
+    // loaded machine.
+    std::thread::sleep(Duration::from_secs(4));
     sw.kill();
     sw.restart();
     let calls = sw.wait_calls_ended(1, Duration::from_secs(10));

@@ -547,18 +547,8 @@ impl Call {
                 if late {
                     // Another phone answered first, or the caller is gone:
                     // confirm this dialog and end it at once.
-                    let mut d = fork.dialog.clone();
-                    let ack = d.request(Method::Ack, Some(seq), None);
-                    let bye = d.request(Method::Bye, None, None);
-                    self.ep
-                        .send(ToCore::SendStateless {
-                            flow: ack.flow,
-                            bytes: ack.builder.to_bytes(),
-                        })
-                        .await;
-                    if let Some((key, flow, bye_msg)) = bye.into_request() {
-                        self.send_request(key, flow, bye_msg).await;
-                    }
+                    let d = fork.dialog.clone();
+                    self.end_answered_fork(d, seq).await;
                     return;
                 }
                 let sdp = match (self.media.as_mut(), body_of(msg)) {
@@ -575,19 +565,9 @@ impl Call {
                         // The phone's answer is unusable: end its leg and
                         // let the other phones go on ringing.
                         tracing::warn!(call_id = %self.caller.call_id, "agent answer refused: {}", reject.reason);
-                        let mut d = fork.dialog.clone();
-                        let ack = d.request(Method::Ack, Some(seq), None);
-                        let bye = d.request(Method::Bye, None, None);
+                        let d = fork.dialog.clone();
                         fork.state = ForkState::Failed(reject.status);
-                        self.ep
-                            .send(ToCore::SendStateless {
-                                flow: ack.flow,
-                                bytes: ack.builder.to_bytes(),
-                            })
-                            .await;
-                        if let Some((key, flow, bye_msg)) = bye.into_request() {
-                            self.send_request(key, flow, bye_msg).await;
-                        }
+                        self.end_answered_fork(d, seq).await;
                         self.check_all_failed().await;
                         return;
                     }
@@ -603,6 +583,21 @@ impl Call {
                 fork.state = ForkState::Failed(status);
                 self.check_all_failed().await;
             }
+        }
+    }
+
+    /// ACKs a fork's 2xx (CSeq `seq`) and hangs that dialog up at once.
+    async fn end_answered_fork(&mut self, mut d: Dialog, seq: u32) {
+        let ack = d.request(Method::Ack, Some(seq), None);
+        let bye = d.request(Method::Bye, None, None);
+        self.ep
+            .send(ToCore::SendStateless {
+                flow: ack.flow,
+                bytes: ack.builder.to_bytes(),
+            })
+            .await;
+        if let Some((key, flow, bye_msg)) = bye.into_request() {
+            self.send_request(key, flow, bye_msg).await;
         }
     }
 
