@@ -19,6 +19,10 @@ Switchboard demo
       sipp -sn uac 127.0.0.1:5080 -s 1001 -m 1 -i 127.0.0.1
     An unknown number (sip:4999@...) gets 404; an agent that is not
     registered gets 480.
+  - Media checks without an agent: sip:9196@127.0.0.1:5080 echoes your
+    audio; sip:9197@127.0.0.1:5080 records you until # and plays it back.
+  - Every call is in \`target/release/switchboard calls\` (CDR, codecs,
+    loss, digits); answered calls are recorded under recordings/.
   - Logs go to this terminal; stop with Ctrl-C.
 
 TXT
