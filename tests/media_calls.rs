@@ -145,26 +145,7 @@ fn pcma_caller_to_pcmu_only_agent_is_transcoded() {
 
 /// A raw INVITE with `sdp` as its body, answered by the switch.
 fn invite_with_sdp(sw: &Switch, sdp: &str) -> (u16, String) {
-    let sock = RawUdp::bind(LOCALHOST);
-    let local = sock.local();
-    let to = sw.carrier_addr();
-    let call_id = format!("sdp-{}", local.port());
-    let msg = format!(
-        "INVITE sip:1001@{to} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bK-{call_id};rport\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:+15550999@{local}>;tag=t1\r\n\
-         To: <sip:1001@{to}>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:carrier@{local}>\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{sdp}",
-        sdp.len()
-    );
-    sock.send(to, msg.as_bytes());
-    sock.recv_final(&call_id, Duration::from_secs(5))
-        .expect("a final response to the INVITE")
+    RawCaller::new(sw.carrier_addr(), "1001").invite_sdp(sdp)
 }
 
 #[test]

@@ -323,13 +323,8 @@ impl CallMedia {
         };
         let mut caps = self.ctx.capabilities(codecs);
         caps.preference = preference;
-        caps.single_codec = true;
-        let session = self.caller.next_session();
-        let addr = self.caller.addr;
-        let ours = answer_with(offer, &caps, &session, |_| Some(addr))
-            .map_err(|e| Reject::negotiation(&e))?;
-        self.caller.agreed = Some(agreed_from(&ours.streams[0]));
-        let bytes = Bytes::from(ours.sdp.to_string());
+        let offer = offer.clone();
+        let bytes = self.answer_caller_offer(&offer, caps)?;
         self.caller_sdp = Some(bytes.clone());
         self.start_relay()?;
         Ok(bytes)
@@ -411,13 +406,9 @@ impl CallMedia {
             .filter(|c| AudioCodec::from_codec(c) != AudioCodec::Other)
             .cloned()
             .collect();
-        let mut caps = self.ctx.capabilities(codecs);
-        caps.single_codec = true;
-        let session = self.caller.next_session();
-        let addr = self.caller.addr;
-        let ours = answer_with(offer, &caps, &session, |_| Some(addr))
-            .map_err(|e| Reject::negotiation(&e))?;
-        self.caller.agreed = Some(agreed_from(&ours.streams[0]));
+        let caps = self.ctx.capabilities(codecs);
+        let offer = offer.clone();
+        let bytes = self.answer_caller_offer(&offer, caps)?;
         let setup = self
             .leg_setup(Side::Caller)
             .ok_or_else(|| Reject::unavailable("sockets already used"))?;
@@ -427,9 +418,25 @@ impl CallMedia {
             reason: e.to_string(),
         })?;
         self.session = Some(handle);
-        let bytes = Bytes::from(ours.sdp.to_string());
         self.caller_sdp = Some(bytes.clone());
         Ok(bytes)
+    }
+
+    /// Answers `offer` on the caller's leg with one codec of `caps`, from
+    /// the leg's address and a new session version, and keeps what was
+    /// agreed.
+    fn answer_caller_offer(
+        &mut self,
+        offer: &SessionDescription,
+        mut caps: Capabilities,
+    ) -> Result<Bytes, Reject> {
+        caps.single_codec = true;
+        let session = self.caller.next_session();
+        let addr = self.caller.addr;
+        let ours = answer_with(offer, &caps, &session, |_| Some(addr))
+            .map_err(|e| Reject::negotiation(&e))?;
+        self.caller.agreed = Some(agreed_from(&ours.streams[0]));
+        Ok(Bytes::from(ours.sdp.to_string()))
     }
 
     /// The media session of a call the switch answered itself.

@@ -115,6 +115,12 @@ impl RawCaller {
              m=audio {port} RTP/AVP {pts}\r\na=rtpmap:101 telephone-event/8000\r\n\
              a=fmtp:101 0-16\r\na=sendrecv\r\n"
         );
+        self.invite_sdp(&sdp)
+    }
+
+    /// INVITE with `sdp` as its body, whatever it holds; returns the final
+    /// status and response, and ACKs a 200.
+    pub fn invite_sdp(&mut self, sdp: &str) -> (u16, String) {
         let msg = format!(
             "{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
             self.headers("INVITE", 1, "inv"),
