@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::dialog::Side;
 use super::fork::body_of;
 use super::media::SDP;
-use super::session_timer::{Refresher, session_expires};
+use super::session_timer::{Refresher, interval_of, session_expires};
 use super::{Call, CallerState};
 use crate::sip::codec::{HeaderName, MessageBuilder, Method, SipMessage};
 use crate::sip::transaction::TransactionKey;
@@ -152,7 +152,7 @@ impl Call {
         match status {
             200..=299 => {
                 if let Some((secs, _)) = msg.and_then(session_expires) {
-                    t.interval = Duration::from_secs(u64::from(secs.max(1)));
+                    t.interval = interval_of(u64::from(secs));
                 }
                 t.restart();
             }
@@ -167,7 +167,7 @@ impl Call {
                     .and_then(|m| m.header(HeaderName::MinSe))
                     .and_then(|v| v.as_str().ok()?.trim().parse::<u64>().ok());
                 if let Some(min) = min_se {
-                    t.interval = t.interval.max(Duration::from_secs(min));
+                    t.interval = t.interval.max(interval_of(min));
                 }
                 t.pending = false;
                 t.due = now;

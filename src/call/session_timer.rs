@@ -37,6 +37,17 @@ impl Default for TimerConfig {
     }
 }
 
+/// The longest session interval the switch keeps (a day): a peer's
+/// `Session-Expires` or `Min-SE` above it is taken as this, so no value
+/// from the network can overflow a timer.
+pub const MAX_INTERVAL_SECS: u64 = 86_400;
+
+/// A session interval from a peer's seconds, between 1 s and
+/// [`MAX_INTERVAL_SECS`].
+pub fn interval_of(secs: u64) -> Duration {
+    Duration::from_secs(secs.clamp(1, MAX_INTERVAL_SECS))
+}
+
 /// Who refreshes a leg's session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresher {
@@ -62,7 +73,7 @@ pub struct SessionTimer {
 impl SessionTimer {
     pub fn new(interval: u32, refresher: Refresher, peer_allows_update: bool) -> Self {
         let mut t = Self {
-            interval: Duration::from_secs(u64::from(interval)),
+            interval: interval_of(u64::from(interval)),
             refresher,
             peer_allows_update,
             due: Instant::now(),
@@ -227,6 +238,17 @@ mod tests {
         assert_eq!(t.refresher, Refresher::Switch);
         assert_eq!(t.refresh_method(), Method::Invite);
         assert_eq!(t.header(true), "300;refresher=uas");
+    }
+
+    #[tokio::test]
+    async fn intervals_from_the_network_are_bounded() {
+        assert_eq!(
+            interval_of(u64::MAX),
+            Duration::from_secs(MAX_INTERVAL_SECS)
+        );
+        assert_eq!(interval_of(0), Duration::from_secs(1));
+        let t = for_caller(&invite("Session-Expires: 4294967295\r\n"), &CFG).unwrap();
+        assert_eq!(t.interval, Duration::from_secs(MAX_INTERVAL_SECS));
     }
 
     #[test]
