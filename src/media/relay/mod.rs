@@ -40,6 +40,7 @@ mod decode;
 mod inband;
 pub mod latch;
 pub(crate) mod leg;
+mod recv;
 mod rtcp_out;
 mod tap;
 mod task;

@@ -11,6 +11,7 @@
 use super::decode::PTIME;
 use super::latch::Admit;
 use super::leg::{Leg, PtKind, Transcode};
+use super::recv::recv_batch;
 use super::rtcp_out;
 use super::{
     Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupError, RelaySummary, TapFrame,
@@ -31,7 +32,8 @@ const BUF_LEN: usize = 2048;
 const SEND_FALLBACK_WAIT: Duration = Duration::from_millis(5);
 
 enum Wake {
-    Io,
+    /// A leg's socket is readable: (leg index, whether its RTCP socket).
+    Io(usize, bool),
     Cmd(Option<Command>),
     Tick,
     Playout,
@@ -96,7 +98,8 @@ impl Relay {
                 Leg::new(LegId::A, a, a_to_b, opts.dtmf_end_timeout, now)?,
                 Leg::new(LegId::B, b, b_to_a, opts.dtmf_end_timeout, now)?,
             ],
-            buf: vec![0u8; BUF_LEN].into_boxed_slice(),
+            // Two halves: `recv_batch` reads up to two datagrams at once.
+            buf: vec![0u8; 2 * BUF_LEN].into_boxed_slice(),
             cmds,
             events,
             tap: None,
@@ -126,25 +129,20 @@ impl Relay {
                 let [a, b] = &self.legs;
                 tokio::select! {
                     c = self.cmds.recv() => Wake::Cmd(c),
-                    _ = a.rtp.readable() => Wake::Io,
-                    _ = b.rtp.readable() => Wake::Io,
-                    _ = readable_opt(a.rtcp.as_ref()) => Wake::Io,
-                    _ = readable_opt(b.rtcp.as_ref()) => Wake::Io,
+                    _ = a.rtp.readable() => Wake::Io(0, false),
+                    _ = b.rtp.readable() => Wake::Io(1, false),
+                    _ = readable_opt(a.rtcp.as_ref()) => Wake::Io(0, true),
+                    _ = readable_opt(b.rtcp.as_ref()) => Wake::Io(1, true),
                     _ = tick.tick() => Wake::Tick,
                     _ = tick_opt(playout.as_mut()) => Wake::Playout,
                 }
             };
             match wake {
-                Wake::Io => {
-                    // Drain every socket (not only the one that woke us) so a
-                    // flood on one leg cannot starve the other.
-                    for i in 0..2 {
-                        self.drain(i, false).await;
-                        if self.legs[i].rtcp.is_some() {
-                            self.drain(i, true).await;
-                        }
-                    }
-                }
+                // Only the socket that woke us, at most `batch` datagrams:
+                // `select!` picks among ready branches at random, so a
+                // flood on one socket cannot starve the others, and quiet
+                // sockets cost no empty reads.
+                Wake::Io(i, rtcp) => self.drain(i, rtcp).await,
                 Wake::Tick => self.housekeeping(Instant::now()),
                 Wake::Playout => self.playout(Instant::now()).await,
                 Wake::Cmd(Some(Command::Stop)) | Wake::Cmd(None) => break,
@@ -267,22 +265,30 @@ impl Relay {
     }
 
     async fn drain(&mut self, i: usize, rtcp: bool) {
-        for _ in 0..self.batch {
+        // Two datagrams per read (see `recv.rs`).
+        for _ in 0..self.batch.div_ceil(2) {
             let leg = &self.legs[i];
             let sock = match (rtcp, &leg.rtcp) {
                 (false, _) => &leg.rtp,
                 (true, Some(s)) => s,
                 (true, None) => return,
             };
-            match sock.try_recv_from(&mut self.buf) {
-                Ok((n, src)) => {
-                    let now = Instant::now();
-                    if let Some(d) = self.on_datagram(i, rtcp, n, src, now) {
-                        self.send_deferred(d).await;
-                    }
+            // Would block: drained. Other errors (ICMP reports): try later.
+            let Ok(batch) = recv_batch(sock, &mut self.buf) else {
+                return;
+            };
+            let now = Instant::now();
+            for (k, d) in batch.datagrams.into_iter().enumerate() {
+                let Some(d) = d else { continue };
+                if k == 1 {
+                    self.buf.copy_within(BUF_LEN..BUF_LEN + d.len, 0);
                 }
-                // WouldBlock: drained. Other errors (ICMP reports): try later.
-                Err(_) => return,
+                if let Some(out) = self.on_datagram(i, rtcp, d.len, d.from, now) {
+                    self.send_deferred(out).await;
+                }
+            }
+            if !batch.more {
+                return;
             }
         }
     }

@@ -83,6 +83,8 @@ pub struct StereoRecorder {
     /// Pending samples per leg; `pending[l][i]` is at frame `committed + i`;
     /// `None` is a hole (not received yet; silence if committed as such).
     pending: [VecDeque<Option<i16>>; 2],
+    /// Interleaved frames on their way to the writer (reused).
+    frames: Vec<i16>,
     /// Per leg, the position up to which the leg has no holes.
     filled: [u64; 2],
     /// Position after each leg's last write (for [`append`](Self::append)).
@@ -109,6 +111,7 @@ impl StereoRecorder {
         Ok(Self {
             writer,
             pending: [VecDeque::new(), VecDeque::new()],
+            frames: Vec::new(),
             next: [0; 2],
             filled: [0; 2],
             committed: 0,
@@ -186,12 +189,13 @@ impl StereoRecorder {
         if buf.len() < offset {
             buf.resize(offset, None);
         }
-        for (i, &s) in piece.iter().enumerate() {
-            match buf.get_mut(offset + i) {
-                Some(slot) => *slot = Some(s),
-                None => buf.push_back(Some(s)),
-            }
+        // Overwrite what is already pending, append the rest (the usual
+        // case: the leg's next frame right after its previous one).
+        let overlap = buf.len().saturating_sub(offset).min(piece.len());
+        for (slot, &s) in buf.range_mut(offset..offset + overlap).zip(piece) {
+            *slot = Some(s);
         }
+        buf.extend(piece[overlap..].iter().map(|&s| Some(s)));
         let mut filled = (self.filled[l] - self.committed) as usize;
         while buf.get(filled).is_some_and(Option::is_some) {
             filled += 1;
@@ -213,16 +217,19 @@ impl StereoRecorder {
 
     /// Commits frames up to `target`, padding missing samples with silence.
     fn advance_to(&mut self, target: u64) -> Result<()> {
-        let mut frames = Vec::with_capacity(COMMIT_CHUNK as usize * 2);
+        let frames = &mut self.frames;
         while self.committed < target {
-            let n = (target - self.committed).min(COMMIT_CHUNK);
+            let n = (target - self.committed).min(COMMIT_CHUNK) as usize;
             frames.clear();
-            for _ in 0..n {
-                frames.push(self.pending[0].pop_front().flatten().unwrap_or(0));
-                frames.push(self.pending[1].pop_front().flatten().unwrap_or(0));
+            frames.resize(2 * n, 0);
+            for (ch, pending) in self.pending.iter_mut().enumerate() {
+                let take = n.min(pending.len());
+                for (k, s) in pending.drain(..take).enumerate() {
+                    frames[2 * k + ch] = s.unwrap_or(0);
+                }
             }
-            self.writer.write_frames(&frames)?;
-            self.committed += n;
+            self.writer.write_frames(frames)?;
+            self.committed += n as u64;
         }
         let committed = self.committed;
         for l in 0..2 {
