@@ -29,6 +29,13 @@ fn config_with_agents(agents: &str) -> tempfile::TempDir {
     )
     .unwrap();
     fs::write(dir.path().join("sip-profiles/agents.toml"), agents).unwrap();
+    // The music on hold the demo's switchboard.toml names.
+    fs::create_dir(dir.path().join("prompts")).unwrap();
+    fs::copy(
+        root.join("prompts/music-on-hold.wav"),
+        dir.path().join("prompts/music-on-hold.wav"),
+    )
+    .unwrap();
     dir
 }
 
@@ -163,4 +170,32 @@ fn bad_numbers_and_session_timers_are_located() {
             "missing `{e}` in:\n{err}"
         );
     }
+}
+
+#[test]
+fn missing_music_on_hold_is_located() {
+    let dir = config_with_agents(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
+            .unwrap(),
+    );
+    let switch = dir.path().join("switchboard.toml");
+    let text = fs::read_to_string(&switch).unwrap().replace(
+        "music_on_hold = \"prompts/music-on-hold.wav\"",
+        "music_on_hold = \"prompts/no-such-music.wav\"",
+    );
+    fs::write(&switch, &text).unwrap();
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .position(|l| l.contains("no-such-music"))
+        .unwrap()
+        + 1;
+    let want = format!("switchboard.toml:{line}: media.music_on_hold: `");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&want) && l.contains("no-such-music.wav` is not a file")),
+        "missing `{want}` in:\n{err}"
+    );
 }

@@ -27,10 +27,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::dialog::Side;
+use crate::media::player::Playlist;
 use crate::media::ports::{MediaSockets, PortPool};
 use crate::media::relay::{
-    AudioCodec, LegId, LegSetup, LegSummary, RelayEvent, RelayHandle, RelayOptions, TapFrame,
-    spawn_relay,
+    AudioCodec, LegId, LegSetup, LegSummary, Music, RelayEvent, RelayHandle, RelayOptions,
+    TapFrame, spawn_relay,
 };
 use crate::media::session::{SessionEvent, SessionHandle, SessionOptions, spawn_session};
 
@@ -55,6 +56,28 @@ pub struct MediaContext {
     /// (telephone-event is always added).
     pub codecs: Vec<Codec>,
     pub relay: RelayOptions,
+    /// What a held party hears; `None`: the holder's own stream.
+    pub music_on_hold: Option<MusicOnHold>,
+}
+
+/// The music on hold, converted once per leg format and cached.
+#[derive(Debug)]
+pub struct MusicOnHold {
+    pub path: std::path::PathBuf,
+    pub cache: crate::media::player::PromptCache,
+}
+
+impl MusicOnHold {
+    /// The music for a leg carrying `codec`, ready for the relay (reads and
+    /// converts the file on first use: blocking, run it off the runtime).
+    fn music_for(&self, codec: AudioCodec) -> Result<Music, String> {
+        let format = Music::format_for(codec).ok_or_else(|| format!("no music for {codec:?}"))?;
+        let prompt = self
+            .cache
+            .get(&self.path, format)
+            .map_err(|e| e.to_string())?;
+        Music::new(codec, Playlist::new().prompt(prompt)).map_err(|e| e.to_string())
+    }
 }
 
 impl MediaContext {
@@ -195,6 +218,8 @@ pub struct CallMedia {
     /// Our offer in a session-refresh re-INVITE, awaiting its 2xx.
     refresh: Option<(Side, SessionDescription)>,
     on_hold: bool,
+    /// Whether the caller's and the agent's legs hear music on hold.
+    music: [bool; 2],
 }
 
 impl CallMedia {
@@ -268,6 +293,7 @@ impl CallMedia {
                 local_offer: None,
                 refresh: None,
                 on_hold: false,
+                music: [false; 2],
             },
             bytes,
         ))
@@ -501,7 +527,13 @@ impl CallMedia {
             });
         };
         let mut caps = self.leg_caps(&other_agreed);
-        caps.direction = direction;
+        // A hold (the offerer will not receive): with music on hold the
+        // switch sends the held party its music, so it offers to send.
+        caps.direction = if self.ctx.music_on_hold.is_some() && !direction.receives() {
+            Direction::SendOnly
+        } else {
+            direction
+        };
         let leg = self.leg_mut(other);
         let session = leg.next_session();
         let ours = build_offer(&caps, &session, leg.addr);
@@ -638,6 +670,50 @@ impl CallMedia {
                     !held && a.direction.receives(),
                 )
                 .await;
+        }
+        self.update_music().await;
+    }
+
+    /// Starts music to a leg whose other side holds it (we send to it, and
+    /// do not send to the holder), and stops it on resume.
+    async fn update_music(&mut self) {
+        if self.ctx.music_on_hold.is_none() || self.relay.is_none() {
+            return;
+        }
+        for (i, side) in [Side::Caller, Side::Agent].into_iter().enumerate() {
+            let sends = |l: &LegEnd| l.agreed.as_ref().map(|a| a.direction.sends());
+            let (leg, other) = match side {
+                Side::Caller => (&self.caller, &self.agent),
+                Side::Agent => (&self.agent, &self.caller),
+            };
+            let want = sends(leg) == Some(true) && sends(other) == Some(false);
+            if want == self.music[i] {
+                continue;
+            }
+            let music = match (want, &leg.agreed) {
+                (true, Some(a)) => {
+                    let codec = AudioCodec::from_codec(&a.format.codec);
+                    let ctx = self.ctx.clone();
+                    let built = tokio::task::spawn_blocking(move || {
+                        ctx.music_on_hold.as_ref().map(|m| m.music_for(codec))
+                    })
+                    .await;
+                    match built {
+                        Ok(Some(Ok(m))) => Some(m),
+                        Ok(Some(Err(e))) => {
+                            tracing::warn!(error = %e, "no music on hold for this leg");
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(relay) = &self.relay {
+                tracing::info!(leg = ?side, on = want, "music on hold");
+                let _ = relay.music(leg_id(side), music).await;
+            }
+            self.music[i] = want;
         }
     }
 

@@ -32,8 +32,8 @@ use crate::sip::transport::Flow;
 
 pub use dialog::{Dialog, Side};
 use fork::{Fork, ForkState, InviteParts, best_failure, body_of, build_invite, reason_of};
-pub use media::MediaContext;
 use media::{CallMedia, MediaEvent, Reject, SDP};
+pub use media::{MediaContext, MusicOnHold};
 use record::EndInfo;
 use relay::{Relay, Retransmit};
 use session_timer::SessionTimer;

@@ -31,6 +31,9 @@ pub struct MediaSettings {
     pub rtp_ports: std::ops::RangeInclusive<u16>,
     /// No RTP on a leg for this long ends the call.
     pub media_timeout_seconds: u64,
+    /// What a held party hears (a WAV of any rate, looped); `None`: the
+    /// holder's own stream, if it sends one.
+    pub music_on_hold: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +103,7 @@ struct MediaFile {
     rtp_ip: String,
     rtp_ports: String,
     media_timeout_seconds: u64,
+    music_on_hold: String,
 }
 
 impl Default for MediaFile {
@@ -108,6 +112,7 @@ impl Default for MediaFile {
             rtp_ip: "127.0.0.1".into(),
             rtp_ports: "50000-59999".into(),
             media_timeout_seconds: 30,
+            music_on_hold: String::new(),
         }
     }
 }
@@ -240,6 +245,21 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
         );
         return None;
     }
+    let music_on_hold =
+        (!file.media.music_on_hold.is_empty()).then(|| dir.join(&file.media.music_on_hold));
+    if let Some(path) = &music_on_hold
+        && !path.is_file()
+    {
+        sink.push(
+            sink.line_of_key("music_on_hold"),
+            "media.music_on_hold",
+            format!(
+                "`{}` is not a file; give a WAV file (relative to this folder), or \"\" for no music",
+                path.display()
+            ),
+        );
+        return None;
+    }
     let st = &file.session_timer;
     if st.min_se_seconds < 2 || st.session_expires_seconds < st.min_se_seconds {
         sink.push(
@@ -270,6 +290,7 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
             rtp_ip,
             rtp_ports,
             media_timeout_seconds: file.media.media_timeout_seconds,
+            music_on_hold,
         },
         session_timer: crate::call::TimerConfig {
             session_expires: st.session_expires_seconds,

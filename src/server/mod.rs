@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::call::{CallContext, MediaContext, Prompts, Recordings};
+use crate::call::{CallContext, MediaContext, MusicOnHold, Prompts, Recordings};
 use crate::config::{Config, Profile, ProfileKind, SecuritySettings, Transport, parse_listen};
 use crate::media::player::PromptCache;
 use crate::media::ports::PortPool;
@@ -31,6 +31,8 @@ use runtime::ProfileRuntime;
 
 /// Memory for prompts converted to the legs' codecs.
 const PROMPT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Music on hold converted for each leg format (48 kHz linear is the largest).
+const MUSIC_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Messages waiting for the core before ingress sheds load with 503.
 const CORE_QUEUE: usize = 16_384;
@@ -207,6 +209,10 @@ fn media_context(cfg: &Config) -> MediaContext {
             media_timeout: Some(Duration::from_secs(m.media_timeout_seconds)),
             ..RelayOptions::default()
         },
+        music_on_hold: m.music_on_hold.as_ref().map(|path| MusicOnHold {
+            path: path.clone(),
+            cache: PromptCache::new(MUSIC_CACHE_BYTES),
+        }),
     }
 }
 

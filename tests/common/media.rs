@@ -147,6 +147,56 @@ impl RawCaller {
         (status, response)
     }
 
+    /// A re-INVITE with `sdp` (its `o=` version bumped by the caller of
+    /// this); returns the final status and response, and ACKs a 200.
+    pub fn reinvite_sdp(&mut self, sdp: &str) -> (u16, String) {
+        self.cseq += 1;
+        let msg = format!(
+            "{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            self.headers("INVITE", self.cseq, "reinv"),
+            sdp.len()
+        );
+        let (status, response) = self
+            .sip
+            .request(self.to, &msg, Duration::from_secs(10))
+            .expect("a final response to the re-INVITE");
+        if status == 200 {
+            let ack = format!(
+                "{}Content-Length: 0\r\n\r\n",
+                self.headers("ACK", self.cseq, "ack")
+            );
+            self.sip.send(self.to, ack.as_bytes());
+        }
+        (status, response)
+    }
+
+    /// Waits for the switch's re-INVITE and answers it 200 with `sdp`
+    /// (then waits for its ACK); returns the re-INVITE, if one came.
+    pub fn answer_reinvite(&self, sdp: &str, timeout: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        let invite = loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            let msg = self.sip.recv(left)?;
+            if msg.starts_with("INVITE ") {
+                break msg;
+            }
+        };
+        let ok = response_to_request(&invite, 200, "OK");
+        let ok = ok
+            .trim_end_matches("\r\n")
+            .trim_end_matches("Content-Length: 0");
+        let local = self.sip.local();
+        let ok = format!(
+            "{ok}Contact: <sip:carrier@{local}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        self.sip.send(self.to, ok.as_bytes());
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        self.sip.recv(left).filter(|m| m.starts_with("ACK "))?;
+        Some(invite)
+    }
+
     /// Sends BYE and returns the final status.
     pub fn bye(&mut self) -> u16 {
         self.cseq += 1;

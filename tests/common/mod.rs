@@ -1006,6 +1006,7 @@ pub fn sipp_register(
 pub struct Baresip {
     pub dir: TempDir,
     pub sip_port: u16,
+    ctrl_port: u16,
     child: Option<Child>,
     out_path: PathBuf,
 }
@@ -1021,8 +1022,10 @@ impl Baresip {
             .tempdir()
             .unwrap();
         let d = dir.path();
-        let sip_port = alloc_port();
+        // baresip also listens on the SIP port + 1 (SIP over TLS).
+        let sip_port = alloc_ports(2);
         let rtp = alloc_ports(20);
+        let ctrl_port = alloc_port();
         let tone = d.join("tone.wav");
         let st = Command::new("sox")
             .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
@@ -1049,7 +1052,9 @@ impl Baresip {
              module sndfile.so\n\
              snd_path {}\n\
              module_app account.so\n\
-             module_app menu.so\n",
+             module_app menu.so\n\
+             module_app ctrl_tcp.so\n\
+             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             rtp,
             rtp + 19,
             tone.display(),
@@ -1078,9 +1083,25 @@ impl Baresip {
         Baresip {
             dir,
             sip_port,
+            ctrl_port,
             child: Some(child),
             out_path,
         }
+    }
+
+    /// Runs a baresip command (`hold`, `resume`...) through its `ctrl_tcp`
+    /// module (a JSON command in a netstring); returns baresip's reply.
+    pub fn command(&self, command: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect((LOCALHOST, self.ctrl_port))
+            .expect("connect to baresip's ctrl_tcp");
+        let json = format!(r#"{{"command":"{command}","params":"","token":"t"}}"#);
+        s.write_all(format!("{}:{json},", json.len()).as_bytes())
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 
     /// The WAV files baresip's `sndfile` module wrote for the audio it

@@ -112,6 +112,8 @@ pub struct Leg {
     /// RTP timestamp of the last packet we sent it (for our SRs).
     pub last_sent_ts: u32,
     pub timeout_reported: bool,
+    /// Music on hold sent to this leg instead of the other leg's stream.
+    pub music: Option<Box<super::Music>>,
     pub c: Counters,
 }
 
@@ -153,6 +155,7 @@ impl Leg {
             last_rtcp_report: now,
             last_sent_ts: 0,
             timeout_reported: false,
+            music: None,
             c: Counters::default(),
         })
     }

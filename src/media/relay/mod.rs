@@ -40,6 +40,7 @@ mod decode;
 mod inband;
 pub mod latch;
 pub(crate) mod leg;
+mod music;
 mod recv;
 mod rtcp_out;
 mod tap;
@@ -69,6 +70,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use super::codec::AudioCodec;
+pub use music::{Music, MusicError};
 pub use tap::TapDecoder;
 
 /// Which side of the call.
@@ -303,6 +305,12 @@ pub(crate) enum Command {
         send: bool,
         expect_rtp: bool,
     },
+    /// Music to `leg` instead of the other leg's stream (`None`: back to
+    /// the other leg's stream).
+    Music {
+        leg: LegId,
+        music: Option<Box<Music>>,
+    },
     Tap(Option<mpsc::Sender<TapFrame>>),
     Snapshot(oneshot::Sender<RelaySummary>),
     Stop,
@@ -381,6 +389,14 @@ impl RelayHandle {
             expect_rtp,
         })
         .await
+    }
+
+    /// Play `music` to `leg` (the held party) instead of relaying the other
+    /// leg's audio to it; `None` relays the other leg again. Build it with
+    /// [`Music::new`] for `leg`'s codec.
+    pub async fn music(&self, leg: LegId, music: Option<Music>) -> Result<(), RelayClosed> {
+        let music = music.map(Box::new);
+        self.send(Command::Music { leg, music }).await
     }
 
     /// Attach a tap receiving every forwarded audio payload (replaces any

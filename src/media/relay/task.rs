@@ -16,7 +16,7 @@ use super::rtcp_out;
 use super::{
     Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupError, RelaySummary, TapFrame,
 };
-use crate::media::rtp::{PacketKind, RtpPacket, RtpPacketMut, classify};
+use crate::media::rtp::{PacketKind, RTP_HEADER_LEN, RtpHeader, RtpPacket, RtpPacketMut, classify};
 use bytes::Bytes;
 use std::io;
 use std::net::SocketAddr;
@@ -25,6 +25,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{Interval, MissedTickBehavior};
+
+/// Decoding directions and music send on their own clock; a late tick is
+/// made up at once, so the outgoing stream keeps real time.
+fn playout_interval() -> Interval {
+    let mut i = tokio::time::interval(PTIME);
+    i.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    i
+}
 
 /// Receive buffer size; a datagram filling it entirely is taken as truncated.
 const BUF_LEN: usize = 2048;
@@ -42,7 +50,8 @@ enum Wake {
 /// A packet that `try_send_to` could not send at once.
 struct Deferred {
     to: usize,
-    from: usize,
+    /// The leg whose packet it is (`None`: the switch's own, music).
+    from: Option<usize>,
     len: usize,
     payload_len: usize,
     dest: SocketAddr,
@@ -117,13 +126,7 @@ impl Relay {
         });
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        // Decoding directions send on their own clock; a late tick is made
-        // up at once, so the outgoing stream keeps real time.
-        let mut playout = self.legs.iter().any(|l| l.decode.is_some()).then(|| {
-            let mut i = tokio::time::interval(PTIME);
-            i.set_missed_tick_behavior(MissedTickBehavior::Burst);
-            i
-        });
+        let mut playout = self.needs_playout().then(playout_interval);
         loop {
             let wake = {
                 let [a, b] = &self.legs;
@@ -146,10 +149,23 @@ impl Relay {
                 Wake::Tick => self.housekeeping(Instant::now()),
                 Wake::Playout => self.playout(Instant::now()).await,
                 Wake::Cmd(Some(Command::Stop)) | Wake::Cmd(None) => break,
-                Wake::Cmd(Some(cmd)) => self.command(cmd),
+                Wake::Cmd(Some(cmd)) => {
+                    self.command(cmd);
+                    if playout.is_none() && self.needs_playout() {
+                        playout = Some(playout_interval());
+                    }
+                }
             }
         }
         self.summary()
+    }
+
+    /// Whether anything goes out on the relay's own clock: a decoding
+    /// direction, or music.
+    fn needs_playout(&self) -> bool {
+        self.legs
+            .iter()
+            .any(|l| l.decode.is_some() || l.music.is_some())
     }
 
     fn summary(&self) -> RelaySummary {
@@ -203,6 +219,7 @@ impl Relay {
                 l.hold = !send;
                 l.quiet = !expect_rtp;
             }
+            Command::Music { leg, music } => self.legs[leg.index()].music = music,
             Command::Tap(tap) => self.tap = tap,
             Command::Snapshot(tx) => {
                 let _ = tx.send(self.summary());
@@ -246,20 +263,66 @@ impl Relay {
         }
     }
 
-    /// One playout tick: the next frame of each decoding direction.
+    /// One playout tick: the next frame of each decoding direction, and of
+    /// the music each held leg hears.
     async fn playout(&mut self, now: Instant) {
         for i in 0..2 {
             let (leg, other) = pair(&mut self.legs, i);
             let Some(dec) = leg.decode.as_deref_mut() else {
                 continue;
             };
-            let send = !other.hold && other.latch.destination().is_some();
+            let send = !other.hold && other.music.is_none() && other.latch.destination().is_some();
             let ssrc = other.rewriter.ssrc();
             let Some(p) = dec.next_frame(now, send, &mut self.buf, ssrc, other.payload_type) else {
                 continue;
             };
             if let Some(d) = forward(leg, other, &self.buf[..p.len], p.payload_len) {
                 self.send_deferred(d).await;
+            }
+        }
+        for i in 0..2 {
+            if let Some(d) = self.music_frame(i, now) {
+                self.send_deferred(d).await;
+            }
+        }
+    }
+
+    /// Sends leg `i` its next frame of music, if it is playing any.
+    fn music_frame(&mut self, i: usize, now: Instant) -> Option<Deferred> {
+        let leg = &mut self.legs[i];
+        let music = leg.music.as_deref_mut()?;
+        let dest = leg.latch.destination()?;
+        let f = music.next_frame(&mut self.buf[RTP_HEADER_LEN..BUF_LEN])?;
+        if leg.hold {
+            return None;
+        }
+        let r = leg
+            .rewriter
+            .map(f.ssrc, f.sequence, f.timestamp, f.marker, now);
+        let header = RtpHeader {
+            marker: r.marker,
+            payload_type: leg.payload_type,
+            sequence: r.sequence,
+            timestamp: r.timestamp,
+            ssrc: r.ssrc,
+        };
+        self.buf[..RTP_HEADER_LEN].copy_from_slice(&header.to_bytes());
+        let len = RTP_HEADER_LEN + f.len;
+        match leg.rtp.try_send_to(&self.buf[..len], dest) {
+            Ok(_) => {
+                leg.on_sent(&self.buf[..len], f.len);
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(Deferred {
+                to: i,
+                from: None,
+                len,
+                payload_len: f.len,
+                dest,
+            }),
+            Err(_) => {
+                leg.c.send_errors += 1;
+                None
             }
         }
     }
@@ -301,7 +364,9 @@ impl Relay {
         match sent {
             Ok(Ok(_)) => {
                 self.legs[d.to].on_sent(&self.buf[..d.len], d.payload_len);
-                self.legs[d.from].c.packets_forwarded += 1;
+                if let Some(from) = d.from {
+                    self.legs[from].c.packets_forwarded += 1;
+                }
             }
             _ => self.legs[d.to].c.send_errors += 1,
         }
@@ -429,6 +494,15 @@ impl Relay {
                     forward(leg, other, buf, range.len())
                 }
             }
+            // The other leg hears music: the packet is only recorded, and
+            // the other leg's stream (its rewriter) is left to the music.
+            (Some(_), None) if other.music.is_some() => {
+                if kind == PtKind::Audio && self.tap.is_some() {
+                    let frame = tap_frame(leg, pt, ts, now, &buf[range]);
+                    send_tap(&mut self.tap, &mut self.tap_dropped, frame);
+                }
+                None
+            }
             (Some(out_pt), None) => {
                 let r = other.rewriter.map(ssrc, seq, ts, marker, now);
                 if let Ok(mut m) = RtpPacketMut::new(buf) {
@@ -440,14 +514,7 @@ impl Relay {
                 }
                 // The tap copies the payload as it arrived, before transcoding.
                 if kind == PtKind::Audio && self.tap.is_some() {
-                    let frame = TapFrame {
-                        leg: leg.id,
-                        payload_type: pt,
-                        codec: leg.codec,
-                        rtp_timestamp: r.timestamp,
-                        arrival: now,
-                        payload: Bytes::copy_from_slice(&buf[range.clone()]),
-                    };
+                    let frame = tap_frame(leg, pt, r.timestamp, now, &buf[range.clone()]);
                     send_tap(&mut self.tap, &mut self.tap_dropped, frame);
                 }
                 // Audio only: telephone events are never transcoded.
@@ -464,6 +531,18 @@ impl Relay {
     }
 }
 
+/// A copy of `leg`'s audio payload for the tap, at `rtp_timestamp`.
+fn tap_frame(leg: &Leg, pt: u8, rtp_timestamp: u32, arrival: Instant, payload: &[u8]) -> TapFrame {
+    TapFrame {
+        leg: leg.id,
+        payload_type: pt,
+        codec: leg.codec,
+        rtp_timestamp,
+        arrival,
+        payload: Bytes::copy_from_slice(payload),
+    }
+}
+
 /// Hand `frame` to the tap without waiting: counted when its channel is
 /// full, the tap dropped when its receiver is gone.
 fn send_tap(tap: &mut Option<mpsc::Sender<TapFrame>>, dropped: &mut u64, frame: TapFrame) {
@@ -477,10 +556,10 @@ fn send_tap(tap: &mut Option<mpsc::Sender<TapFrame>>, dropped: &mut u64, frame: 
 }
 
 /// Send the rewritten packet in `buf` from `from` to `to`, unless `to` is on
-/// hold or has no address yet.
+/// hold, hears music, or has no address yet.
 #[inline]
 fn forward(from: &mut Leg, to: &mut Leg, buf: &[u8], payload_len: usize) -> Option<Deferred> {
-    if to.hold {
+    if to.hold || to.music.is_some() {
         return None;
     }
     let dest = to.latch.destination()?;
@@ -492,7 +571,7 @@ fn forward(from: &mut Leg, to: &mut Leg, buf: &[u8], payload_len: usize) -> Opti
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(Deferred {
             to: to.id.index(),
-            from: from.id.index(),
+            from: Some(from.id.index()),
             len: buf.len(),
             payload_len,
             dest,

@@ -404,3 +404,94 @@ async fn inband_digits_are_reported_when_the_leg_has_no_telephone_event() {
     .await
     .unwrap();
 }
+
+/// A one-second tone prompt for `codec`'s music, in a temporary folder.
+fn music_for(codec: super::AudioCodec, dir: &std::path::Path) -> super::Music {
+    use crate::media::player::{EncodedPrompt, Playlist};
+    let path = dir.join("music.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for i in 0..8000 {
+        w.write_sample(((i as f32 * 0.35).sin() * 9000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let format = super::Music::format_for(codec).unwrap();
+    let prompt = std::sync::Arc::new(EncodedPrompt::load(&path, format).unwrap());
+    super::Music::new(codec, Playlist::new().prompt(prompt)).unwrap()
+}
+
+#[tokio::test]
+async fn music_replaces_the_holders_stream_and_keeps_the_sequence() {
+    timeout(Duration::from_secs(10), async {
+        let dir = tempfile::tempdir().unwrap();
+        let r = rig(40460, RigOpts::default()).await;
+        // Latch both sides, then A's audio reaches B.
+        r.pb.send_to(&rtp(0, 1, 0, 2, false, &audio(1)), r.lb)
+            .await
+            .unwrap();
+        recv(&r.pa).await.expect("B -> A");
+        r.pa.send_to(&rtp(0, 1, 0, 1, false, &audio(2)), r.la)
+            .await
+            .unwrap();
+        let (d, _) = recv(&r.pb).await.expect("A -> B");
+        let before = parse(&d).sequence();
+
+        // A holds B: B hears music, not A.
+        r.relay
+            .music(
+                LegId::B,
+                Some(music_for(super::AudioCodec::Pcmu, dir.path())),
+            )
+            .await
+            .unwrap();
+        r.relay.snapshot().await.unwrap();
+        r.pa.send_to(&rtp(0, 2, 160, 1, false, &audio(3)), r.la)
+            .await
+            .unwrap();
+        let mut seqs = vec![before];
+        for _ in 0..10 {
+            let (d, _) = recv(&r.pb).await.expect("music to B");
+            let p = parse(&d);
+            assert_ne!(
+                p.payload(),
+                &audio(3)[..],
+                "the holder's audio is not relayed"
+            );
+            assert_eq!(p.payload().len(), 160);
+            assert_eq!(p.ssrc(), SSRC_TO_B, "one stream to B");
+            assert_eq!(p.payload_type(), 0);
+            seqs.push(p.sequence());
+        }
+        for w in seqs.windows(2) {
+            assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+        }
+        // The music carries the tone: far from PCMU silence (0xff).
+        let (d, _) = recv(&r.pb).await.unwrap();
+        assert!(parse(&d).payload().iter().filter(|&&b| b != 0xff).count() > 100);
+
+        // Resume: A's stream again, same SSRC, the sequence goes on.
+        r.relay.music(LegId::B, None).await.unwrap();
+        r.relay.snapshot().await.unwrap();
+        while timeout(Duration::from_millis(60), r.pb.recv_from(&mut [0u8; 2048]))
+            .await
+            .is_ok()
+        {}
+        r.pa.send_to(&rtp(0, 3, 320, 1, false, &audio(4)), r.la)
+            .await
+            .unwrap();
+        let (d, _) = recv(&r.pb).await.expect("A -> B after the hold");
+        let p = parse(&d);
+        assert_eq!(p.payload(), &audio(4)[..]);
+        assert_eq!(p.ssrc(), SSRC_TO_B);
+        assert!(p.marker(), "new talkspurt after the music");
+        silent(&r.pb, 100).await;
+    })
+    .await
+    .unwrap();
+}
