@@ -199,3 +199,45 @@ fn missing_music_on_hold_is_located() {
         "missing `{want}` in:\n{err}"
     );
 }
+
+#[test]
+fn unknown_and_repeated_codecs_of_a_profile_are_located() {
+    let agents =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
+            .unwrap();
+    let dir = config_with_agents(&format!(
+        "{agents}\n[media]\ncodecs = [\"PCMA\", \"G729\",\n          \"pcma\"]\n"
+    ));
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let codecs_line = agents.lines().count() + 3;
+    let expect = [
+        format!(
+            "sip-profiles/agents.toml:{codecs_line}: media.codecs[1]: unknown codec `G729`; valid: PCMU, PCMA, G722, opus"
+        ),
+        format!(
+            "sip-profiles/agents.toml:{}: media.codecs[2]: `pcma` is listed twice",
+            codecs_line + 1
+        ),
+    ];
+    for e in &expect {
+        assert!(err.lines().any(|l| l == e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(
+        err.lines().count(),
+        expect.len(),
+        "one line per problem:\n{err}"
+    );
+
+    // Spelled in any case, the same codecs are fine.
+    let dir = config_with_agents(&format!(
+        "{agents}\n[media]\ncodecs = [\"pcma\", \"OPUS\"]\n"
+    ));
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

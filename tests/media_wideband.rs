@@ -16,11 +16,6 @@ use switchboard::media::codec::{G722Decoder, G722Encoder};
 
 const RATE: usize = 16_000;
 
-fn crossing_frequency(x: &[i16], rate: usize) -> f64 {
-    let crossings = x.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (x.len() as f64 / rate as f64)
-}
-
 #[test]
 fn a_g722_caller_to_a_pcmu_agent_is_transcoded_both_ways() {
     let sw = Switch::start(SwitchOpts::new());

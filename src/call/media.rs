@@ -7,20 +7,27 @@
 //! The flow (decision 0003): the caller's offer is checked (400 when
 //! malformed, 488 with a Warning when nothing is acceptable); the agent's
 //! phones get the switch's offer with the caller's codecs first and the
-//! other G.711 law after them (so a PCMU-only phone still takes a PCMA
+//! switch's others after them (so a PCMU-only phone still takes a PCMA
 //! caller, transcoded); the agent's answer fixes the agent leg, the caller
 //! gets an answer with the same codec when it offered it (relayed untouched)
-//! or its own G.711 law (transcoded), and the relay starts. A caller
+//! or its own first choice (transcoded), and the relay starts. A caller
 //! without an offer gets the switch's offer in the 200 and answers in its
 //! ACK. A re-offer from either side becomes the switch's own offer on the
 //! other leg; the answer comes back rewritten and the relay is re-targeted
 //! and told the new directions (hold). An offer-less re-INVITE is answered
 //! by the switch itself.
 //!
+//! Each leg keeps to the codecs of its SIP profile (`[media] codecs`, most
+//! preferred first): the caller's leg to the trunk profile's, the agent's
+//! leg to the agents profile's. The agent is offered the caller's codecs
+//! that both profiles allow, then the rest of the agents profile's list;
+//! when the two lists share nothing the relay transcodes.
+//!
 //! A call the switch answers itself (a demo number, later an IVR) has only
 //! the caller's leg: [`CallMedia::answer_locally`] answers the offer and
 //! runs a media session (`media::session`) on that leg instead of a relay.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -53,8 +60,11 @@ use crate::media::sdp::{
 pub struct MediaContext {
     pub ports: PortPool,
     /// Main codecs the switch accepts, most preferred first
-    /// (telephone-event is always added).
+    /// (telephone-event is always added): those of a profile without a
+    /// list of its own.
     pub codecs: Vec<Codec>,
+    /// Each profile's codecs (`[media] codecs`), by profile name.
+    pub profile_codecs: HashMap<String, Vec<Codec>>,
     pub relay: RelayOptions,
     /// What a held party hears; `None`: the holder's own stream.
     pub music_on_hold: Option<MusicOnHold>,
@@ -81,25 +91,34 @@ impl MusicOnHold {
 }
 
 impl MediaContext {
-    /// The switch's codecs: G.711 both laws, relayed or transcoded.
+    /// The switch's codecs, relayed or transcoded between any two:
+    /// G.711 both laws, G.722 and Opus.
     pub fn default_codecs() -> Vec<Codec> {
         vec![Codec::pcmu(), Codec::pcma(), Codec::g722(), Codec::opus()]
     }
 
-    /// The switch's codecs not in `codecs`, appended: what a leg may fall
-    /// back to, transcoded by the relay.
-    fn append_fallbacks(&self, codecs: &mut Vec<Codec>) {
-        for c in &self.codecs {
-            if !codecs.iter().any(|o| o.matches(c)) {
-                codecs.push(c.clone());
-            }
-        }
+    /// The codecs legs on `profile` may use, most preferred first.
+    pub fn codecs_of(&self, profile: &str) -> Vec<Codec> {
+        self.profile_codecs
+            .get(profile)
+            .unwrap_or(&self.codecs)
+            .clone()
     }
 
     fn capabilities(&self, codecs: Vec<Codec>) -> Capabilities {
         let mut codecs = codecs;
         codecs.push(Codec::telephone_event());
         Capabilities::new(codecs)
+    }
+}
+
+/// The codecs of `from` not in `codecs`, appended: what a leg may fall
+/// back to, transcoded by the relay.
+fn append_fallbacks(codecs: &mut Vec<Codec>, from: &[Codec]) {
+    for c in from {
+        if !codecs.iter().any(|o| o.matches(c)) {
+            codecs.push(c.clone());
+        }
     }
 }
 
@@ -198,6 +217,10 @@ struct Reoffer {
 /// The media of one call.
 pub struct CallMedia {
     ctx: Arc<MediaContext>,
+    /// The codecs the caller's leg may use (its trunk profile's); the
+    /// agent's leg is offered only its profile's, so its answer keeps to
+    /// them.
+    caller_codecs: Vec<Codec>,
     caller: LegEnd,
     agent: LegEnd,
     /// The caller's initial offer (`None`: the caller offers in its ACK).
@@ -223,45 +246,52 @@ pub struct CallMedia {
 }
 
 impl CallMedia {
-    /// Media for a new call: checks the caller's offer (`body`, if any),
-    /// takes two socket pairs and builds the offer for the agent's phones
-    /// (`agent_ips`: their signalling addresses). With `agent_ips` `None`
-    /// the switch answers the call itself: only the caller's leg gets
-    /// sockets.
+    /// Media for a new call: checks the caller's offer (`body`, if any)
+    /// against the codecs of the caller's profile (`caller`: profile name
+    /// and signalling address), takes two socket pairs and builds the
+    /// offer for the agent's phones (`agents`: their internal profile and
+    /// signalling addresses). With `agents` `None` the switch answers the
+    /// call itself: only the caller's leg gets sockets.
     pub fn new(
         ctx: Arc<MediaContext>,
         body: Option<&[u8]>,
-        caller_ip: IpAddr,
-        agent_ips: Option<Vec<IpAddr>>,
+        caller: (&str, IpAddr),
+        agents: Option<(&str, Vec<IpAddr>)>,
     ) -> Result<(Self, Bytes), Reject> {
+        let (caller_profile, caller_ip) = caller;
+        let caller_codecs = ctx.codecs_of(caller_profile);
+        let (agent_codecs, agent_ips) = match agents {
+            Some((profile, ips)) => (ctx.codecs_of(profile), Some(ips)),
+            None => (caller_codecs.clone(), None),
+        };
         let caller_offer = match body {
             Some(b) => Some(parse_bytes(b).map_err(Reject::malformed)?),
             None => None,
         };
         let ip = ctx.ports.ip();
-        // The codecs the agent is offered: what the caller offered and we
-        // relay, in the caller's order, then the other G.711 law.
+        // The codecs the agent is offered: what the caller offered and
+        // both legs may use, in the caller's order, then the rest of the
+        // agent profile's.
         let mut codecs = Vec::new();
         if let Some(offer) = &caller_offer {
-            let caps = ctx.capabilities(ctx.codecs.clone());
+            let caps = ctx.capabilities(caller_codecs.clone());
             let probe = LocalSession::new(ip, 0);
             let dry = answer_with(offer, &caps, &probe, |_| Some(SocketAddr::new(ip, 9)))
                 .map_err(|e| Reject::negotiation(&e))?;
             let index = dry.streams[0].index;
             for (_, c) in offer.media[index].codecs() {
                 if !c.is_auxiliary()
-                    && ctx.codecs.iter().any(|o| o.matches(&c))
+                    && caller_codecs.iter().any(|o| o.matches(&c))
+                    && agent_codecs.iter().any(|o| o.matches(&c))
                     && !codecs.iter().any(|o: &Codec| o.matches(&c))
                 {
                     codecs.push(c);
                 }
             }
-            // Then the rest, transcoded: a phone that has none of the
-            // caller's codecs still answers.
-            ctx.append_fallbacks(&mut codecs);
-        } else {
-            codecs = ctx.codecs.clone();
         }
+        // Then the rest, transcoded: a phone that has none of the
+        // caller's codecs still answers.
+        append_fallbacks(&mut codecs, &agent_codecs);
         let caller_sockets = ctx.ports.bind(false).map_err(Reject::unavailable)?;
         let agent_sockets = match agent_ips {
             Some(_) => Some(ctx.ports.bind(false).map_err(Reject::unavailable)?),
@@ -281,6 +311,7 @@ impl CallMedia {
         Ok((
             Self {
                 ctx,
+                caller_codecs,
                 caller,
                 agent,
                 caller_offer,
@@ -324,10 +355,16 @@ impl CallMedia {
         }
         let agent_codec = agreed.format.codec.clone();
         self.agent.agreed = Some(agreed);
+        // The caller's leg may use the agent's codec (no transcoding) only
+        // when the caller's profile allows it.
+        let relayable = self.caller_codecs.iter().any(|c| c.matches(&agent_codec));
         let Some(offer) = &self.caller_offer else {
             // Late offer: offer the caller the agent's codec first.
-            let mut codecs = vec![agent_codec.clone()];
-            self.ctx.append_fallbacks(&mut codecs);
+            let mut codecs = Vec::new();
+            if relayable {
+                codecs.push(agent_codec.clone());
+            }
+            append_fallbacks(&mut codecs, &self.caller_codecs);
             let caps = self.ctx.capabilities(codecs);
             let ours = build_offer(&caps, &self.caller.next_session(), self.caller.addr);
             let bytes = Bytes::from(ours.to_string());
@@ -337,15 +374,16 @@ impl CallMedia {
         };
         // The same codec as the agent when the caller has it (no
         // transcoding), else the caller's own first choice among ours.
-        let offered = offer.media.iter().any(|m| {
-            m.codecs()
-                .iter()
-                .any(|(_, c)| c.matches(&agent_codec) && !c.is_auxiliary())
-        });
+        let offered = relayable
+            && offer.media.iter().any(|m| {
+                m.codecs()
+                    .iter()
+                    .any(|(_, c)| c.matches(&agent_codec) && !c.is_auxiliary())
+            });
         let (codecs, preference) = if offered {
             (vec![agent_codec], CodecPreference::Ours)
         } else {
-            (self.ctx.codecs.clone(), CodecPreference::Theirs)
+            (self.caller_codecs.clone(), CodecPreference::Theirs)
         };
         let mut caps = self.ctx.capabilities(codecs);
         caps.preference = preference;
@@ -414,9 +452,11 @@ impl CallMedia {
         }
     }
 
-    /// Answers the caller's offer from the switch itself (G.711 only) and
-    /// starts the media session on the caller's leg. Late offers are not
-    /// taken here (the caller must offer in its INVITE).
+    /// Answers the caller's offer from the switch itself (with the caller
+    /// profile's codecs the media session can play and record, in the
+    /// profile's order) and starts the media session on the caller's leg.
+    /// Late offers are not taken here (the caller must offer in its
+    /// INVITE).
     pub fn answer_locally(&mut self, opts: SessionOptions) -> Result<Bytes, Reject> {
         let Some(offer) = &self.caller_offer else {
             return Err(Reject {
@@ -426,8 +466,7 @@ impl CallMedia {
             });
         };
         let codecs: Vec<Codec> = self
-            .ctx
-            .codecs
+            .caller_codecs
             .iter()
             .filter(|c| AudioCodec::from_codec(c) != AudioCodec::Other)
             .cloned()

@@ -63,8 +63,12 @@ pub struct Prompts {
 /// Where a new call goes.
 #[derive(Debug)]
 pub enum Destination {
-    /// Ring these contacts of an agent.
-    Agents(Vec<Target>),
+    /// Ring these contacts of an agent, registered on the internal
+    /// profile `profile`.
+    Agents {
+        profile: String,
+        targets: Vec<Target>,
+    },
     /// The switch answers it itself.
     Application(crate::config::Application),
 }
@@ -247,8 +251,11 @@ impl Call {
             Ok(t) => {
                 self.timers[0] = Some(t);
                 match &dest {
-                    Destination::Agents(targets) => self.setup_media(Some(targets)),
-                    Destination::Application(_) => self.setup_media(None),
+                    Destination::Agents {
+                        profile: agents,
+                        targets,
+                    } => self.setup_media(&profile, Some((agents, targets))),
+                    Destination::Application(_) => self.setup_media(&profile, None),
                 }
             }
             Err(min_se) => Err(Reject {
@@ -258,7 +265,7 @@ impl Call {
             }),
         };
         match (setup, dest) {
-            (Ok(sdp), Destination::Agents(targets)) => self.start_forks(targets, sdp).await,
+            (Ok(sdp), Destination::Agents { targets, .. }) => self.start_forks(targets, sdp).await,
             (Ok(_), Destination::Application(app)) => self.start_app(app).await,
             (Err(reject), _) => self.reject_caller(reject).await,
         }
@@ -282,10 +289,15 @@ impl Call {
         self.finish_cdr().await;
     }
 
-    /// Anchors the call's media: checks the caller's offer and builds the
-    /// offer for the agent's phones (`targets`; `None` when the switch
-    /// answers the call itself).
-    fn setup_media(&mut self, targets: Option<&[Target]>) -> Result<Option<Bytes>, Reject> {
+    /// Anchors the call's media: checks the caller's offer (it came in on
+    /// `profile`) and builds the offer for the agent's phones (`agents`:
+    /// their internal profile and contacts; `None` when the switch answers
+    /// the call itself). Each leg keeps to its profile's codecs.
+    fn setup_media(
+        &mut self,
+        profile: &str,
+        agents: Option<(&str, &[Target])>,
+    ) -> Result<Option<Bytes>, Reject> {
         let body = self.caller_invite.body();
         let body = (!body.is_empty()).then_some(body);
         if let Some(ct) = dialog::header_text(&self.caller_invite, HeaderName::ContentType)
@@ -298,12 +310,15 @@ impl Call {
                 reason: format!("body of type {ct}"),
             });
         }
-        let agent_ips = targets.map(|t| t.iter().map(|t| t.flow.remote.ip()).collect());
+        let agents = agents.map(|(name, targets)| {
+            let ips = targets.iter().map(|t| t.flow.remote.ip()).collect();
+            (name, ips)
+        });
         let (media, offer) = CallMedia::new(
             self.ctx.media.clone(),
             body.as_deref(),
-            self.caller.flow.remote.ip(),
-            agent_ips,
+            (profile, self.caller.flow.remote.ip()),
+            agents,
         )?;
         self.media = Some(media);
         Ok(Some(offer))

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 pub use listen::{ListenAddr, Transport, parse_listen};
 pub use problem::{ConfigProblem, ProblemSink};
 pub use profile::{
-    AccessPolicy, Application, DenyAction, InternalSettings, Profile, ProfileKind, QualifySettings,
-    RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser, TrunkSettings,
+    AccessPolicy, Application, DenyAction, InternalSettings, Profile, ProfileKind, ProfileMedia,
+    QualifySettings, RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser,
+    TrunkSettings,
 };
 pub use switch_file::{LogFormat, LogSettings, MediaSettings, SwitchSettings};
 

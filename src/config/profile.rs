@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use super::listen::{ListenAddr, parse_listen};
 use super::problem::ProblemSink;
+use crate::media::sdp::Codec;
 
 /// A validated profile.
 #[derive(Debug, Clone)]
@@ -22,7 +23,31 @@ pub struct Profile {
     pub sip_trace: bool,
     pub access: AccessPolicy,
     pub security: SecuritySettings,
+    /// The profile's `[media]` table: which codecs its legs may use.
+    pub media: ProfileMedia,
     pub kind: ProfileKind,
+}
+
+/// Codecs the call legs of one profile may negotiate (`[media]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileMedia {
+    /// Most preferred first; always a non-empty subset of the codecs the
+    /// media core relays and transcodes, without repeats.
+    pub codecs: Vec<Codec>,
+}
+
+impl Default for ProfileMedia {
+    /// The switch's full list, in its own order.
+    fn default() -> Self {
+        Self {
+            codecs: supported_codecs(),
+        }
+    }
+}
+
+/// The codecs the media core relays and transcodes, in the switch's order.
+fn supported_codecs() -> Vec<Codec> {
+    crate::call::MediaContext::default_codecs()
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +233,7 @@ struct ProfileFile {
     access: AccessFile,
     #[serde(default)]
     security: SecuritySettings,
+    media: Option<MediaFile>,
     // trunk
     routing: Option<RoutingFile>,
     qualify: Option<QualifySettings>,
@@ -226,6 +252,12 @@ struct AccessFile {
     #[serde(default)]
     allow: Vec<Spanned<String>>,
     deny_action: Option<DenyAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaFile {
+    codecs: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +329,12 @@ pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Opti
         deny_action: file.access.deny_action.unwrap_or(DenyAction::Reject),
     };
     check_security(&file.security, sink);
+    let media = match file.media.and_then(|m| m.codecs) {
+        Some(list) => ProfileMedia {
+            codecs: parse_codecs(&list, sink),
+        },
+        None => ProfileMedia::default(),
+    };
 
     let kind = match file.kind.get_ref().as_str() {
         "trunk" => {
@@ -393,6 +431,7 @@ pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Opti
         sip_trace: file.sip_trace,
         access,
         security: file.security,
+        media,
         kind,
     })
 }
@@ -480,6 +519,50 @@ fn internal_settings(
     })
 }
 
+/// `media.codecs`: names of supported codecs (any case), each once, at
+/// least one.
+fn parse_codecs(list: &Spanned<Vec<Spanned<String>>>, sink: &mut ProblemSink<'_>) -> Vec<Codec> {
+    let supported = supported_codecs();
+    let valid = || {
+        supported
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if list.get_ref().is_empty() {
+        sink.at_span(
+            list.span(),
+            "media.codecs",
+            format!(
+                "no codec; list at least one of {} (or remove the key for all of them)",
+                valid()
+            ),
+        );
+    }
+    let mut codecs: Vec<Codec> = Vec::new();
+    for (i, name) in list.get_ref().iter().enumerate() {
+        let field = format!("media.codecs[{i}]");
+        match supported
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name.get_ref()))
+        {
+            Some(c) if codecs.iter().any(|o| o.matches(c)) => sink.at_span(
+                name.span(),
+                &field,
+                format!("`{}` is listed twice", name.get_ref()),
+            ),
+            Some(c) => codecs.push(c.clone()),
+            None => sink.at_span(
+                name.span(),
+                &field,
+                format!("unknown codec `{}`; valid: {}", name.get_ref(), valid()),
+            ),
+        }
+    }
+    codecs
+}
+
 fn check_security(s: &SecuritySettings, sink: &mut ProblemSink<'_>) {
     if s.rate_limit == 0 {
         sink.push(
@@ -527,4 +610,77 @@ pub fn load_profile(
     let profile = parse_profile(&name, &text, &mut sink);
     sink_out.append(&mut sink.problems);
     profile
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "kind = \"trunk\"\nlisten = [\"udp:127.0.0.1:5080\"]\n";
+
+    fn parse(text: &str) -> (Option<Profile>, Vec<super::super::ConfigProblem>) {
+        let mut sink = ProblemSink::new(Path::new("sip-profiles/t.toml"), text);
+        let p = parse_profile("t", text, &mut sink);
+        (p, sink.problems)
+    }
+
+    fn names(p: &Profile) -> Vec<&str> {
+        p.media.codecs.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn without_media_a_profile_may_use_every_codec_in_the_switch_order() {
+        let (p, problems) = parse(HEAD);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(names(&p.unwrap()), ["PCMU", "PCMA", "G722", "opus"]);
+        // A [media] table without `codecs` is the same.
+        let (p, _) = parse(&format!("{HEAD}[media]\n"));
+        assert_eq!(names(&p.unwrap()), ["PCMU", "PCMA", "G722", "opus"]);
+    }
+
+    #[test]
+    fn codecs_keep_their_order_and_take_any_case() {
+        let (p, problems) = parse(&format!(
+            "{HEAD}[media]\ncodecs = [\"OPUS\", \"g722\", \"pcma\"]\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let p = p.unwrap();
+        assert_eq!(names(&p), ["opus", "G722", "PCMA"]);
+        assert_eq!(p.media.codecs[0], Codec::opus());
+    }
+
+    #[test]
+    fn unknown_repeated_and_missing_codecs_are_located() {
+        let (p, problems) = parse(&format!(
+            "{HEAD}[media]\ncodecs = [\n  \"PCMU\",\n  \"G729\",\n  \"pcmu\",\n]\n"
+        ));
+        assert!(p.is_none());
+        let found: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.field.as_str()))
+            .collect();
+        assert_eq!(found, [(6, "media.codecs[1]"), (7, "media.codecs[2]")]);
+        assert_eq!(
+            problems[0].message,
+            "unknown codec `G729`; valid: PCMU, PCMA, G722, opus"
+        );
+        assert_eq!(problems[1].message, "`pcmu` is listed twice");
+
+        let (p, problems) = parse(&format!("{HEAD}\n[media]\ncodecs = []\n"));
+        assert!(p.is_none());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            (problems[0].line, problems[0].field.as_str()),
+            (5, "media.codecs")
+        );
+        assert!(problems[0].message.starts_with("no codec"), "{problems:?}");
+    }
+
+    #[test]
+    fn media_takes_no_other_key() {
+        let (p, problems) = parse(&format!("{HEAD}[media]\nprefer = \"ours\"\n"));
+        assert!(p.is_none());
+        assert_eq!(problems[0].field, "prefer");
+        assert_eq!(problems[0].line, 4);
+    }
 }

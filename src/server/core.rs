@@ -301,7 +301,7 @@ impl Core {
                         self.answer(&key, &msg, reply_flow, status, reason, &[]);
                         return;
                     }
-                    Route::Agents(targets) => Destination::Agents(targets),
+                    Route::Agents { profile, targets } => Destination::Agents { profile, targets },
                     Route::Application(app) => Destination::Application(app),
                 };
                 // Stop the caller's retransmissions at once.

@@ -199,12 +199,18 @@ fn raise_open_files_limit() {
     }
 }
 
-/// The media resources calls share, from `[media]`.
+/// The media resources calls share, from `[media]` of `switchboard.toml`
+/// and of each profile.
 fn media_context(cfg: &Config) -> MediaContext {
     let m = &cfg.switch.media;
     MediaContext {
         ports: PortPool::new(m.rtp_ip, m.rtp_ports.clone()),
         codecs: MediaContext::default_codecs(),
+        profile_codecs: cfg
+            .profiles
+            .iter()
+            .map(|p| (p.name.clone(), p.media.codecs.clone()))
+            .collect(),
         relay: RelayOptions {
             media_timeout: Some(Duration::from_secs(m.media_timeout_seconds)),
             ..RelayOptions::default()

@@ -28,7 +28,11 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Route {
     Reject(u16, &'static str),
-    Agents(Vec<Target>),
+    /// Ring these contacts, registered on the internal profile `profile`.
+    Agents {
+        profile: String,
+        targets: Vec<Target>,
+    },
     /// A number the switch answers itself (`[routing.numbers]`).
     Application(Application),
 }
@@ -76,7 +80,10 @@ pub fn route_trunk_invite(
             if targets.is_empty() {
                 Route::Reject(480, "Temporarily Unavailable")
             } else {
-                Route::Agents(targets)
+                Route::Agents {
+                    profile: agents.profile.name.clone(),
+                    targets,
+                }
             }
         }
     }

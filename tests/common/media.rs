@@ -55,6 +55,13 @@ pub fn speech_spans(path: &str, threshold: f64) -> Vec<Option<(f64, f64)>> {
     spans
 }
 
+/// The frequency of a steady tone in `x` (sampled at `rate`), from its
+/// zero crossings.
+pub fn crossing_frequency(x: &[i16], rate: usize) -> f64 {
+    let crossings = x.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (x.len() as f64 / rate as f64)
+}
+
 /// A hand-made caller on the carrier trunk: raw SIP over UDP and an RTP
 /// socket, for tests that must see or shape every packet.
 pub struct RawCaller {
