@@ -58,6 +58,9 @@ counts_col() {
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Anonymous resident memory (heap, stacks): what calls allocate, without the
+# binary's code pages, which the first calls fault in once for all calls.
+rss_anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 now_ms() { date +%s%3N; }
 

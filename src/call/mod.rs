@@ -97,13 +97,16 @@ pub fn spawn(
     dest: Destination,
 ) -> TuSender {
     let (tx, rx) = mpsc::channel(TU_QUEUE);
-    let me = tx.clone();
-    tokio::spawn(async move {
-        match Call::new(ctx, ep.clone(), me, key.clone(), flow, invite) {
-            Ok(call) => call.run(rx, profile, dest).await,
-            Err(invite) => {
-                // Validation lets no such INVITE through; should one come,
-                // the caller still gets an answer and nothing stays bound.
+    match Call::new(ctx, ep.clone(), tx.clone(), key.clone(), flow, invite) {
+        // The task is the call's `run` alone: no wrapper future keeping a
+        // second slot for the call.
+        Ok(call) => {
+            tokio::spawn(Box::new(call).run(rx, profile, dest));
+        }
+        Err(invite) => {
+            // Validation lets no such INVITE through; should one come, the
+            // caller still gets an answer and nothing stays bound.
+            tokio::spawn(async move {
                 let response = respond::response(&invite, flow, 500, "Server Internal Error", None);
                 ep.send(ToCore::SendResponse {
                     key,
@@ -116,10 +119,20 @@ pub fn spawn(
                     .map(|id| vec![id.to_string()])
                     .unwrap_or_default();
                 ep.send(ToCore::Unbind { call_ids }).await;
-            }
+            });
         }
-    });
+    }
     tx
+}
+
+/// One boxed phase or handler of the call's task (see `Call::run`).
+type BoxedStep<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// What woke the call's task.
+enum Wake {
+    Event(TuEvent),
+    Timer,
+    Media(MediaEvent),
 }
 
 /// Where the caller's side stands.
@@ -244,49 +257,87 @@ impl Call {
             .map(|(_, t)| t.to_string())
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<TuEvent>, profile: String, dest: Destination) {
-        self.insert_cdr(&profile).await;
-        let caller_timer = session_timer::for_caller(&self.caller_invite, &self.ctx.session_timer);
-        let setup = match caller_timer {
-            Ok(t) => {
-                self.timers[0] = Some(t);
-                match &dest {
-                    Destination::Agents {
-                        profile: agents,
-                        targets,
-                    } => self.setup_media(&profile, Some((agents, targets))),
-                    Destination::Application(_) => self.setup_media(&profile, None),
+    /// The call's task. Its phases run boxed, and so does every handler:
+    /// the state of a handler's deepest chain of awaits lives only while
+    /// it runs, so the task itself stays small (the call and a few
+    /// pointers) for as long as the call lasts.
+    /// The call is boxed: an `async fn` keeps its arguments beside its
+    /// locals, and a call by value would sit in the task twice.
+    async fn run(
+        mut self: Box<Self>,
+        mut rx: mpsc::Receiver<TuEvent>,
+        profile: String,
+        dest: Destination,
+    ) {
+        self.start(profile, dest).await;
+        self.event_loop(&mut rx).await;
+        self.close().await;
+    }
+
+    /// The CDR row, the caller's session timer and media, then the forks
+    /// (or the switch's own application, or the caller's rejection).
+    fn start(&mut self, profile: String, dest: Destination) -> BoxedStep<'_> {
+        Box::pin(async move {
+            self.insert_cdr(&profile).await;
+            let caller_timer =
+                session_timer::for_caller(&self.caller_invite, &self.ctx.session_timer);
+            let setup = match caller_timer {
+                Ok(t) => {
+                    self.timers[0] = Some(t);
+                    match &dest {
+                        Destination::Agents {
+                            profile: agents,
+                            targets,
+                        } => self.setup_media(&profile, Some((agents, targets))),
+                        Destination::Application(_) => self.setup_media(&profile, None),
+                    }
                 }
+                Err(min_se) => Err(Reject {
+                    status: 422,
+                    warning: None,
+                    reason: format!("session interval below our Min-SE {min_se}"),
+                }),
+            };
+            match (setup, dest) {
+                (Ok(sdp), Destination::Agents { targets, .. }) => {
+                    self.start_forks(targets, sdp).await
+                }
+                (Ok(_), Destination::Application(app)) => self.start_app(app).await,
+                (Err(reject), _) => self.reject_caller(reject).await,
             }
-            Err(min_se) => Err(Reject {
-                status: 422,
-                warning: None,
-                reason: format!("session interval below our Min-SE {min_se}"),
-            }),
-        };
-        match (setup, dest) {
-            (Ok(sdp), Destination::Agents { targets, .. }) => self.start_forks(targets, sdp).await,
-            (Ok(_), Destination::Application(app)) => self.start_app(app).await,
-            (Err(reject), _) => self.reject_caller(reject).await,
-        }
+        })
+    }
+
+    /// Unbinds the call's Call-IDs and closes its CDR.
+    fn close(&mut self) -> BoxedStep<'_> {
+        Box::pin(async move {
+            let mut call_ids = vec![self.caller.call_id.clone()];
+            call_ids.extend(self.forks.iter().map(|f| f.dialog.call_id.clone()));
+            self.ep.send(ToCore::Unbind { call_ids }).await;
+            self.finish_cdr().await;
+        })
+    }
+
+    async fn event_loop(&mut self, rx: &mut mpsc::Receiver<TuEvent>) {
         loop {
             if self.finished() {
                 break;
             }
             let deadline = self.next_deadline();
-            tokio::select! {
+            let wake = tokio::select! {
                 ev = rx.recv() => match ev {
-                    Some(ev) => self.on_event(ev).await,
+                    Some(ev) => Wake::Event(ev),
                     None => break,
                 },
-                _ = tokio::time::sleep_until(deadline) => self.on_timer().await,
-                ev = media_event(&mut self.media) => self.on_media_event(ev).await,
+                _ = tokio::time::sleep_until(deadline) => Wake::Timer,
+                ev = media_event(&mut self.media) => Wake::Media(ev),
+            };
+            match wake {
+                Wake::Event(ev) => Box::pin(self.on_event(ev)).await,
+                Wake::Timer => Box::pin(self.on_timer()).await,
+                Wake::Media(ev) => Box::pin(self.on_media_event(ev)).await,
             }
         }
-        let mut call_ids = vec![self.caller.call_id.clone()];
-        call_ids.extend(self.forks.iter().map(|f| f.dialog.call_id.clone()));
-        self.ep.send(ToCore::Unbind { call_ids }).await;
-        self.finish_cdr().await;
     }
 
     /// Anchors the call's media: checks the caller's offer (it came in on

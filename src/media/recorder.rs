@@ -312,7 +312,7 @@ pub async fn start_recording(
         started_at,
         frames: frames_tx,
         control: control_tx,
-        task: tokio::spawn(task.run(frames_rx, control_rx)),
+        task: tokio::spawn(Box::new(task).run(frames_rx, control_rx)),
     })
 }
 
@@ -472,8 +472,10 @@ struct Recording {
 }
 
 impl Recording {
+    /// Takes the recording boxed (see the relay's `run`: an argument by
+    /// value would sit in the task twice).
     async fn run(
-        mut self,
+        mut self: Box<Self>,
         mut frames: mpsc::Receiver<TapFrame>,
         mut control: mpsc::Receiver<Control>,
     ) -> RecordingResult {

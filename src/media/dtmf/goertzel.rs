@@ -15,6 +15,8 @@
 //! its offset in the window (the DFT is linear). With the default 5 ms hop
 //! that is a quarter of the work of running Goertzel over every window.
 
+use std::sync::{Arc, OnceLock};
+
 const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
 const KEYS: [[char; 4]; 4] = [
@@ -77,12 +79,8 @@ pub struct InbandDigit {
 /// Feed audio in any frame size.
 #[derive(Debug, Clone)]
 pub struct GoertzelDetector {
-    /// `cos`/`sin` of each frequency at each sample of a block:
-    /// `basis[n] = ([cos w_k n], [sin w_k n])`.
-    basis: Vec<([f32; 8], [f32; 8])>,
-    /// `rotation[b]`: `e^(-j w_k hop b)` for the block at position `b` of
-    /// the window, as (re, im) per frequency.
-    rotation: Vec<([f32; 8], [f32; 8])>,
+    /// The DFT tables, shared by every detector of the same tuning.
+    tables: Arc<Tables>,
     window: usize,
     hop: usize,
     min_level: f32,
@@ -108,17 +106,19 @@ pub struct GoertzelDetector {
     armed: bool,
 }
 
-fn db_to_power(db: f32) -> f32 {
-    10f32.powf(db / 10.0)
+/// The tables of one (sample rate, hop, blocks per window).
+#[derive(Debug)]
+struct Tables {
+    /// `cos`/`sin` of each frequency at each sample of a block:
+    /// `basis[n] = ([cos w_k n], [sin w_k n])`.
+    basis: Vec<([f32; 8], [f32; 8])>,
+    /// `rotation[b]`: `e^(-j w_k hop b)` for the block at position `b` of
+    /// the window, as (re, im) per frequency.
+    rotation: Vec<([f32; 8], [f32; 8])>,
 }
 
-impl GoertzelDetector {
-    pub fn new(cfg: DetectorConfig) -> Self {
-        let fs = cfg.sample_rate.max(1) as f32;
-        let hop = cfg.hop.clamp(1, cfg.window.max(16));
-        // A whole number of hops per window.
-        let per_window = cfg.window.max(16).div_ceil(hop);
-        let window = per_window * hop;
+impl Tables {
+    fn new(fs: u32, hop: usize, per_window: usize) -> Self {
         let omega: Vec<f64> = ROWS
             .iter()
             .chain(COLS.iter())
@@ -133,21 +133,51 @@ impl GoertzelDetector {
             }
             (re, im)
         };
-        let basis = (0..hop).map(|n| turn(n as f64)).collect();
-        let rotation = (0..per_window)
-            .map(|b| {
-                let (re, im) = turn((b * hop) as f64);
-                (re, im.map(|v| -v))
-            })
-            .collect();
+        Self {
+            basis: (0..hop).map(|n| turn(n as f64)).collect(),
+            rotation: (0..per_window)
+                .map(|b| {
+                    let (re, im) = turn((b * hop) as f64);
+                    (re, im.map(|v| -v))
+                })
+                .collect(),
+        }
+    }
+
+    /// The tables for this tuning: the default one's are built once and
+    /// shared (a detector runs on every G.711 leg without telephone-event).
+    fn get(fs: u32, hop: usize, per_window: usize) -> Arc<Self> {
+        static DEFAULT: OnceLock<Arc<Tables>> = OnceLock::new();
+        let d = DetectorConfig::default();
+        if (fs, hop, per_window) == (d.sample_rate, d.hop, d.window / d.hop) {
+            DEFAULT
+                .get_or_init(|| Arc::new(Self::new(fs, hop, per_window)))
+                .clone()
+        } else {
+            Arc::new(Self::new(fs, hop, per_window))
+        }
+    }
+}
+
+fn db_to_power(db: f32) -> f32 {
+    10f32.powf(db / 10.0)
+}
+
+impl GoertzelDetector {
+    pub fn new(cfg: DetectorConfig) -> Self {
+        let fs = cfg.sample_rate.max(1) as f32;
+        let hop = cfg.hop.clamp(1, cfg.window.max(16));
+        // A whole number of hops per window.
+        let per_window = cfg.window.max(16).div_ceil(hop);
+        let window = per_window * hop;
+        let tables = Tables::get(cfg.sample_rate.max(1), hop, per_window);
         let ms = |samples: usize| samples as f32 * 1000.0 / fs;
         // A window counts as a hit once ~3/4 of it is tone, so a tone of D ms
         // yields about (D - window/2) / hop consecutive hits.
         let min_hits = ((cfg.min_duration_ms as f32 - ms(window) / 2.0) / ms(hop)).max(1.0) as u32;
         let gap_windows = (cfg.min_gap_ms as f32 / ms(hop)).max(1.0) as u32;
         Self {
-            basis,
-            rotation,
+            tables,
             window,
             hop,
             // Mean power of a sine of amplitude A is A^2/2; full scale is 0.5.
@@ -197,7 +227,7 @@ impl GoertzelDetector {
         let mut re = [0f32; 8];
         let mut im = [0f32; 8];
         let mut energy = 0f32;
-        for (&x, (c, s)) in self.block.iter().zip(&self.basis) {
+        for (&x, (c, s)) in self.block.iter().zip(&self.tables.basis) {
             energy += x * x;
             for k in 0..8 {
                 re[k] += x * c[k];
@@ -253,7 +283,7 @@ impl GoertzelDetector {
         let mut im = [0f32; 8];
         let mut energy = 0f32;
         let count = self.blocks.len();
-        for (b, (rot_re, rot_im)) in self.rotation.iter().enumerate() {
+        for (b, (rot_re, rot_im)) in self.tables.rotation.iter().enumerate() {
             let (bre, bim, e) = &self.blocks[(self.oldest + b) % count];
             energy += e;
             for k in 0..8 {

@@ -120,7 +120,9 @@ impl Relay {
         })
     }
 
-    pub async fn run(mut self) -> RelaySummary {
+    /// Takes the relay boxed: an `async fn` keeps its arguments beside its
+    /// locals, and a relay by value would sit in the task twice.
+    pub async fn run(mut self: Box<Self>) -> RelaySummary {
         let period = self.media_timeout.map_or(Duration::from_millis(100), |t| {
             (t / 4).clamp(Duration::from_millis(10), Duration::from_millis(100))
         });

@@ -280,7 +280,7 @@ pub fn spawn_session(setup: LegSetup, opts: SessionOptions) -> Result<SessionHan
     Ok(SessionHandle {
         commands: cmd_tx,
         events: Some(ev_rx),
-        task: tokio::spawn(session.run()),
+        task: tokio::spawn(Box::new(session).run()),
         format,
         codec,
         telephone_event,

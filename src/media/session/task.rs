@@ -138,7 +138,9 @@ impl Session {
         })
     }
 
-    pub async fn run(mut self) -> (SessionSummary, Option<Recorder>) {
+    /// Takes the session boxed (an argument by value would sit in the task
+    /// twice).
+    pub async fn run(mut self: Box<Self>) -> (SessionSummary, Option<Recorder>) {
         let start = tokio::time::Instant::now();
         let mut tick = tokio::time::interval_at(start, PTIME);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
