@@ -43,6 +43,33 @@ fn loud(payload: &[u8]) -> bool {
         > payload.len() / 2
 }
 
+/// Sends silence (the caller listens) until the prompt and beep have
+/// played: loud frames, then 800 ms of quiet (longer than the pauses
+/// between the prompt's sentences). Returns what was heard.
+fn listen_to_prompt(caller: &RawCaller, seq: &mut u16, ts: &mut u32) -> Vec<(u8, Vec<u8>)> {
+    let mut got = Vec::new();
+    let start = std::time::Instant::now();
+    let mut quiet_run = 0;
+    for i in 0..500u32 {
+        let at = start + Duration::from_millis(20) * i;
+        if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        caller.send_rtp(0, *seq, *ts, *seq == 1, &[SILENCE; 160]);
+        *seq += 1;
+        *ts += 160;
+        for (pt, p) in caller.receive(Duration::from_millis(1), Duration::from_millis(5)) {
+            quiet_run = if loud(&p) { 0 } else { quiet_run + 1 };
+            got.push((pt, p));
+        }
+        let heard = got.iter().filter(|(_, p)| loud(p)).count();
+        if heard >= 150 && quiet_run >= 40 {
+            break;
+        }
+    }
+    got
+}
+
 #[test]
 fn echo_number_9196_sends_the_caller_back_its_audio() {
     let sw = Switch::start(SwitchOpts::new());
@@ -74,32 +101,7 @@ fn record_and_playback_number_9197() {
     let (status, ok) = caller.invite("0 101", None);
     assert_eq!(status, 200, "{ok}");
     let (mut seq, mut ts) = (1u16, 0u32);
-    // Send silence (the caller listens) until the prompt and beep have
-    // played: loud frames, then 800 ms of quiet (longer than the pauses
-    // between the prompt's sentences).
-    let prompt = {
-        let mut got = Vec::new();
-        let start = std::time::Instant::now();
-        let mut quiet_run = 0;
-        for i in 0..500u32 {
-            let at = start + Duration::from_millis(20) * i;
-            if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            caller.send_rtp(0, seq, ts, seq == 1, &[SILENCE; 160]);
-            seq += 1;
-            ts += 160;
-            for (pt, p) in caller.receive(Duration::from_millis(1), Duration::from_millis(5)) {
-                quiet_run = if loud(&p) { 0 } else { quiet_run + 1 };
-                got.push((pt, p));
-            }
-            let heard = got.iter().filter(|(_, p)| loud(p)).count();
-            if heard >= 150 && quiet_run >= 40 {
-                break;
-            }
-        }
-        got
-    };
+    let prompt = listen_to_prompt(&caller, &mut seq, &mut ts);
     let loud_frames = prompt.iter().filter(|(_, p)| loud(p)).count();
     assert!(
         loud_frames >= 150,
@@ -140,4 +142,26 @@ fn record_and_playback_number_9197() {
     assert_eq!(rec["state"], "complete", "{c:#}");
     let ms = rec["duration_ms"].as_i64().unwrap_or(0);
     assert!((900..3000).contains(&ms), "message length {ms} ms: {c:#}");
+}
+
+/// A caller who hangs up while 9197 records the message: the message's
+/// row is completed at the call's end (not left `recording` until the
+/// next start), with the second the caller spoke.
+#[test]
+fn hanging_up_while_9197_records_completes_the_message() {
+    let sw = Switch::start(SwitchOpts::new());
+    let mut caller = RawCaller::new(sw.carrier_addr(), "9197");
+    let (status, ok) = caller.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    let prompt = listen_to_prompt(&caller, &mut seq, &mut ts);
+    assert!(prompt.iter().filter(|(_, p)| loud(p)).count() >= 150);
+    talk(&caller, &mut seq, &mut ts, 50);
+    assert_eq!(caller.bye(), 200);
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
+    assert_eq!(c["hangup_by"], "caller", "{c:#}");
+    let rec = &c["recordings"][0];
+    assert_eq!(rec["state"], "complete", "{c:#}");
+    let ms = rec["duration_ms"].as_i64().unwrap_or(0);
+    assert!((700..3000).contains(&ms), "message length {ms} ms: {c:#}");
 }

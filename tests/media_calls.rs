@@ -250,3 +250,52 @@ fn a_call_without_rtp_ends_at_the_media_timeout() {
         "{c:#}"
     );
 }
+
+/// A late offer (INVITE without SDP, the answer in the ACK): the switch
+/// offers the caller the agent's codec in its 200, the relay starts with
+/// the ACK, and the call is recorded from then on.
+///
+/// Pass/fail: 200 with an offer; 2 s of a 1 kHz PCMU tone from the caller
+/// come back from the echoing agent (at least 80 of 100 packets); the CDR
+/// has both legs and one complete stereo recording of at least 1.5 s with
+/// the tone on the caller's channel.
+#[test]
+fn a_late_offer_call_is_bridged_and_recorded() {
+    let (sw, _uas) = switch_with_echo_agent("0 8");
+    let mut caller = RawCaller::new(sw.carrier_addr(), "1001");
+    let (status, response) = caller.invite_late();
+    assert_eq!(status, 200, "{response}");
+    assert!(
+        response.contains("m=audio "),
+        "an offer in the 200:\n{response}"
+    );
+    let tone: Vec<u8> = (0..160)
+        .map(|i| {
+            let x = (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 8000.0).sin();
+            let mut out = [0u8; 1];
+            switchboard::media::g711::encode_ulaw_into(&[(x * 12000.0) as i16], &mut out);
+            out[0]
+        })
+        .collect();
+    for k in 0..100u16 {
+        caller.send_rtp(0, k, u32::from(k) * 160, k == 0, &tone);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let echoed = caller.receive(Duration::from_millis(300), Duration::from_secs(2));
+    assert_eq!(caller.bye(), 200);
+    // Echoes that arrived while the caller was still sending were queued on
+    // its socket: they are all read here.
+    assert!(echoed.len() >= 80, "{} packets came back", echoed.len());
+
+    let call = the_call(&sw);
+    assert_eq!(call["disposition"], "answered", "{call:#}");
+    assert!(packets(&call, "caller") >= 100, "{call:#}");
+    assert!(packets(&call, "agent") >= 80, "{call:#}");
+    let recs = call["recordings"].as_array().expect("recordings");
+    assert_eq!(recs.len(), 1, "one recording: {call:#}");
+    assert_eq!(recs[0]["state"], "complete", "{call:#}");
+    let path = recs[0]["path"].as_str().expect("path");
+    let spans = speech_spans(path, 300.0);
+    let tone = spans[0].expect("the caller's tone on the left");
+    assert!(tone.1 - tone.0 >= 1.5, "tone recorded over {tone:?}");
+}

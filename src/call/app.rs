@@ -174,11 +174,23 @@ impl Call {
 
     /// Stops the recording and plays it back.
     async fn end_recording(&mut self, path: PathBuf) -> Phase {
+        if !self.close_message(&path).await {
+            return Phase::Done;
+        }
+        match self.play_prompts(&["en/playback.wav"], Some(&path)).await {
+            Some(id) => Phase::Playback(id),
+            None => Phase::Done,
+        }
+    }
+
+    /// Stops recording the message at `path` and completes its row; false
+    /// when the recording failed.
+    async fn close_message(&mut self, path: &Path) -> bool {
         if let Some(a) = self.app.as_mut() {
             a.deadline = None;
         }
         let Some(session) = self.media.as_ref().and_then(|m| m.session()) else {
-            return Phase::Done;
+            return false;
         };
         match session.stop_recording().await {
             Ok(summary) => {
@@ -192,15 +204,25 @@ impl Call {
                         tracing::error!(call_id = %self.caller.call_id, "recording row not completed: {e}");
                     }
                 }
+                true
             }
             Err(e) => {
                 tracing::error!(call_id = %self.caller.call_id, "message recording failed: {e}");
-                return Phase::Done;
+                false
             }
         }
-        match self.play_prompts(&["en/playback.wav"], Some(&path)).await {
-            Some(id) => Phase::Playback(id),
-            None => Phase::Done,
+    }
+
+    /// The call ends: a message still being recorded (the caller hung up
+    /// before `#`) is closed and its row completed.
+    pub(super) async fn end_app(&mut self) {
+        let path = match self.app.as_mut().map(|a| &mut a.phase) {
+            Some(Phase::Recording(path)) => std::mem::take(path),
+            _ => return,
+        };
+        self.close_message(&path).await;
+        if let Some(a) = self.app.as_mut() {
+            a.phase = Phase::Done;
         }
     }
 

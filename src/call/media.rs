@@ -783,6 +783,11 @@ impl CallMedia {
             .map(|a| format!("{}/{}", a.format.codec.name, a.format.codec.clock_rate))
     }
 
+    /// Whether the relay runs (both legs' media agreed).
+    pub fn relaying(&self) -> bool {
+        self.relay.is_some()
+    }
+
     /// Feeds every relayed audio payload to `tap` (the recorder); false
     /// when there is no relay.
     pub async fn tap(&self, tap: tokio::sync::mpsc::Sender<TapFrame>) -> bool {

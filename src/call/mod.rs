@@ -314,6 +314,7 @@ impl Call {
             let mut call_ids = vec![self.caller.call_id.clone()];
             call_ids.extend(self.forks.iter().map(|f| f.dialog.call_id.clone()));
             self.ep.send(ToCore::Unbind { call_ids }).await;
+            self.end_app().await;
             self.finish_cdr().await;
         })
     }
@@ -827,6 +828,12 @@ impl Call {
             tracing::warn!(call_id = %self.caller.call_id, "answer in ACK refused: {}", reject.reason);
             self.note_end(HangupBy::Switch, &reject.reason, None);
             self.hang_up_both().await;
+            return;
+        }
+        // A late offer: the relay starts with the caller's answer, so the
+        // recording (which found no relay at the 200) starts now.
+        if self.recorder.is_none() && self.answered_at.is_some() && self.app.is_none() {
+            self.start_recording().await;
         }
     }
 

@@ -122,11 +122,14 @@ impl Call {
     }
 
     /// Records both legs of the answered call (caller left, agent right).
-    async fn start_recording(&mut self) {
+    pub(super) async fn start_recording(&mut self) {
         let Some(rec) = &self.ctx.recordings else {
             return;
         };
-        let Some(media) = &self.media else { return };
+        let Some(media) = self.media.as_ref().filter(|m| m.relaying()) else {
+            // No relay yet (a late offer): the caller's ACK starts it.
+            return;
+        };
         if let Some(cdr) = &self.ctx.cdr {
             // The recording's row refers to the call's.
             cdr.flush().await;

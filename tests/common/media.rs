@@ -154,6 +154,46 @@ impl RawCaller {
         (status, response)
     }
 
+    /// INVITE without SDP (a late offer): the switch offers in its 200,
+    /// and the ACK answers with PCMU and telephone-event on the RTP
+    /// socket's port. Returns the final status and response.
+    pub fn invite_late(&mut self) -> (u16, String) {
+        let msg = format!(
+            "{}Content-Length: 0\r\n\r\n",
+            self.headers("INVITE", 1, "inv")
+        );
+        let (status, response) = self
+            .sip
+            .request(self.to, &msg, Duration::from_secs(10))
+            .expect("a final response to the INVITE");
+        if status != 200 {
+            return (status, response);
+        }
+        let tag = super::header_value(&response, "To")
+            .and_then(|to| to.split(";tag=").nth(1).map(|t| t.trim().to_string()))
+            .expect("a To tag in the 200");
+        self.tag = format!(";tag={tag}");
+        let port: u16 = response
+            .lines()
+            .find_map(|l| l.strip_prefix("m=audio "))
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .expect("the switch's offer (m=audio) in the 200");
+        self.leg = Some(std::net::SocketAddr::from((super::LOCALHOST, port)));
+        let ours = self.rtp.local_addr().unwrap().port();
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {ours} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+        );
+        let ack = format!(
+            "{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            self.headers("ACK", 1, "ack"),
+            sdp.len()
+        );
+        self.sip.send(self.to, ack.as_bytes());
+        (status, response)
+    }
+
     /// A re-INVITE with `sdp` (its `o=` version bumped by the caller of
     /// this); returns the final status and response, and ACKs a 200.
     pub fn reinvite_sdp(&mut self, sdp: &str) -> (u16, String) {
