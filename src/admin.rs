@@ -6,11 +6,17 @@ use std::fmt::Write as _;
 
 use crate::config::Config;
 use crate::sip::auth::unix_now;
-use crate::store::Store;
+use crate::store::{PiiKey, Store};
+
+/// The database, opened with the key the switch seals personal data with.
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let key = PiiKey::load(&cfg.switch.pii_key_file, false)?;
+    Store::open(&cfg.switch.database, key).await
+}
 
 /// The status report: registrations per profile and every trunk target.
 pub async fn status(cfg: &Config) -> anyhow::Result<String> {
-    let store = Store::open(&cfg.switch.database).await?;
+    let store = open_store(cfg).await?;
     let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
     let mut out = String::new();
     let counts = store.registration_counts(now).await?;
@@ -50,7 +56,7 @@ pub async fn status(cfg: &Config) -> anyhow::Result<String> {
 /// The latest `limit` calls (newest first) with their legs, recordings and
 /// journal: a table for people, or JSON (`--json`) for scripts.
 pub async fn calls(cfg: &Config, limit: u32, json: bool) -> anyhow::Result<String> {
-    let store = Store::open(&cfg.switch.database).await?;
+    let store = open_store(cfg).await?;
     let cdrs = store.recent_calls(limit).await?;
     let mut out = String::new();
     let mut list = Vec::new();

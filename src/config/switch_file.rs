@@ -21,6 +21,9 @@ pub struct SwitchSettings {
     pub media: MediaSettings,
     /// RFC 4028 session timers on every call leg.
     pub session_timer: crate::call::TimerConfig,
+    /// The key that seals personal data at rest (unless
+    /// `SWITCHBOARD_PII_KEY` is set); never inside the database.
+    pub pii_key_file: PathBuf,
 }
 
 /// Where anchored media lives: the address RTP sockets bind to and are
@@ -78,6 +81,8 @@ struct SwitchFile {
     media: MediaFile,
     #[serde(default)]
     session_timer: SessionTimerFile,
+    #[serde(default)]
+    privacy: PrivacyFile,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +164,20 @@ impl Default for RecordingsFile {
     fn default() -> Self {
         Self {
             path: "recordings".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivacyFile {
+    key_file: String,
+}
+
+impl Default for PrivacyFile {
+    fn default() -> Self {
+        Self {
+            key_file: "pii.key".into(),
         }
     }
 }
@@ -296,6 +315,7 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
             session_expires: st.session_expires_seconds,
             min_se: st.min_se_seconds,
         },
+        pii_key_file: dir.join(&file.privacy.key_file),
     })
 }
 

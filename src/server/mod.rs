@@ -26,7 +26,8 @@ use crate::sip::endpoint::Endpoint;
 use crate::sip::security::{Guard, SecurityConfig};
 use crate::sip::transaction::{self, TransactionLayer};
 use crate::sip::transport::{Flow, Limits, ProfileId, Transports};
-use crate::store::{CdrWriter, Store};
+use crate::store::pii::KeySource;
+use crate::store::{CdrWriter, PiiKey, Store};
 use runtime::ProfileRuntime;
 
 /// Memory for prompts converted to the legs' codecs.
@@ -41,7 +42,20 @@ const CORE_QUEUE: usize = 16_384;
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     warn_demo_credentials(&cfg);
     raise_open_files_limit();
-    let store = Store::open(&cfg.switch.database)
+    let key = PiiKey::load(&cfg.switch.pii_key_file, true)
+        .context("loading the key for personal data")?;
+    match key.source() {
+        KeySource::Created(path) => tracing::warn!(
+            key_file = %path.display(),
+            "created a new key for personal data: keep it (and a backup) safe, without it stored caller numbers cannot be read"
+        ),
+        KeySource::File(path) => {
+            tracing::info!(key_file = %path.display(), "personal data key loaded")
+        }
+        KeySource::Env => tracing::info!("personal data key taken from SWITCHBOARD_PII_KEY"),
+        KeySource::Ephemeral => {}
+    }
+    let store = Store::open(&cfg.switch.database, key)
         .await
         .with_context(|| format!("opening the database {}", cfg.switch.database.display()))?;
     tracing::info!(database = %cfg.switch.database.display(), "database ready");

@@ -229,12 +229,14 @@ impl Store {
     /// Records a call at its start. Fails if the Call-ID is already known.
     pub async fn insert_call(&self, call: &CallRecord) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO calls (call_id, profile, caller, callee, started_at, last_activity_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO calls (call_id, profile, caller, caller_hash, callee, started_at,
+                                last_activity_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&call.call_id)
         .bind(&call.profile)
-        .bind(&call.caller)
+        .bind(self.pii().seal(&call.caller))
+        .bind(self.pii().hash(&call.caller))
         .bind(&call.callee)
         .bind(call.started_at)
         .bind(call.started_at)
@@ -347,7 +349,7 @@ impl Store {
             .bind(call_id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(cdr_from_row).transpose()
+        row.as_ref().map(|r| self.cdr_from_row(r)).transpose()
     }
 
     /// The latest calls by start time, newest first.
@@ -358,7 +360,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(cdr_from_row).collect()
+        rows.iter().map(|r| self.cdr_from_row(r)).collect()
     }
 
     /// Appends to a call's journal and counts as activity of the call.
@@ -375,7 +377,7 @@ impl Store {
             .bind(call_id)
             .bind(at)
             .bind(kind)
-            .bind(detail)
+            .bind(self.seal_detail(detail))
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -391,42 +393,110 @@ impl Store {
 
     /// A call's journal in time order (insertion order for equal times).
     pub async fn call_events(&self, call_id: &str) -> sqlx::Result<Vec<CallEvent>> {
-        sqlx::query_as(
+        let mut events: Vec<CallEvent> = sqlx::query_as(
             "SELECT call_id, at, kind, detail FROM call_events
              WHERE call_id = ? ORDER BY at, id",
         )
         .bind(call_id)
         .fetch_all(self.pool())
-        .await
+        .await?;
+        for e in &mut events {
+            e.detail = self.open_pii(&e.detail)?;
+        }
+        Ok(events)
+    }
+
+    /// A journal detail as stored: sealed (digits may be a card number),
+    /// empty as it is.
+    fn seal_detail(&self, detail: &str) -> String {
+        if detail.is_empty() {
+            String::new()
+        } else {
+            self.pii().seal(detail)
+        }
+    }
+
+    /// A sealed column's value; a value that does not open is a decode error.
+    fn open_pii(&self, text: &str) -> sqlx::Result<String> {
+        self.pii()
+            .open(text)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    }
+
+    /// Calls from `number` (by its keyed hash), newest first.
+    pub async fn calls_from(&self, number: &str, limit: u32) -> sqlx::Result<Vec<Cdr>> {
+        let rows = sqlx::query(&format!(
+            "{CDR_SELECT} WHERE c.caller_hash = ? ORDER BY c.started_at DESC, c.call_id DESC LIMIT ?"
+        ))
+        .bind(self.pii().hash(number))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| self.cdr_from_row(r)).collect()
+    }
+
+    /// Seals the callers and journal details written in plain before
+    /// sealing existed (and hashes those callers); returns the rows sealed.
+    pub(crate) async fn seal_plain_rows(&self) -> sqlx::Result<u64> {
+        let mut sealed = 0;
+        let calls: Vec<(String, String)> =
+            sqlx::query_as("SELECT call_id, caller FROM calls WHERE caller NOT LIKE 'enc1:%'")
+                .fetch_all(self.pool())
+                .await?;
+        for (call_id, caller) in calls {
+            sqlx::query("UPDATE calls SET caller = ?, caller_hash = ? WHERE call_id = ?")
+                .bind(self.pii().seal(&caller))
+                .bind(self.pii().hash(&caller))
+                .bind(&call_id)
+                .execute(self.pool())
+                .await?;
+            sealed += 1;
+        }
+        let events: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, detail FROM call_events WHERE detail != '' AND detail NOT LIKE 'enc1:%'",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for (id, detail) in events {
+            sqlx::query("UPDATE call_events SET detail = ? WHERE id = ?")
+                .bind(self.pii().seal(&detail))
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            sealed += 1;
+        }
+        Ok(sealed)
     }
 }
 
-/// The one place CDR columns (caller and callee included) are read.
-fn cdr_from_row(row: &SqliteRow) -> sqlx::Result<Cdr> {
-    let agent = match (
-        row.try_get::<Option<String>, _>("agent")?,
-        row.try_get::<Option<String>, _>("agent_call_id")?,
-    ) {
-        (Some(agent), Some(call_id)) => Some(AgentLeg { agent, call_id }),
-        _ => None,
-    };
-    Ok(Cdr {
-        call_id: row.try_get("call_id")?,
-        profile: row.try_get("profile")?,
-        caller: row.try_get("caller")?,
-        callee: row.try_get("callee")?,
-        started_at: row.try_get("started_at")?,
-        answered_at: row.try_get("answered_at")?,
-        agent,
-        ended_at: row.try_get("ended_at")?,
-        last_activity_at: row.try_get("last_activity_at")?,
-        disposition: row.try_get("disposition")?,
-        hangup_by: row.try_get("hangup_by")?,
-        cause: row.try_get("cause")?,
-        sip_status: row.try_get("sip_status")?,
-        legs: [leg_from_row(row, "a")?, leg_from_row(row, "b")?],
-        recording: row.try_get("recording")?,
-    })
+impl Store {
+    /// The one place CDR columns (caller and callee included) are read.
+    fn cdr_from_row(&self, row: &SqliteRow) -> sqlx::Result<Cdr> {
+        let agent = match (
+            row.try_get::<Option<String>, _>("agent")?,
+            row.try_get::<Option<String>, _>("agent_call_id")?,
+        ) {
+            (Some(agent), Some(call_id)) => Some(AgentLeg { agent, call_id }),
+            _ => None,
+        };
+        Ok(Cdr {
+            call_id: row.try_get("call_id")?,
+            profile: row.try_get("profile")?,
+            caller: self.open_pii(&row.try_get::<String, _>("caller")?)?,
+            callee: row.try_get("callee")?,
+            started_at: row.try_get("started_at")?,
+            answered_at: row.try_get("answered_at")?,
+            agent,
+            ended_at: row.try_get("ended_at")?,
+            last_activity_at: row.try_get("last_activity_at")?,
+            disposition: row.try_get("disposition")?,
+            hangup_by: row.try_get("hangup_by")?,
+            cause: row.try_get("cause")?,
+            sip_status: row.try_get("sip_status")?,
+            legs: [leg_from_row(row, "a")?, leg_from_row(row, "b")?],
+            recording: row.try_get("recording")?,
+        })
+    }
 }
 
 fn leg_from_row(row: &SqliteRow, p: &str) -> sqlx::Result<Option<LegQuality>> {
@@ -455,6 +525,76 @@ mod tests {
             callee: "+15559870000".into(),
             started_at,
         }
+    }
+
+    #[tokio::test]
+    async fn callers_and_details_are_sealed_and_found_by_number() {
+        let store = Store::open_in_memory().await.unwrap();
+        store.insert_call(&call("p1", 10)).await.unwrap();
+        store
+            .add_call_event("p1", 11, CallEventKind::Dtmf, "4 from caller (RFC 4733)")
+            .await
+            .unwrap();
+        let (caller, hash): (String, String) =
+            sqlx::query_as("SELECT caller, caller_hash FROM calls WHERE call_id = 'p1'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert!(super::super::pii::is_sealed(&caller), "{caller}");
+        assert!(!caller.contains("5551230001") && !hash.contains("5551230001"));
+        let detail: String = sqlx::query_scalar("SELECT detail FROM call_events")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(super::super::pii::is_sealed(&detail), "{detail}");
+        assert_eq!(
+            store.call("p1").await.unwrap().unwrap().caller,
+            "+15551230001"
+        );
+        assert_eq!(
+            store.call_events("p1").await.unwrap()[0].detail,
+            "4 from caller (RFC 4733)"
+        );
+        let found = store.calls_from("+15551230001", 10).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(
+            store
+                .calls_from("+15551230002", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_written_in_plain_before_are_sealed() {
+        let store = Store::open_in_memory().await.unwrap();
+        sqlx::query(
+            "INSERT INTO calls (call_id, profile, caller, callee, started_at, last_activity_at)
+             VALUES ('old', 'carrier', '+15550009999', '100', 1, 1)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO call_events (call_id, at, kind, detail) VALUES ('old', 2, 'dtmf', '7 from caller')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(store.seal_plain_rows().await.unwrap(), 2);
+        assert_eq!(store.seal_plain_rows().await.unwrap(), 0, "once only");
+        let caller: String = sqlx::query_scalar("SELECT caller FROM calls")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(super::super::pii::is_sealed(&caller));
+        assert_eq!(
+            store.calls_from("+15550009999", 5).await.unwrap()[0].call_id,
+            "old"
+        );
+        assert_eq!(
+            store.call_events("old").await.unwrap()[0].detail,
+            "7 from caller"
+        );
     }
 
     fn quality(codec: &str, rtt_ms: Option<f64>) -> LegQuality {

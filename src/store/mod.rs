@@ -3,12 +3,14 @@
 
 mod calls;
 mod cdr_writer;
+pub mod pii;
 mod recordings;
 mod registrations;
 mod trunk_status;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -20,19 +22,24 @@ pub use calls::{
     INTERRUPTED_CAUSE, LegQuality, UnknownText,
 };
 pub use cdr_writer::CdrWriter;
+pub use pii::PiiKey;
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
 pub use trunk_status::TrunkStatus;
 
-/// Handle to the database; cheap to clone.
+/// Handle to the database; cheap to clone. Personal data goes in and out
+/// through `pii` (sealed on the way in, opened on the way out).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    pii: Arc<PiiKey>,
 }
 
 impl Store {
-    /// Opens (creating if missing) the SQLite file and applies migrations.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+    /// Opens (creating if missing) the SQLite file, applies migrations and
+    /// seals personal data written before sealing existed. Deleted content
+    /// is overwritten (`secure_delete`), so no old plain value lingers.
+    pub async fn open(path: &Path, pii: PiiKey) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -42,16 +49,32 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self {
+            pool,
+            pii: Arc::new(pii),
+        };
+        let sealed = store.seal_plain_rows().await?;
+        if sealed > 0 {
+            tracing::info!(
+                rows = sealed,
+                "personal data written before sealing is now sealed"
+            );
+            // The plain values' old pages leave the write-ahead log.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(store.pool())
+                .await?;
+        }
+        Ok(store)
     }
 
-    /// An in-memory database for tests.
+    /// An in-memory database for tests, with a key of its own.
     pub async fn open_in_memory() -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
         let pool = SqlitePoolOptions::new()
@@ -59,7 +82,15 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            pii: Arc::new(PiiKey::ephemeral()),
+        })
+    }
+
+    /// The key personal data is sealed with.
+    pub fn pii(&self) -> &PiiKey {
+        &self.pii
     }
 
     pub fn pool(&self) -> &SqlitePool {
