@@ -23,6 +23,8 @@ Switchboard demo
     audio; sip:9197@127.0.0.1:5080 records you until # and plays it back.
   - Every call is in \`target/release/switchboard calls\` (CDR, codecs,
     loss, digits); answered calls are recorded under recordings/.
+  - Demo customers (demo/customers.toml) are loaded; callers' numbers,
+    names and digits are sealed in switchboard.db with the key in pii.key.
   - Logs go to this terminal; stop with Ctrl-C.
 
 TXT
@@ -30,4 +32,6 @@ TXT
 # Honour CARGO_TARGET_DIR like cargo does (relative to the repository root).
 target_dir="${CARGO_TARGET_DIR:-target}"
 [[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
+# The demo customers (inserted or updated by number: safe on every start).
+"$target_dir/release/switchboard" customers import demo/customers.toml --config "$root"
 exec "$target_dir/release/switchboard" serve --config "$root"

@@ -148,3 +148,86 @@ fn call_json(
         })).collect::<Vec<_>>(),
     })
 }
+
+/// The customers file `switchboard customers import` reads.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomersFile {
+    customer: Vec<toml::Spanned<crate::store::Customer>>,
+}
+
+/// Whether `n` is an E.164 number: `+`, then 7 to 15 digits.
+fn is_e164(n: &str) -> bool {
+    n.strip_prefix('+')
+        .is_some_and(|d| (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Imports (inserts or updates, by number) the customers of a TOML file of
+/// `[[customer]]` tables. Every entry is checked first: one problem line
+/// (`file:line: field: ...`) per bad entry, and nothing is imported then.
+pub async fn import_customers(cfg: &Config, file: &std::path::Path) -> anyhow::Result<String> {
+    use crate::config::ProblemSink;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let mut sink = ProblemSink::new(file, &text);
+    let parsed: Option<CustomersFile> = match toml::from_str(&text) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            sink.toml_error(&e);
+            None
+        }
+    };
+    let mut customers = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, c) in parsed.into_iter().flat_map(|f| f.customer).enumerate() {
+        let span = c.span();
+        let c = c.into_inner();
+        let field = |name: &str| format!("customer[{i}].{name}");
+        if !is_e164(&c.number) {
+            sink.at_span(
+                span.clone(),
+                &field("number"),
+                format!(
+                    "`{}` is not an E.164 number; write e.g. \"+15550777\"",
+                    c.number
+                ),
+            );
+        } else if !seen.insert(c.number.clone()) {
+            sink.at_span(
+                span.clone(),
+                &field("number"),
+                format!("`{}` is listed twice", c.number),
+            );
+        }
+        if c.name.trim().is_empty() {
+            sink.at_span(span.clone(), &field("name"), "must not be empty".into());
+        }
+        if c.tier.trim().is_empty() {
+            sink.at_span(
+                span.clone(),
+                &field("tier"),
+                "must not be empty (e.g. \"VIP\", \"standard\")".into(),
+            );
+        }
+        customers.push(c);
+    }
+    if !sink.problems.is_empty() {
+        let lines: Vec<String> = sink.problems.iter().map(ToString::to_string).collect();
+        anyhow::bail!("nothing imported:\n{}", lines.join("\n"));
+    }
+    let store = Store::open(
+        &cfg.switch.database,
+        PiiKey::load(&cfg.switch.pii_key_file, true)?,
+    )
+    .await?;
+    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+    for c in &customers {
+        store.upsert_customer(c, now).await?;
+    }
+    Ok(format!(
+        "imported {} customer(s) from {}; {} in the database\n",
+        customers.len(),
+        file.display(),
+        store.customer_count().await?
+    ))
+}

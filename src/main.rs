@@ -35,6 +35,11 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
     },
+    /// Customer records (sealed in the database): `import FILE`.
+    Customers {
+        #[command(subcommand)]
+        action: CustomersAction,
+    },
     /// Show the latest call detail records: legs and their quality,
     /// recordings, digits, hold and media timeouts.
     Calls {
@@ -46,6 +51,19 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomersAction {
+    /// Insert or update (by number) the customers of a TOML file of
+    /// `[[customer]]` tables (number, name, email, tier, segment, language,
+    /// agent); nothing is imported when an entry is wrong.
+    Import {
+        /// The TOML file, e.g. demo/customers.toml.
+        file: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
     },
 }
 
@@ -79,6 +97,11 @@ fn main() -> ExitCode {
             }
             None => ExitCode::FAILURE,
         },
+        Command::Customers {
+            action: CustomersAction::Import { config, file },
+        } => admin_command(&config, move |cfg| {
+            Box::pin(async move { switchboard::admin::import_customers(cfg, &file).await })
+        }),
         Command::Status { config } => {
             admin_command(&config, |cfg| Box::pin(switchboard::admin::status(cfg)))
         }

@@ -241,3 +241,57 @@ fn unknown_and_repeated_codecs_of_a_profile_are_located() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn customers_import_checks_every_entry_and_updates_by_number() {
+    let dir = config_with_agents(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
+            .unwrap(),
+    );
+    let cfg = dir.path().to_str().unwrap();
+    let bad = dir.path().join("bad.toml");
+    fs::write(
+        &bad,
+        "[[customer]]\nnumber = \"+15550101\"\nname = \"A\"\n\n[[customer]]\nnumber = \"555-0102\"\nname = \"\"\n",
+    )
+    .unwrap();
+    let out = switchboard(&[
+        "customers",
+        "import",
+        bad.to_str().unwrap(),
+        "--config",
+        cfg,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing imported"), "{err}");
+    assert!(
+        err.contains(":5: customer[1].number: `555-0102` is not an E.164 number"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":5: customer[1].name: must not be empty"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("switchboard.db").exists(),
+        "nothing was written"
+    );
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/customers.toml");
+    for _ in 0..2 {
+        let out = switchboard(&[
+            "customers",
+            "import",
+            demo.to_str().unwrap(),
+            "--config",
+            cfg,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("imported 4 customer(s)") && text.contains("4 in the database"),
+            "{text}"
+        );
+    }
+}

@@ -6,6 +6,8 @@
 //! hold neither the number (in any of its spellings) nor the key; the key
 //! file exists beside the configuration, readable by its owner only;
 //! `switchboard calls` still shows the caller and the digit (it has the key).
+//! The demo customers, imported with `switchboard customers import`, leave
+//! no name, number or e-mail in clear either.
 
 mod common;
 
@@ -47,21 +49,61 @@ fn caller_numbers_and_digits_are_not_stored_in_clear() {
         .filter(|e| e["kind"] == "dtmf")
         .filter_map(|e| e["detail"].as_str())
         .collect();
-    assert!(digits.iter().any(|d| d.starts_with("7 from caller")), "{digits:?}");
+    assert!(
+        digits.iter().any(|d| d.starts_with("7 from caller")),
+        "{digits:?}"
+    );
 
     let dir = sw.config_dir();
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["customers", "import"])
+        .arg(repo_root().join("demo/customers.toml"))
+        .arg("--config")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{import:?}");
+    assert!(
+        String::from_utf8_lossy(&import.stdout).contains("imported 4 customer(s)"),
+        "{import:?}"
+    );
     let key_file = dir.join("pii.key");
     let key = std::fs::read_to_string(&key_file).expect("the key file was created");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "the key file is its owner's only: {mode:o}");
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the key file is its owner's only: {mode:o}"
+        );
     }
     let raw = raw_database(dir);
-    assert!(raw.len() > 4096, "the database was read ({} bytes)", raw.len());
-    assert!(contains(&raw, "9196"), "the check can see clear text (the callee)");
-    for needle in ["+15550777", "15550777", "5550777", "7 from caller", key.trim()] {
-        assert!(!contains(&raw, needle), "`{needle}` is in the database in clear");
+    assert!(
+        raw.len() > 4096,
+        "the database was read ({} bytes)",
+        raw.len()
+    );
+    assert!(
+        contains(&raw, "9196"),
+        "the check can see clear text (the callee)"
+    );
+    for needle in [
+        "+15550777",
+        "15550777",
+        "5550777",
+        "7 from caller",
+        key.trim(),
+        "Grace Hopper",
+        "Hopper",
+        "15550101",
+        "grace@example.com",
+        "Li Wei",
+    ] {
+        assert!(
+            !contains(&raw, needle),
+            "`{needle}` is in the database in clear"
+        );
     }
 }

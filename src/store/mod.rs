@@ -3,6 +3,7 @@
 
 mod calls;
 mod cdr_writer;
+mod customers;
 pub mod pii;
 mod recordings;
 mod registrations;
@@ -22,6 +23,7 @@ pub use calls::{
     INTERRUPTED_CAUSE, LegQuality, UnknownText,
 };
 pub use cdr_writer::CdrWriter;
+pub use customers::Customer;
 pub use pii::PiiKey;
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
