@@ -41,6 +41,8 @@ if [[ "$mode" == demo ]]; then
         "sip-tester:cmd=sipp"
         "baresip:cmd=baresip"
         "sox:cmd=sox"
+        # IVR prompts written as text (English and Mandarin) are spoken by it.
+        "espeak-ng:cmd=espeak-ng"
     )
 else
     wanted=(
@@ -50,6 +52,7 @@ else
         "linphone-cli:cmd=linphonec"
         "sox:cmd=sox"
         "tshark:cmd=tshark"
+        "espeak-ng:cmd=espeak-ng"
     )
 fi
 

@@ -5,7 +5,8 @@
 //! DTMF (RFC 4733 and in-band), the jitter buffer, crash-safe WAV recording
 //! and prompt files, the relay task (two legs bridged, transcoding when
 //! their codecs differ), the recorder task, and the session task (the
-//! switch as the far end of one leg: echo, prompts, recording, DTMF).
+//! switch as the far end of one leg: echo, prompts, recording, DTMF), and
+//! prompts written as text (`tts`, spoken by espeak-ng and cached).
 //! Codec, packet, DTMF and SDP modules are sans-IO (samples, packets and
 //! times in, samples and packets out); the media tasks own the sockets and
 //! files.
@@ -22,4 +23,5 @@ pub mod resample;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod tts;
 pub mod wav;
