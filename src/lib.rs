@@ -3,11 +3,13 @@
 //! Layers, each knowing only the ones below it (see `docs/architecture.md`):
 //! `sip` (codec, transactions, transports, auth, security) under `call`
 //! (B2BUA legs) and the registrar, with `store` (SQLite) and `config`
-//! beside them; `server` wires profiles, sockets and tasks together.
+//! beside them; `server` wires profiles, sockets and tasks together; `crm`
+//! looks callers up in an external CRM over HTTP for the IVR.
 
 pub mod admin;
 pub mod call;
 pub mod config;
+pub mod crm;
 pub mod logging;
 pub mod media;
 pub mod registrar;
