@@ -40,7 +40,9 @@ use crate::media::relay::{
     AudioCodec, LegId, LegSetup, LegSummary, Music, RelayEvent, RelayHandle, RelayOptions,
     TapFrame, spawn_relay,
 };
-use crate::media::session::{SessionEvent, SessionHandle, SessionOptions, spawn_session};
+use crate::media::session::{
+    SessionEvent, SessionHandle, SessionOptions, SessionSummary, spawn_session,
+};
 
 /// Something the call's media reports.
 #[derive(Debug)]
@@ -338,7 +340,7 @@ impl CallMedia {
         let streams =
             process_answer(&self.agent_offer, &answer).map_err(|e| Reject::negotiation(&e))?;
         let agreed = agreed_from(&streams[0]);
-        if let Some(sdp) = &self.caller_sdp {
+        if let Some(sdp) = self.caller_sdp.clone() {
             // A 200 after early media, or from another fork: same leg.
             let relay_codec = self.agent.agreed.as_ref().map(|a| a.format.clone());
             if relay_codec.is_some_and(|f| !f.codec.matches(&agreed.format.codec)) {
@@ -350,8 +352,12 @@ impl CallMedia {
                 let _ = r
                     .set_remote(LegId::B, remote, self.agent.allowed_ips.clone())
                     .await;
+            } else if self.session.is_none() && self.caller.sockets.is_some() {
+                // The switch answered the caller itself (a flow) and has
+                // released its session: bridge the caller to this agent.
+                self.start_relay()?;
             }
-            return Ok(sdp.clone());
+            return Ok(sdp);
         }
         let agent_codec = agreed.format.codec.clone();
         self.agent.agreed = Some(agreed);
@@ -452,6 +458,63 @@ impl CallMedia {
         }
     }
 
+    /// Stops the switch's own session on the caller's leg (a flow hands
+    /// the caller to agents) and keeps its sockets: the caller goes on
+    /// sending to the same port, so no re-INVITE is needed. Gives the
+    /// session's counters, `None` when there was no session.
+    #[allow(dead_code)] // The flows' queue and transfer nodes call it (issue 4).
+    pub async fn release_session(&mut self) -> Option<SessionSummary> {
+        let session = self.session.take()?;
+        match session.release().await {
+            Ok((summary, sockets)) => {
+                self.caller.sockets = Some(sockets);
+                Some(summary)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "media session gone before its release");
+                None
+            }
+        }
+    }
+
+    /// Our offer to agents' phones on `agents_profile` (signalling from
+    /// `agent_ips`) for a caller the switch already answered: the caller's
+    /// codec first when that profile allows it (no transcoding), then the
+    /// profile's others. Call [`Self::release_session`] first; the agent's
+    /// answer ([`Self::agent_answered`]) then starts the relay.
+    #[allow(dead_code)] // The flows' queue and transfer nodes call it (issue 4).
+    pub fn offer_to_agents(
+        &mut self,
+        agents_profile: &str,
+        agent_ips: Vec<IpAddr>,
+    ) -> Result<Bytes, Reject> {
+        if self.relay.is_some() {
+            return Err(Reject {
+                status: 491,
+                warning: None,
+                reason: "the caller is already bridged".into(),
+            });
+        }
+        let agent_codecs = self.ctx.codecs_of(agents_profile);
+        let mut codecs = Vec::new();
+        if let Some(a) = &self.caller.agreed
+            && agent_codecs.iter().any(|c| c.matches(&a.format.codec))
+        {
+            let mut c = a.format.codec.clone();
+            c.fmtp = None;
+            codecs.push(c);
+        }
+        append_fallbacks(&mut codecs, &agent_codecs);
+        let sockets = self.ctx.ports.bind(false).map_err(Reject::unavailable)?;
+        let session_id = self.agent.session.session_id;
+        self.agent = LegEnd::new(Some(sockets), self.ctx.ports.ip(), session_id, agent_ips);
+        let caps = self.ctx.capabilities(codecs);
+        let offer = build_offer(&caps, &self.agent.next_session(), self.agent.addr);
+        let bytes = Bytes::from(offer.to_string());
+        self.agent_offer = offer;
+        Ok(bytes)
+    }
+
     /// Answers the caller's offer from the switch itself (with the caller
     /// profile's codecs the media session can play and record, in the
     /// profile's order) and starts the media session on the caller's leg.
@@ -465,10 +528,12 @@ impl CallMedia {
                 reason: "no SDP offer in the INVITE".into(),
             });
         };
+        // The session plays and records G.711: a wideband caller is
+        // answered with the G.711 law it also offered (488 if none).
         let codecs: Vec<Codec> = self
             .caller_codecs
             .iter()
-            .filter(|c| AudioCodec::from_codec(c) != AudioCodec::Other)
+            .filter(|c| AudioCodec::from_codec(c).is_g711())
             .cloned()
             .collect();
         let caps = self.ctx.capabilities(codecs);

@@ -13,6 +13,8 @@ mod record;
 mod refresh;
 mod relay;
 mod session_timer;
+#[cfg(test)]
+mod tests_handover;
 
 use std::collections::HashMap;
 use std::sync::Arc;

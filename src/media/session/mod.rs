@@ -56,6 +56,7 @@ mod tests_robust;
 use crate::media::dtmf::digit_to_event;
 use crate::media::jitter::{JitterConfig, JitterStats};
 use crate::media::player::{OutputFormat, PlaybackId, PlayerError, Playlist};
+use crate::media::ports::MediaSockets;
 use crate::media::relay::{AudioCodec, LegSetup, LegSummary};
 use crate::media::wav::{PcmFormat, RecordingSummary, WavError, WavWriter, WriterOptions};
 use record::Recorder;
@@ -250,7 +251,7 @@ pub(crate) enum Command {
 pub struct SessionHandle {
     commands: mpsc::Sender<Command>,
     events: Option<mpsc::Receiver<SessionEvent>>,
-    task: JoinHandle<(SessionSummary, Option<Recorder>)>,
+    task: JoinHandle<(SessionSummary, Option<Recorder>, MediaSockets)>,
     format: OutputFormat,
     codec: AudioCodec,
     telephone_event: bool,
@@ -418,14 +419,21 @@ impl SessionHandle {
 
     /// Stop the session (finishing a running recording) and collect its summary.
     pub async fn stop(self) -> Result<SessionSummary, SessionError> {
+        self.release().await.map(|(summary, _)| summary)
+    }
+
+    /// Stops the session like [`Self::stop`] and gives the leg's sockets
+    /// back, still bound to the port the phone sends to (to bridge the leg
+    /// to another one through the relay).
+    pub async fn release(self) -> Result<(SessionSummary, MediaSockets), SessionError> {
         let _ = self.commands.send(Command::Stop).await;
-        let (mut summary, recorder) = self.task.await.map_err(|_| SessionError::Closed)?;
+        let (mut summary, recorder, sockets) = self.task.await.map_err(|_| SessionError::Closed)?;
         if let Some(recorder) = recorder {
             match recorder.finish().await {
                 Ok(r) => summary.recording = Some(r),
                 Err(e) => tracing::warn!(error = %e, "media session: recording failed"),
             }
         }
-        Ok(summary)
+        Ok((summary, sockets))
     }
 }

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::media::jitter::JitterConfig;
 use crate::media::player::{OutputFormat, Player, PlayerEvent};
+use crate::media::ports::MediaSockets;
 use crate::media::relay::latch::Admit;
 use crate::media::relay::leg::{Leg, PtKind, Transcode};
 use crate::media::relay::{LegId, LegSetup, RelaySetupError};
@@ -140,7 +141,7 @@ impl Session {
 
     /// Takes the session boxed (an argument by value would sit in the task
     /// twice).
-    pub async fn run(mut self: Box<Self>) -> (SessionSummary, Option<Recorder>) {
+    pub async fn run(mut self: Box<Self>) -> (SessionSummary, Option<Recorder>, MediaSockets) {
         let start = tokio::time::Instant::now();
         let mut tick = tokio::time::interval_at(start, PTIME);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -162,7 +163,18 @@ impl Session {
                 Wake::Cmd(Some(cmd)) => self.command(cmd),
             }
         }
-        (self.summary(), self.recorder.take())
+        let summary = self.summary();
+        let recorder = self.recorder.take();
+        // The leg's sockets go back to whoever owns the call's media (a
+        // flow may hand the caller to an agent: same sockets, same port).
+        let leg = self.leg;
+        let rtp_port = leg.rtp.local_addr().map_or(0, |a| a.port());
+        let sockets = MediaSockets {
+            rtp: leg.rtp,
+            rtcp: leg.rtcp,
+            rtp_port,
+        };
+        (summary, recorder, sockets)
     }
 
     fn summary(&self) -> SessionSummary {
