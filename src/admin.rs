@@ -132,6 +132,8 @@ fn call_json(
         "hangup_by": c.hangup_by.map(|h| h.as_str()),
         "cause": c.cause,
         "sip_status": c.sip_status,
+        "disclosure_at": c.disclosure_at,
+        "recording_opt_out": c.recording_opt_out,
         "legs": { "caller": leg(&c.legs[0]), "agent": leg(&c.legs[1]) },
         "recordings": recordings.iter().map(|r| json!({
             "path": r.path,

@@ -121,6 +121,16 @@ text_enum! {
         Hold => "hold",
         Resume => "resume",
         MediaTimeout => "media_timeout",
+        // An IVR flow's journey (issue 4).
+        Node => "node",
+        Lookup => "lookup",
+        Branch => "branch",
+        Disclosure => "disclosure",
+        Set => "set",
+        Callback => "callback",
+        Voicemail => "voicemail",
+        Queue => "queue",
+        Transfer => "transfer",
     }
 }
 
@@ -197,6 +207,10 @@ pub struct Cdr {
     /// Path of the call's first recording, if any (all of them:
     /// [`Store::recordings_for_call`]).
     pub recording: Option<String>,
+    /// When the recording notice finished playing (unix ms), if it did.
+    pub disclosure_at: Option<i64>,
+    /// The caller declined to be recorded (the notice's opt-out digit).
+    pub recording_opt_out: bool,
 }
 
 /// One entry of a call's journal.
@@ -214,7 +228,7 @@ pub const INTERRUPTED_CAUSE: &str = "switch stopped during the call";
 const CDR_SELECT: &str = "
     SELECT c.call_id, c.profile, c.caller, c.callee, c.started_at, c.answered_at,
            c.agent, c.agent_call_id, c.ended_at, c.last_activity_at, c.disposition,
-           c.hangup_by, c.cause, c.sip_status,
+           c.hangup_by, c.cause, c.sip_status, c.disclosure_at, c.recording_opt_out,
            a.codec AS a_codec, a.packets_received AS a_received, a.packets_lost AS a_lost,
            a.loss_pct AS a_loss_pct, a.jitter_ms AS a_jitter_ms, a.rtt_ms AS a_rtt_ms,
            b.codec AS b_codec, b.packets_received AS b_received, b.packets_lost AS b_lost,
@@ -243,6 +257,29 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// The recording notice played to the end at `at`; `opted_out`: the
+    /// caller pressed the opt-out digit (the call is not recorded). Returns
+    /// false if the call is unknown or already ended.
+    pub async fn mark_disclosure(
+        &self,
+        call_id: &str,
+        at: i64,
+        opted_out: bool,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE calls SET disclosure_at = ?, recording_opt_out = ?,
+                    last_activity_at = MAX(last_activity_at, ?)
+             WHERE call_id = ? AND ended_at IS NULL",
+        )
+        .bind(at)
+        .bind(opted_out)
+        .bind(at)
+        .bind(call_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Sets the answer time and the answering leg of an open call.
@@ -495,6 +532,8 @@ impl Store {
             sip_status: row.try_get("sip_status")?,
             legs: [leg_from_row(row, "a")?, leg_from_row(row, "b")?],
             recording: row.try_get("recording")?,
+            disclosure_at: row.try_get("disclosure_at")?,
+            recording_opt_out: row.try_get("recording_opt_out")?,
         })
     }
 }
@@ -564,6 +603,18 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn the_disclosure_and_an_opt_out_are_kept_with_the_call() {
+        let store = Store::open_in_memory().await.unwrap();
+        store.insert_call(&call("d1", 10)).await.unwrap();
+        let c = store.call("d1").await.unwrap().unwrap();
+        assert_eq!((c.disclosure_at, c.recording_opt_out), (None, false));
+        assert!(store.mark_disclosure("d1", 15, true).await.unwrap());
+        let c = store.call("d1").await.unwrap().unwrap();
+        assert_eq!((c.disclosure_at, c.recording_opt_out), (Some(15), true));
+        assert!(!store.mark_disclosure("nope", 15, false).await.unwrap());
     }
 
     #[tokio::test]
@@ -871,12 +922,12 @@ mod tests {
             .await
             .unwrap();
         // a kind from a newer version: valid in SQL, unknown to this code
-        sqlx::query("UPDATE call_events SET kind = 'transfer'")
+        sqlx::query("UPDATE call_events SET kind = 'teleport'")
             .execute(store.pool())
             .await
             .unwrap();
         let err = store.call_events("x").await.unwrap_err();
-        assert!(err.to_string().contains("transfer"), "{err}");
+        assert!(err.to_string().contains("teleport"), "{err}");
 
         // the CHECK constraints hold disposition and hangup_by to known
         // text, so bypass them to simulate a corrupt row

@@ -1,6 +1,7 @@
 //! Storage: the embedded SQLite database (sqlx), its migrations, and the
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
+mod callbacks;
 mod calls;
 mod cdr_writer;
 mod customers;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use callbacks::{Callback, NewCallback};
 pub use calls::{
     AgentLeg, CallEnd, CallEvent, CallEventKind, CallRecord, Cdr, Disposition, HangupBy,
     INTERRUPTED_CAUSE, LegQuality, UnknownText,
