@@ -3,11 +3,12 @@
 //! Layers, each knowing only the ones below it (see `docs/architecture.md`):
 //! `sip` (codec, transactions, transports, auth, security) under `call`
 //! (B2BUA legs) and the registrar, with `store` (SQLite) and `config`
-//! beside them; `server` wires profiles, sockets and tasks together.
+//! beside them; `flow` (IVR flows, calendars) beside `config`; `server` wires profiles, sockets and tasks together.
 
 pub mod admin;
 pub mod call;
 pub mod config;
+pub mod flow;
 pub mod logging;
 pub mod media;
 pub mod registrar;
