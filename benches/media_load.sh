@@ -195,6 +195,7 @@ make_config() {
     cp "$root/switchboard.toml" "$cfg/"
     cp -r "$root/sip-profiles" "$cfg/"
     [[ -d "$root/prompts" ]] && cp -r "$root/prompts" "$cfg/"
+    [[ -d "$root/ivr-flows" ]] && cp -r "$root/ivr-flows" "$cfg/"
     toml_set "$cfg/switchboard.toml" log level '"warn"'
     toml_set "$cfg/switchboard.toml" media rtp_ports "\"$RTP_PORTS\""
     local p port

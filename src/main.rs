@@ -93,6 +93,15 @@ fn main() -> ExitCode {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
+                let flows = c.flows.current();
+                if !flows.is_empty() {
+                    println!(
+                        "IVR flows OK: {} flow(s): {}; calendars: {}",
+                        flows.len(),
+                        flows.names().collect::<Vec<_>>().join(", "),
+                        flows.calendars().names().collect::<Vec<_>>().join(", ")
+                    );
+                }
                 ExitCode::SUCCESS
             }
             None => ExitCode::FAILURE,

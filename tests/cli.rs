@@ -29,14 +29,46 @@ fn config_with_agents(agents: &str) -> tempfile::TempDir {
     )
     .unwrap();
     fs::write(dir.path().join("sip-profiles/agents.toml"), agents).unwrap();
-    // The music on hold the demo's switchboard.toml names.
-    fs::create_dir(dir.path().join("prompts")).unwrap();
-    fs::copy(
-        root.join("prompts/music-on-hold.wav"),
-        dir.path().join("prompts/music-on-hold.wav"),
-    )
-    .unwrap();
+    // The prompts (music on hold, the demo flow's files) and the flows.
+    copy_dir(&root.join("prompts"), &dir.path().join("prompts"));
+    copy_dir(&root.join("ivr-flows"), &dir.path().join("ivr-flows"));
     dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// The demo configuration with `ivr-flows/demo.toml` edited by `edit`;
+/// returns the folder and the edited text.
+fn config_with_demo_flow(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir =
+        config_with_agents(&fs::read_to_string(root.join("sip-profiles/agents.toml")).unwrap());
+    let path = dir.path().join("ivr-flows/demo.toml");
+    let text = edit(&fs::read_to_string(&path).unwrap());
+    fs::write(&path, &text).unwrap();
+    (dir, text)
+}
+
+/// 1-based line of the first line of `text` containing `needle`.
+fn line_with(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+fn check_errors(dir: &tempfile::TempDir) -> String {
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -59,6 +91,12 @@ fn the_repository_root_is_a_valid_configuration() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("agents, carrier"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "IVR flows OK: 1 flow(s): demo; calendars: always-closed, always-open, office"
+        ),
+        "{stdout}"
+    );
 }
 
 const BAD_AGENTS: &str = "kind = \"internal\"\n\
@@ -294,4 +332,75 @@ fn customers_import_checks_every_entry_and_updates_by_number() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn a_flow_syntax_error_is_located_and_its_numbers_not_reported_again() {
+    let (dir, text) = config_with_demo_flow(|t| t.replace("type = \"lookup\"", "type = \"lookup"));
+    let err = check_errors(&dir);
+    let want = format!(
+        "ivr-flows/demo.toml:{}: ",
+        line_with(&text, "type = \"lookup")
+    );
+    assert!(err.starts_with(&want), "missing `{want}` in:\n{err}");
+    assert_eq!(err.lines().count(), 1, "one line per problem:\n{err}");
+}
+
+#[test]
+fn a_flow_exit_to_a_missing_node_is_located_with_the_valid_nodes() {
+    let (dir, text) =
+        config_with_demo_flow(|t| t.replace("\"1\" = \"orders\"", "\"1\" = \"ordrs\""));
+    let err = check_errors(&dir);
+    let want = format!(
+        "ivr-flows/demo.toml:{}: nodes.menu.choices.1: unknown node `ordrs`; nodes are: after_sales, any_agent, complaints, end, goodbye, hours, identify, menu, night, notice, orders, vip, vip_check, voicemail",
+        line_with(&text, "ordrs")
+    );
+    assert!(
+        err.lines().any(|l| l == want),
+        "missing `{want}` in:\n{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line per problem:\n{err}");
+}
+
+#[test]
+fn a_missing_prompt_file_is_located() {
+    let (dir, text) =
+        config_with_demo_flow(|t| t.replace("\"en/goodbye.wav\"", "\"en/good-bye.wav\""));
+    let err = check_errors(&dir);
+    let want = format!(
+        "ivr-flows/demo.toml:{}: nodes.goodbye.prompt.en: missing prompt file `en/good-bye.wav`",
+        line_with(&text, "good-bye")
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&want) && l.contains("en/goodbye.wav")),
+        "missing `{want}` (and the files there) in:\n{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line per problem:\n{err}");
+}
+
+#[test]
+fn numbers_naming_unknown_flows_or_calendars_are_located() {
+    let (dir, _) = config_with_demo_flow(|t| t.to_string());
+    let carrier = dir.path().join("sip-profiles/carrier.toml");
+    let text = fs::read_to_string(&carrier)
+        .unwrap()
+        .replace("\"100\" = \"flow:demo\"", "\"100\" = \"flow:dmo\"")
+        .replace("calendar = \"always-closed\"", "calendar = \"closed\"");
+    fs::write(&carrier, &text).unwrap();
+    let err = check_errors(&dir);
+    let expect = [
+        format!(
+            "sip-profiles/carrier.toml:{}: routing.numbers.100: no flow `dmo`; flows (ivr-flows/*.toml): demo",
+            line_with(&text, "flow:dmo")
+        ),
+        format!(
+            "sip-profiles/carrier.toml:{}: routing.numbers.199: unknown calendar `closed`; calendars (ivr-flows/calendars.toml): always-closed, always-open, office",
+            line_with(&text, "\"closed\"")
+        ),
+    ];
+    for e in &expect {
+        assert!(err.lines().any(|l| l == e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), expect.len(), "{err}");
 }

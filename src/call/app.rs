@@ -6,6 +6,8 @@
 //! - `record-playback` (9197): a prompt and a beep, then the caller is
 //!   recorded (a mono WAV under `recordings/`, with its row) until `#` or
 //!   30 s, then the recording is played back and the switch hangs up.
+//! - `flow:NAME`: refused with 503 for now; the flow is loaded and checked
+//!   (`crate::flow`) but its interpreter is the next step.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +51,17 @@ pub struct AppRun {
 impl Call {
     /// Answers the call from the switch and starts `app`.
     pub(super) async fn start_app(&mut self, app: Application) {
+        if let Application::Flow { flow, .. } = &app {
+            // The flow is loaded and checked; running it is the next step.
+            let reason = format!("IVR flow `{flow}`: the flow interpreter is not implemented yet");
+            return self
+                .reject_caller(super::media::Reject {
+                    status: 503,
+                    warning: None,
+                    reason,
+                })
+                .await;
+        }
         let opts = SessionOptions {
             media_timeout: self.ctx.media.relay.media_timeout,
             ..SessionOptions::default()
@@ -67,10 +80,7 @@ impl Call {
         self.answer_caller(Some((SDP.to_string(), sdp))).await;
         let at = unix_ms();
         self.answered_at = Some(at);
-        let name = match app {
-            Application::Echo => "echo",
-            Application::RecordPlayback => "record-playback",
-        };
+        let name = app.label();
         if let Some(cdr) = &self.ctx.cdr {
             let leg = AgentLeg {
                 agent: format!("app:{name}"),
@@ -78,7 +88,7 @@ impl Call {
             };
             cdr.mark_answered(&self.caller.call_id, at, leg).await;
         }
-        tracing::info!(call_id = %self.caller.call_id, app = name, "answered by the switch");
+        tracing::info!(call_id = %self.caller.call_id, app = %name, "answered by the switch");
         let phase = match app {
             Application::Echo => {
                 if let Some(s) = self.media.as_ref().and_then(|m| m.session()) {
@@ -93,6 +103,7 @@ impl Call {
                     None => self.begin_recording().await,
                 }
             }
+            Application::Flow { .. } => Phase::Done,
         };
         if let Some(a) = self.app.as_mut() {
             a.phase = phase;

@@ -9,6 +9,9 @@ mod switch_file;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::flow::{FlowSet, Flows};
 
 pub use listen::{ListenAddr, Transport, parse_listen};
 pub use problem::{ConfigProblem, ProblemSink};
@@ -27,6 +30,9 @@ pub struct Config {
     pub switch: SwitchSettings,
     /// Profiles sorted by name.
     pub profiles: Vec<Profile>,
+    /// The IVR flows and calendars of `ivr-flows/` (none when the folder
+    /// is absent or empty); shared, reloadable.
+    pub flows: Arc<Flows>,
 }
 
 impl Config {
@@ -117,13 +123,95 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     }
     cross_check(dir, &profiles, &attempted, &mut problems);
 
-    match switch {
-        Some(switch) if problems.is_empty() => Ok(Config {
+    let prompts = switch
+        .as_ref()
+        .map_or_else(|| dir.join("prompts"), |s| s.prompts.clone());
+    let flows_dir = dir.join("ivr-flows");
+    let flows = match Flows::load(&flows_dir, &prompts) {
+        Ok(f) => Some(f),
+        Err(mut p) => {
+            problems.append(&mut p);
+            None
+        }
+    };
+    check_numbers(
+        dir,
+        &profiles,
+        flows.as_ref().map(|f| f.current()).as_deref(),
+        &crate::flow::flow_files(&flows_dir),
+        &mut problems,
+    );
+
+    match (switch, flows) {
+        (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
             dir: dir.to_path_buf(),
             switch,
             profiles,
+            flows: Arc::new(flows),
         }),
         _ => Err(problems),
+    }
+}
+
+/// Trunk numbers that run a flow name a flow and calendar that exist.
+/// `flows` is `None` when the flows have problems of their own: then only
+/// numbers naming no flow file at all are reported.
+fn check_numbers(
+    dir: &Path,
+    profiles: &[Profile],
+    flows: Option<&FlowSet>,
+    files: &[(String, PathBuf)],
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for p in profiles {
+        let ProfileKind::Trunk(t) = &p.kind else {
+            continue;
+        };
+        let shown = Path::new("sip-profiles").join(format!("{}.toml", p.name));
+        let text = std::fs::read_to_string(dir.join(&shown)).unwrap_or_default();
+        let sink = ProblemSink::new(&shown, &text);
+        for (number, app) in &t.numbers {
+            let Application::Flow { flow, calendar } = app else {
+                continue;
+            };
+            let line = sink
+                .line_of_key(&format!("\"{number}\""))
+                .max(sink.line_of_key(number));
+            let mut report = |message: String| {
+                problems.push(ConfigProblem {
+                    file: shown.clone(),
+                    line,
+                    field: format!("routing.numbers.{number}"),
+                    message,
+                })
+            };
+            if !files.iter().any(|(name, _)| name == flow) {
+                let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+                report(format!(
+                    "no flow `{flow}`; flows (ivr-flows/*.toml): {}",
+                    if names.is_empty() {
+                        "(none defined)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+                continue;
+            }
+            let Some(set) = flows else { continue };
+            if let Some(c) = calendar
+                && set.calendars().get(c).is_none()
+            {
+                let names: Vec<&str> = set.calendars().names().collect();
+                report(format!(
+                    "unknown calendar `{c}`; calendars (ivr-flows/calendars.toml): {}",
+                    if names.is_empty() {
+                        "(none defined)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+            }
+        }
     }
 }
 
@@ -229,6 +317,21 @@ mod tests {
         );
         // On loopback the demo passwords are not a warning.
         assert!(cfg.exposed_demo_credentials().is_empty());
+        // The demo IVR numbers: 100 and +15550100 open, 199 closed.
+        let ProfileKind::Trunk(trunk) = &carrier.kind else {
+            panic!("carrier is a trunk");
+        };
+        let flow = |n: &str| match &trunk.numbers[n] {
+            Application::Flow { flow, calendar } => (flow.clone(), calendar.clone()),
+            other => panic!("{n} runs {other:?}"),
+        };
+        assert_eq!(flow("100"), ("demo".into(), None));
+        assert_eq!(flow("+15550100"), ("demo".into(), None));
+        assert_eq!(flow("199"), ("demo".into(), Some("always-closed".into())));
+        assert_eq!(trunk.numbers["9196"], Application::Echo);
+        assert_eq!(trunk.numbers["9197"], Application::RecordPlayback);
+        let demo = cfg.flows.get("demo").expect("the demo flow is loaded");
+        assert_eq!(demo.calendar.as_deref(), Some("always-open"));
     }
 
     #[test]

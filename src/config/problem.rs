@@ -51,6 +51,11 @@ impl<'a> ProblemSink<'a> {
         }
     }
 
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        self.text
+    }
+
     /// The 1-based line holding byte `offset` of the file.
     pub fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());

@@ -127,12 +127,18 @@ pub struct TrunkSettings {
 }
 
 /// What the switch itself does with a call to one of a trunk's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Application {
     /// Answer and send the caller's audio back (a media test).
     Echo,
     /// Answer, record the caller until `#` or 30 s, play it back.
     RecordPlayback,
+    /// Run the IVR flow `flow` (`"flow:demo"`); `calendar` replaces the
+    /// flow's default calendar (`{ flow = "demo", calendar = "always-closed" }`).
+    Flow {
+        flow: String,
+        calendar: Option<String>,
+    },
 }
 
 impl Application {
@@ -144,6 +150,60 @@ impl Application {
             "record-playback" => Some(Application::RecordPlayback),
             _ => None,
         }
+    }
+
+    /// The name journals and CDRs use: `echo`, `flow:demo`.
+    pub fn label(&self) -> String {
+        match self {
+            Application::Echo => "echo".into(),
+            Application::RecordPlayback => "record-playback".into(),
+            Application::Flow { flow, .. } => format!("flow:{flow}"),
+        }
+    }
+}
+
+/// One value of `[routing.numbers]`: `"echo"`, `"flow:NAME"` or
+/// `{ flow = "NAME", calendar = "NAME" }`.
+fn parse_application(value: &toml::Value) -> Result<Application, String> {
+    let valid = || {
+        format!(
+            "valid: {}, \"flow:NAME\", {{ flow = \"NAME\", calendar = \"NAME\" }}",
+            Application::NAMES.join(", ")
+        )
+    };
+    match value {
+        toml::Value::String(s) => {
+            if let Some(flow) = s.strip_prefix("flow:") {
+                if flow.is_empty() {
+                    return Err(format!("`{s}` names no flow; {}", valid()));
+                }
+                return Ok(Application::Flow {
+                    flow: flow.to_string(),
+                    calendar: None,
+                });
+            }
+            Application::from_name(s)
+                .ok_or_else(|| format!("unknown application `{s}`; {}", valid()))
+        }
+        toml::Value::Table(t) => {
+            if let Some(k) = t.keys().find(|k| *k != "flow" && *k != "calendar") {
+                return Err(format!(
+                    "unknown key `{k}`; a flow number has `flow` and optionally `calendar`"
+                ));
+            }
+            let text = |key: &str| match t.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                Some(_) => Err(format!("`{key}` must be a name (a non-empty string)")),
+            };
+            let flow = text("flow")?
+                .ok_or_else(|| "missing `flow`: the flow this number runs".to_string())?;
+            Ok(Application::Flow {
+                flow,
+                calendar: text("calendar")?,
+            })
+        }
+        other => Err(format!("`{other}` is not an application; {}", valid())),
     }
 }
 
@@ -265,7 +325,7 @@ struct MediaFile {
 struct RoutingFile {
     agents_profile: Option<Spanned<String>>,
     #[serde(default)]
-    numbers: std::collections::BTreeMap<String, Spanned<String>>,
+    numbers: std::collections::BTreeMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -372,19 +432,11 @@ pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Opti
                     );
                     continue;
                 }
-                match Application::from_name(app.get_ref()) {
-                    Some(a) => {
+                match parse_application(app.get_ref()) {
+                    Ok(a) => {
                         numbers.insert(number, a);
                     }
-                    None => sink.at_span(
-                        app.span(),
-                        &field,
-                        format!(
-                            "unknown application `{}`; valid: {}",
-                            app.get_ref(),
-                            Application::NAMES.join(", ")
-                        ),
-                    ),
+                    Err(msg) => sink.at_span(app.span(), &field, msg),
                 }
             }
             ProfileKind::Trunk(TrunkSettings {
@@ -682,5 +734,58 @@ mod tests {
         assert!(p.is_none());
         assert_eq!(problems[0].field, "prefer");
         assert_eq!(problems[0].line, 4);
+    }
+
+    #[test]
+    fn numbers_run_flows_with_an_optional_calendar() {
+        let (p, problems) = parse(&format!(
+            "{HEAD}[routing.numbers]\n\"9196\" = \"echo\"\n\"100\" = \"flow:demo\"\n\"199\" = {{ flow = \"demo\", calendar = \"always-closed\" }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let ProfileKind::Trunk(t) = p.unwrap().kind else {
+            panic!("trunk");
+        };
+        assert_eq!(t.numbers["9196"], Application::Echo);
+        assert_eq!(
+            t.numbers["100"],
+            Application::Flow {
+                flow: "demo".into(),
+                calendar: None
+            }
+        );
+        assert_eq!(
+            t.numbers["199"],
+            Application::Flow {
+                flow: "demo".into(),
+                calendar: Some("always-closed".into())
+            }
+        );
+        assert_eq!(t.numbers["100"].label(), "flow:demo");
+
+        let (p, problems) = parse(&format!(
+            "{HEAD}[routing.numbers]\n\"1\" = \"flow:\"\n\"2\" = {{ calendar = \"x\" }}\n\"3\" = {{ flow = \"d\", hours = \"x\" }}\n\"4\" = 4\n"
+        ));
+        assert!(p.is_none());
+        let found: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (4, "routing.numbers.1"),
+                (5, "routing.numbers.2"),
+                (6, "routing.numbers.3"),
+                (7, "routing.numbers.4")
+            ]
+        );
+        assert!(
+            problems[1].message.starts_with("missing `flow`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].message.starts_with("unknown key `hours`"),
+            "{problems:?}"
+        );
     }
 }

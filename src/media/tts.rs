@@ -25,19 +25,25 @@ pub const MAX_TEXT: usize = 2000;
 /// A voice prompts can be spoken in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Voice {
-    /// English (espeak-ng `en-us`).
+    /// English (espeak-ng `en`).
     English,
-    /// Mandarin Chinese (espeak-ng `cmn`), for text in Chinese characters.
+    /// British English (`en-gb`).
+    BritishEnglish,
+    /// American English (`en-us`).
+    AmericanEnglish,
+    /// Mandarin Chinese (`cmn`), for text in Chinese characters.
     Mandarin,
 }
 
 impl Voice {
-    /// The names flows use: `en` (or `en-us`), `cmn` (or `zh`).
-    pub const NAMES: [&'static str; 4] = ["en", "en-us", "cmn", "zh"];
+    /// The names flows use (espeak-ng's); `zh` is taken for `cmn` too.
+    pub const NAMES: [&'static str; 4] = ["en", "en-gb", "en-us", "cmn"];
 
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
-            "en" | "en-us" => Some(Voice::English),
+            "en" => Some(Voice::English),
+            "en-gb" => Some(Voice::BritishEnglish),
+            "en-us" => Some(Voice::AmericanEnglish),
             "cmn" | "zh" => Some(Voice::Mandarin),
             _ => None,
         }
@@ -46,7 +52,9 @@ impl Voice {
     /// espeak-ng's name for it.
     fn engine_voice(self) -> &'static str {
         match self {
-            Voice::English => "en-us",
+            Voice::English => "en",
+            Voice::BritishEnglish => "en-gb",
+            Voice::AmericanEnglish => "en-us",
             Voice::Mandarin => "cmn",
         }
     }
@@ -180,6 +188,7 @@ mod tests {
     #[test]
     fn voices_by_name() {
         assert_eq!(Voice::from_name("EN"), Some(Voice::English));
+        assert_eq!(Voice::from_name("en-us"), Some(Voice::AmericanEnglish));
         assert_eq!(Voice::from_name("zh"), Some(Voice::Mandarin));
         assert_eq!(Voice::from_name("cmn"), Some(Voice::Mandarin));
         assert_eq!(Voice::from_name("fr"), None);

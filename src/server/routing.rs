@@ -57,7 +57,7 @@ pub fn route_trunk_invite(
         return Route::Reject(404, "Not Found");
     };
     if let Some(app) = trunk.numbers.get(&number) {
-        return Route::Application(*app);
+        return Route::Application(app.clone());
     }
     let Some(agents) = trunk
         .agents_profile
