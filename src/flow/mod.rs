@@ -8,12 +8,16 @@
 //! - `calendar`: opening hours, holidays, closures, admin overrides.
 //! - `raw`, `load`: the files as written, turned into the model.
 //! - `validate`: checks over the graph of all flows.
+//! - `engine`: one call's walk through the flows, sans-IO.
 
 pub mod calendar;
+pub mod engine;
 pub mod expr;
 mod load;
 pub mod model;
 mod raw;
+#[cfg(test)]
+mod tests_engine;
 mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
