@@ -29,7 +29,7 @@ const MAX_RECORDING: Duration = Duration::from_secs(30);
 
 /// Where an application stands.
 #[derive(Debug)]
-enum Phase {
+pub(super) enum Phase {
     Echo,
     /// Playing the invitation to speak (and the beep).
     Prompt(PlaybackId),
@@ -38,12 +38,14 @@ enum Phase {
     /// Playing the message back; the switch hangs up after it.
     Playback(PlaybackId),
     Done,
+    /// An IVR flow (`ivr.rs`).
+    Flow(Box<super::ivr::FlowRun>),
 }
 
 /// A running application of one call.
 #[derive(Debug)]
 pub struct AppRun {
-    phase: Phase,
+    pub(super) phase: Phase,
     /// When the current phase times out (the 30 s recording limit).
     pub deadline: Option<Instant>,
 }
@@ -51,44 +53,20 @@ pub struct AppRun {
 impl Call {
     /// Answers the call from the switch and starts `app`.
     pub(super) async fn start_app(&mut self, app: Application) {
-        if let Application::Flow { flow, .. } = &app {
-            // The flow is loaded and checked; running it is the next step.
-            let reason = format!("IVR flow `{flow}`: the flow interpreter is not implemented yet");
-            return self
-                .reject_caller(super::media::Reject {
-                    status: 503,
-                    warning: None,
-                    reason,
-                })
-                .await;
-        }
-        let opts = SessionOptions {
-            media_timeout: self.ctx.media.relay.media_timeout,
-            ..SessionOptions::default()
+        let name = match &app {
+            Application::Echo => "echo",
+            Application::RecordPlayback => "record-playback",
+            Application::Flow { flow, calendar } => {
+                return self.start_flow(flow, calendar.clone()).await;
+            }
         };
-        let Some(media) = self.media.as_mut() else {
+        if !self.answer_for_app(name).await {
             return;
-        };
-        let sdp = match media.answer_locally(opts) {
-            Ok(sdp) => sdp,
-            Err(reject) => return self.reject_caller(reject).await,
-        };
+        }
         self.app = Some(AppRun {
             phase: Phase::Done,
             deadline: None,
         });
-        self.answer_caller(Some((SDP.to_string(), sdp))).await;
-        let at = unix_ms();
-        self.answered_at = Some(at);
-        let name = app.label();
-        if let Some(cdr) = &self.ctx.cdr {
-            let leg = AgentLeg {
-                agent: format!("app:{name}"),
-                call_id: self.caller.call_id.clone(),
-            };
-            cdr.mark_answered(&self.caller.call_id, at, leg).await;
-        }
-        tracing::info!(call_id = %self.caller.call_id, app = %name, "answered by the switch");
         let phase = match app {
             Application::Echo => {
                 if let Some(s) = self.media.as_ref().and_then(|m| m.session()) {
@@ -108,6 +86,38 @@ impl Call {
         if let Some(a) = self.app.as_mut() {
             a.phase = phase;
         }
+    }
+
+    /// Answers the caller from the switch (its media session on the
+    /// caller's leg) for the application `name`, and marks the call
+    /// answered; false when the caller was refused instead.
+    pub(super) async fn answer_for_app(&mut self, name: &str) -> bool {
+        let opts = SessionOptions {
+            media_timeout: self.ctx.media.relay.media_timeout,
+            ..SessionOptions::default()
+        };
+        let Some(media) = self.media.as_mut() else {
+            return false;
+        };
+        let sdp = match media.answer_locally(opts) {
+            Ok(sdp) => sdp,
+            Err(reject) => {
+                self.reject_caller(reject).await;
+                return false;
+            }
+        };
+        self.answer_caller(Some((SDP.to_string(), sdp))).await;
+        let at = unix_ms();
+        self.answered_at = Some(at);
+        if let Some(cdr) = &self.ctx.cdr {
+            let leg = AgentLeg {
+                agent: format!("app:{name}"),
+                call_id: self.caller.call_id.clone(),
+            };
+            cdr.mark_answered(&self.caller.call_id, at, leg).await;
+        }
+        tracing::info!(call_id = %self.caller.call_id, app = name, "answered by the switch");
+        true
     }
 
     /// Plays prompt files of the prompts folder, then `extra` (a file
@@ -229,6 +239,10 @@ impl Call {
     pub(super) async fn end_app(&mut self) {
         let path = match self.app.as_mut().map(|a| &mut a.phase) {
             Some(Phase::Recording(path)) => std::mem::take(path),
+            Some(Phase::Flow(_)) => {
+                self.end_voicemail().await;
+                return;
+            }
             _ => return,
         };
         self.close_message(&path).await;
@@ -248,6 +262,10 @@ impl Call {
                 self.journal_event(CallEventKind::Dtmf, &format!("{digit} from caller ({how})"))
                     .await;
                 match self.app.as_mut().map(|a| &mut a.phase) {
+                    Some(Phase::Flow(_)) => {
+                        self.flow_digit(digit).await;
+                        None
+                    }
                     Some(Phase::Recording(path)) if digit == '#' => {
                         let path = std::mem::take(path);
                         Some(self.end_recording(path).await)
@@ -259,6 +277,10 @@ impl Call {
             | SessionEvent::PlaybackStopped(id)
             | SessionEvent::PlaybackInterrupted { id, .. } => {
                 match self.app.as_ref().map(|a| &a.phase) {
+                    Some(Phase::Flow(_)) => {
+                        self.flow_playback_done(id).await;
+                        None
+                    }
                     Some(Phase::Prompt(p)) if *p == id => Some(self.begin_recording().await),
                     Some(Phase::Playback(p)) if *p == id => {
                         self.note_end(HangupBy::Switch, "message played back", None);
@@ -303,6 +325,12 @@ impl Call {
         }
         let path = match self.app.as_mut().map(|a| &mut a.phase) {
             Some(Phase::Recording(path)) => std::mem::take(path),
+            Some(Phase::Flow(_)) => {
+                if let Some(a) = self.app.as_mut() {
+                    a.deadline = None;
+                }
+                return self.flow_timer().await;
+            }
             _ => return,
         };
         let phase = self.end_recording(path).await;

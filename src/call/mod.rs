@@ -8,6 +8,7 @@
 mod app;
 mod dialog;
 mod fork;
+mod ivr;
 mod media;
 mod record;
 mod refresh;
@@ -52,8 +53,12 @@ pub struct CallContext {
     /// Answered calls are recorded here; `None` records nothing.
     pub recordings: Option<Recordings>,
     pub session_timer: TimerConfig,
-    /// The switch's own prompts (demo numbers, later IVR flows).
+    /// The switch's own prompts (demo numbers, IVR flows).
     pub prompts: Prompts,
+    /// The IVR flows; a call keeps the version it started with.
+    pub flows: Arc<crate::flow::Flows>,
+    /// The HTTP client of CRM lookups.
+    pub crm: reqwest::Client,
 }
 
 /// Where the switch's prompts are and their converted, cached copies.

@@ -73,16 +73,25 @@ impl Call {
         }
     }
 
-    pub(super) async fn insert_cdr(&mut self, profile: &str) {
-        let Some(cdr) = &self.ctx.cdr else { return };
-        let caller = header_text(&self.caller_invite, HeaderName::From)
+    /// The caller's number (the user part of From).
+    pub(super) fn caller_number(&self) -> String {
+        header_text(&self.caller_invite, HeaderName::From)
             .map(|f| user_of(&f))
-            .unwrap_or_default();
-        let callee = self
-            .caller_invite
+            .unwrap_or_default()
+    }
+
+    /// The number called (the user part of the Request-URI).
+    pub(super) fn called_number(&self) -> String {
+        self.caller_invite
             .request_uri_str()
             .map(user_of)
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    pub(super) async fn insert_cdr(&mut self, profile: &str) {
+        let caller = self.caller_number();
+        let callee = self.called_number();
+        let Some(cdr) = &self.ctx.cdr else { return };
         cdr.insert_call(CallRecord {
             call_id: self.caller.call_id.clone(),
             profile: profile.to_string(),
@@ -126,6 +135,10 @@ impl Call {
         let Some(rec) = &self.ctx.recordings else {
             return;
         };
+        if self.recording_declined() {
+            // The caller pressed the notice's opt-out key.
+            return;
+        }
         let Some(media) = self.media.as_ref().filter(|m| m.relaying()) else {
             // No relay yet (a late offer): the caller's ACK starts it.
             return;

@@ -152,6 +152,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             dir: cfg.switch.prompts.clone(),
             cache: PromptCache::new(PROMPT_CACHE_BYTES),
         },
+        flows: cfg.flows.clone(),
+        crm: crate::crm::client(),
     });
     let core = core::Core::new(
         TransactionLayer::new(tx_config),

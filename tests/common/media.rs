@@ -70,6 +70,8 @@ pub struct RawCaller {
     pub rtp: std::net::UdpSocket,
     pub to: std::net::SocketAddr,
     pub call_id: String,
+    /// The caller's number (From), `+15550777` unless changed.
+    pub from: String,
     number: String,
     /// `;tag=...` of the switch, once answered.
     tag: String,
@@ -90,6 +92,7 @@ impl RawCaller {
             rtp,
             to,
             call_id,
+            from: "+15550777".to_string(),
             number: number.to_string(),
             tag: String::new(),
             leg: None,
@@ -103,12 +106,12 @@ impl RawCaller {
             "{method} sip:{number}@{to} SIP/2.0\r\n\
              Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch}-{cseq};rport\r\n\
              Max-Forwards: 70\r\n\
-             From: <sip:+15550777@{local}>;tag=caller\r\n\
+             From: <sip:{}@{local}>;tag=caller\r\n\
              To: <sip:{number}@{to}>{}\r\n\
              Call-ID: {}\r\n\
              CSeq: {cseq} {method}\r\n\
              Contact: <sip:carrier@{local}>\r\n",
-            self.tag, self.call_id
+            self.from, self.tag, self.call_id
         )
     }
 

@@ -1,0 +1,373 @@
+//! Running an IVR flow on a call the switch answered itself: the call's
+//! side of `flow::engine`. The engine decides; this module performs its
+//! actions on the call's media session (prompts, spoken text made by
+//! `media::tts`, the timer, voicemail recording), in the database (customer
+//! lookups, the disclosure, callback requests) and over HTTP (CRM lookups),
+//! and feeds it back what happened (playback ends, keys, timeouts, lookup
+//! outcomes).
+//!
+//! Lookups run inside the call's task, bounded by their timeouts (the
+//! customer table is local; a CRM lookup waits at most its node's
+//! `timeout_ms`). Queue and transfer hand-offs are not bridged to agents
+//! yet: they are reported as not answered, so the flow takes its
+//! `no_answer` / `failed` exit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Call;
+use super::app::{AppRun, Phase};
+use super::record::unix_ms;
+use crate::flow::engine::{Action, Engine, Input, LookupOutcome, LookupRequest};
+use crate::flow::model::PromptItem;
+use crate::media::player::{PlaybackId, Playlist};
+use crate::media::tts::{Tts, Voice};
+use crate::media::wav::{RecordingDate, create_recording_path};
+use crate::store::{CallEventKind, HangupBy, NewCallback, RecordingRow, RecordingState};
+
+/// Most actions performed for one input (lookups feed inputs back).
+const MAX_ROUNDS: usize = 16;
+
+/// A flow running on the call.
+#[derive(Debug)]
+pub struct FlowRun {
+    engine: Engine,
+    /// The playlist whose end the engine waits for.
+    playing: Option<PlaybackId>,
+    /// The voicemail message being recorded.
+    voicemail: Option<PathBuf>,
+    /// The caller opted out of recording during the notice.
+    pub opted_out: bool,
+}
+
+impl Call {
+    /// Answers the call from the switch and starts flow `name` (with the
+    /// trunk number's `calendar`, if any).
+    pub(super) async fn start_flow(&mut self, name: &str, calendar: Option<String>) {
+        let set = self.ctx.flows.current();
+        let Some(flow) = set.get(name) else {
+            let reason = format!("IVR flow `{name}` is not loaded");
+            return self
+                .reject_caller(super::media::Reject {
+                    status: 503,
+                    warning: None,
+                    reason,
+                })
+                .await;
+        };
+        let caller = self.caller_number();
+        let called = self.called_number();
+        let engine = Engine::new(set, flow, &caller, &called, calendar);
+        if !self.answer_for_app(&format!("flow:{name}")).await {
+            return;
+        }
+        self.app = Some(AppRun {
+            phase: Phase::Flow(Box::new(FlowRun {
+                engine,
+                playing: None,
+                voicemail: None,
+                opted_out: false,
+            })),
+            deadline: None,
+        });
+        self.flow_input(Input::Start).await;
+    }
+
+    fn flow_run(&mut self) -> Option<&mut FlowRun> {
+        match self.app.as_mut().map(|a| &mut a.phase) {
+            Some(Phase::Flow(run)) => Some(run),
+            _ => None,
+        }
+    }
+
+    /// Gives the engine `input` and performs what it asks, feeding the
+    /// outcomes of lookups back in.
+    pub(super) async fn flow_input(&mut self, input: Input) {
+        let mut next = Some(input);
+        for _ in 0..MAX_ROUNDS {
+            let Some(input) = next.take() else { return };
+            if self.ending_since.is_some() {
+                return;
+            }
+            let now = jiff::Timestamp::now();
+            let Some(run) = self.flow_run() else { return };
+            let actions = run.engine.handle(input, now);
+            for action in actions {
+                if let Some(input) = self.flow_action(action).await {
+                    next = Some(input);
+                }
+            }
+        }
+    }
+
+    /// Performs one action; an input it produced at once (a lookup's
+    /// outcome, a hand-off that cannot be made), if any.
+    async fn flow_action(&mut self, action: Action) -> Option<Input> {
+        match action {
+            Action::Play { items, barge_in } => {
+                let id = self.play_flow_prompts(&items, barge_in).await;
+                let run = self.flow_run()?;
+                run.playing = id;
+                // Nothing could be played: as if it had ended.
+                id.is_none().then_some(Input::PlaybackDone)
+            }
+            Action::StopPlayback => {
+                if let Some(run) = self.flow_run() {
+                    run.playing = None;
+                }
+                if let Some(s) = self.media.as_ref().and_then(|m| m.session()) {
+                    let _ = s.stop_playback().await;
+                }
+                None
+            }
+            Action::SetTimer(d) => {
+                if let Some(a) = self.app.as_mut() {
+                    a.deadline = Some(Instant::now() + d);
+                }
+                None
+            }
+            Action::CancelTimer => {
+                if let Some(a) = self.app.as_mut() {
+                    a.deadline = None;
+                }
+                None
+            }
+            Action::Journal { kind, detail } => {
+                self.journal_event(kind, &detail).await;
+                None
+            }
+            Action::Lookup(request) => Some(Input::LookupDone(self.flow_lookup(request).await)),
+            Action::DisclosureDone { opted_out } => {
+                if let Some(run) = self.flow_run() {
+                    run.opted_out = opted_out;
+                }
+                if let Some(store) = self.store() {
+                    let _ = store
+                        .mark_disclosure(&self.caller.call_id, unix_ms(), opted_out)
+                        .await;
+                }
+                None
+            }
+            Action::Queue { queue, .. } => {
+                tracing::info!(call_id = %self.caller.call_id, %queue, "queue: agents are not bridged from flows yet");
+                Some(Input::HandOffDone { answered: false })
+            }
+            Action::Transfer(target) => {
+                tracing::info!(call_id = %self.caller.call_id, ?target, "transfer: not made from flows yet");
+                Some(Input::HandOffDone { answered: false })
+            }
+            Action::RecordVoicemail { max, beep } => self.record_voicemail(max, beep).await,
+            Action::StoreCallback { number } => {
+                if let Some(store) = self.store() {
+                    let request = NewCallback {
+                        call_id: &self.caller.call_id,
+                        number: &number,
+                        requested_at: unix_ms(),
+                        not_before: None,
+                        queue: "",
+                    };
+                    if let Err(e) = store.insert_callback(&request).await {
+                        tracing::error!(call_id = %self.caller.call_id, "callback request not stored: {e}");
+                    }
+                }
+                None
+            }
+            Action::Hangup => {
+                self.note_end(HangupBy::Switch, "the flow ended the call", None);
+                self.hang_up_both().await;
+                None
+            }
+        }
+    }
+
+    /// Plays flow prompts: files of the prompts folder, and texts spoken
+    /// (once, cached) by the TTS engine.
+    async fn play_flow_prompts(&self, items: &[PromptItem], barge_in: bool) -> Option<PlaybackId> {
+        let session = self.media.as_ref()?.session()?;
+        let format = session.format();
+        let dir = self.ctx.prompts.dir.clone();
+        let items = items.to_vec();
+        let ctx = self.ctx.clone();
+        // Speaking and converting read and write files: off the runtime.
+        let prompts = tokio::task::spawn_blocking(move || {
+            let tts = Tts::new(dir.join("tts"));
+            items
+                .iter()
+                .filter_map(|item| {
+                    let path = match item {
+                        PromptItem::File(f) => dir.join(f),
+                        PromptItem::Say { text, voice } => {
+                            let voice = Voice::from_name(voice)?;
+                            match tts.speak(voice, text) {
+                                Ok(p) => p,
+                                Err(e) => {
+                                    tracing::error!("prompt not spoken: {e}");
+                                    return None;
+                                }
+                            }
+                        }
+                    };
+                    match ctx.prompts.cache.get(&path, format) {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            tracing::error!("prompt not played: {e}");
+                            None
+                        }
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .ok()?;
+        if prompts.is_empty() {
+            return None;
+        }
+        let mut playlist = Playlist::new().barge_in(barge_in);
+        for p in prompts {
+            playlist = playlist.prompt(p);
+        }
+        session.play(playlist).await.ok()
+    }
+
+    async fn flow_lookup(&self, request: LookupRequest) -> LookupOutcome {
+        match request {
+            LookupRequest::Customers { number } => {
+                let Some(store) = self.store() else {
+                    return LookupOutcome::Failed("no database".into());
+                };
+                match store.customer_by_number(&number).await {
+                    Ok(Some(c)) => LookupOutcome::Found(
+                        [
+                            ("name", c.name),
+                            ("tier", c.tier),
+                            ("segment", c.segment),
+                            ("language", c.language),
+                            ("agent", c.agent),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                    ),
+                    Ok(None) => LookupOutcome::NotFound,
+                    Err(e) => LookupOutcome::Failed(e.to_string()),
+                }
+            }
+            LookupRequest::Crm { url, timeout } => {
+                let l = crate::crm::lookup(&self.ctx.crm, &url, timeout).await;
+                self.journal_event(
+                    CallEventKind::Lookup,
+                    &format!("CRM answered in {} ms", l.took.as_millis()),
+                )
+                .await;
+                match l.outcome {
+                    crate::crm::Outcome::Found(fields) => LookupOutcome::Found(fields),
+                    crate::crm::Outcome::NotFound => LookupOutcome::NotFound,
+                    crate::crm::Outcome::Failed(why) => LookupOutcome::Failed(why),
+                }
+            }
+        }
+    }
+
+    /// Records the caller's message (after a beep) for at most `max`.
+    async fn record_voicemail(&mut self, max: Duration, beep: bool) -> Option<Input> {
+        let Some(rec) = &self.ctx.recordings else {
+            return Some(Input::VoicemailDone);
+        };
+        let name = format!("{}-voicemail", self.caller.call_id);
+        let Ok(path) = create_recording_path(&rec.root, RecordingDate::today(), &name) else {
+            return Some(Input::VoicemailDone);
+        };
+        if beep {
+            let beep = vec![PromptItem::File("beep.wav".into())];
+            let _ = self.play_flow_prompts(&beep, false).await;
+        }
+        let session = self.media.as_ref()?.session()?;
+        if let Err(e) = session.start_recording(&path).await {
+            tracing::error!(call_id = %self.caller.call_id, "voicemail not recorded: {e}");
+            return Some(Input::VoicemailDone);
+        }
+        if let Some(store) = self.store() {
+            let row = RecordingRow::new(
+                self.caller.call_id.clone(),
+                path.to_string_lossy(),
+                1,
+                session.format().sample_rate(),
+                unix_ms(),
+            );
+            if let Err(e) = store.insert_recording(&row).await {
+                tracing::error!(call_id = %self.caller.call_id, "voicemail row not written: {e}");
+            }
+        }
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = Some(Instant::now() + max);
+        }
+        if let Some(run) = self.flow_run() {
+            run.voicemail = Some(path);
+        }
+        None
+    }
+
+    /// Ends a voicemail being recorded (`#`, the time limit or the call's
+    /// end) and completes its row; true if one was.
+    pub(super) async fn end_voicemail(&mut self) -> bool {
+        let Some(path) = self.flow_run().and_then(|r| r.voicemail.take()) else {
+            return false;
+        };
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = None;
+        }
+        let session = self.media.as_ref().and_then(|m| m.session());
+        let summary = match session {
+            Some(s) => s.stop_recording().await.ok(),
+            None => None,
+        };
+        if let (Some(store), Some(summary)) = (self.store(), summary) {
+            let ms = i64::try_from(summary.duration.as_millis()).unwrap_or(i64::MAX);
+            let _ = store
+                .complete_recording(&path.to_string_lossy(), ms, RecordingState::Complete)
+                .await;
+        }
+        true
+    }
+
+    /// A key from the caller during a flow.
+    pub(super) async fn flow_digit(&mut self, digit: char) {
+        if digit == '#' && self.flow_run().is_some_and(|r| r.voicemail.is_some()) {
+            self.end_voicemail().await;
+            return self.flow_input(Input::VoicemailDone).await;
+        }
+        self.flow_input(Input::Digit(digit)).await;
+    }
+
+    /// A playlist of the session ended.
+    pub(super) async fn flow_playback_done(&mut self, id: PlaybackId) {
+        let Some(run) = self.flow_run() else { return };
+        if run.playing != Some(id) {
+            return;
+        }
+        run.playing = None;
+        self.flow_input(Input::PlaybackDone).await;
+    }
+
+    /// The flow's timer fired (a key timeout, the voicemail's limit).
+    pub(super) async fn flow_timer(&mut self) {
+        if self.end_voicemail().await {
+            return self.flow_input(Input::VoicemailDone).await;
+        }
+        self.flow_input(Input::Timeout).await;
+    }
+
+    fn store(&self) -> Option<&crate::store::Store> {
+        self.ctx.recordings.as_ref().and_then(|r| r.store.as_ref())
+    }
+
+    /// Whether the caller declined recording during a flow's notice.
+    pub(super) fn recording_declined(&self) -> bool {
+        matches!(
+            self.app.as_ref().map(|a| &a.phase),
+            Some(Phase::Flow(run)) if run.opted_out
+        )
+    }
+}

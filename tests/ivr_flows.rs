@@ -1,0 +1,201 @@
+//! Issue 4 (IVR flows) end to end: a raw SIP caller on the carrier trunk
+//! walks the demo flow (`ivr-flows/demo.toml`), hearing its prompts (spoken
+//! by espeak-ng) and sending RFC 4733 digits.
+//!
+//! - `199` (calendar always closed): the notice, the night branch, `1` for
+//!   a callback on the caller's number, goodbye, and the switch hangs up;
+//!   the journey, the disclosure time and the callback are in the CDR.
+//! - `9` during the notice opts out of recording: the CDR says so.
+//! - A VIP caller (demo customer +15550101) skips the menu to the VIP
+//!   queue; no agent is bridged from flows yet, so the flow goes on to
+//!   voicemail: a message is recorded until `#`.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+const SILENCE: u8 = 0xff;
+
+fn loud(payload: &[u8]) -> bool {
+    payload
+        .iter()
+        .filter(|&&b| b != SILENCE && b != 0x7f)
+        .count()
+        > payload.len() / 2
+}
+
+/// The caller, sending silence every 20 ms, listens until `quiet_ms` of
+/// quiet follow some sound (or `limit` passes); returns the loud frames.
+fn listen(
+    caller: &RawCaller,
+    seq: &mut u16,
+    ts: &mut u32,
+    quiet_ms: u32,
+    limit: Duration,
+) -> usize {
+    let start = Instant::now();
+    let (mut heard, mut quiet) = (0usize, 0u32);
+    let mut i = 0u32;
+    while start.elapsed() < limit {
+        let at = start + Duration::from_millis(20) * i;
+        i += 1;
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        caller.send_rtp(0, *seq, *ts, *seq == 1, &[SILENCE; 160]);
+        *seq = seq.wrapping_add(1);
+        *ts = ts.wrapping_add(160);
+        for (_, p) in caller.receive(Duration::from_millis(1), Duration::from_millis(5)) {
+            if loud(&p) {
+                heard += 1;
+                quiet = 0;
+            } else {
+                quiet += 20;
+            }
+        }
+        if heard > 25 && quiet >= quiet_ms {
+            break;
+        }
+    }
+    heard
+}
+
+fn journey(call: &serde_json::Value, kind: &str) -> Vec<String> {
+    call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter_map(|e| e["detail"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn at_night_the_flow_takes_a_callback_and_hangs_up() {
+    let sw = Switch::start(SwitchOpts::new());
+    let mut caller = RawCaller::new(sw.carrier_addr(), "199");
+    let (status, ok) = caller.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    // The notice (about 7 s of speech).
+    let notice = listen(&caller, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    assert!(notice >= 150, "the notice was heard: {notice} loud frames");
+    // The night prompt, then 1: a callback on this number.
+    let night = listen(&caller, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    assert!(
+        night >= 100,
+        "the night prompt was heard: {night} loud frames"
+    );
+    caller.send_digit(1, &mut seq, ts);
+    assert!(
+        caller.await_bye(Duration::from_secs(15)),
+        "goodbye, then the switch hangs up"
+    );
+
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
+    assert_eq!(c["agent"], "app:flow:demo", "{c:#}");
+    assert_eq!(c["cause"], "the flow ended the call", "{c:#}");
+    assert!(c["disclosure_at"].as_i64().is_some(), "{c:#}");
+    assert_eq!(c["recording_opt_out"], false, "{c:#}");
+    let nodes = journey(c, "node");
+    for want in [
+        "demo.notice (disclosure)",
+        "demo.identify (lookup)",
+        "demo.night (callback)",
+        "demo.end (hangup)",
+    ] {
+        assert!(nodes.iter().any(|n| n == want), "{want} in {nodes:?}");
+    }
+    assert!(
+        journey(c, "branch")
+            .iter()
+            .any(|b| b.contains("always-closed closed")),
+        "{c:#}"
+    );
+    assert_eq!(journey(c, "callback"), ["on the caller's number"], "{c:#}");
+    assert_eq!(journey(c, "lookup"), ["not found"], "{c:#}");
+}
+
+#[test]
+fn the_opt_out_key_during_the_notice_is_recorded_with_the_call() {
+    let sw = Switch::start(SwitchOpts::new());
+    let mut caller = RawCaller::new(sw.carrier_addr(), "100");
+    let (status, ok) = caller.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    // Two seconds into the notice, 9.
+    listen(&caller, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    caller.send_digit(9, &mut seq, ts);
+    // The menu follows (the caller is not a customer; always open).
+    let menu = listen(&caller, &mut seq, &mut ts, 1500, Duration::from_secs(25));
+    assert!(menu >= 100, "the menu was heard: {menu}");
+    assert_eq!(caller.bye(), 200);
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
+    assert_eq!(c["recording_opt_out"], true, "{c:#}");
+    assert_eq!(
+        journey(c, "disclosure"),
+        ["opted out of recording"],
+        "{c:#}"
+    );
+    assert!(
+        journey(c, "node").iter().any(|n| n == "demo.menu (menu)"),
+        "{c:#}"
+    );
+    assert_eq!(c["hangup_by"], "caller", "{c:#}");
+}
+
+#[test]
+fn a_vip_skips_the_menu_and_leaves_a_voicemail() {
+    let sw = Switch::start(SwitchOpts::new());
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["customers", "import"])
+        .arg(repo_root().join("demo/customers.toml"))
+        .arg("--config")
+        .arg(sw.config_dir())
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{import:?}");
+    let mut caller = RawCaller::new(sw.carrier_addr(), "+15550100");
+    caller.from = "+15550101".into();
+    let (status, ok) = caller.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    // The notice, then at once (no menu) the voicemail prompt and its
+    // beep: about 11 s of sound with short pauses.
+    let heard = listen(&caller, &mut seq, &mut ts, 2500, Duration::from_secs(40));
+    assert!(
+        heard >= 400,
+        "the notice and the voicemail prompt were heard: {heard}"
+    );
+    // A message of 1 s, then #.
+    for _ in 0..50u16 {
+        caller.send_rtp(0, seq, ts, false, &[0x20; 160]);
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(160);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    caller.send_digit(11, &mut seq, ts);
+    assert!(
+        caller.await_bye(Duration::from_secs(15)),
+        "goodbye, then the switch hangs up"
+    );
+
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
+    let nodes = journey(c, "node");
+    assert!(
+        !nodes.iter().any(|n| n == "demo.menu (menu)"),
+        "no menu for a VIP: {nodes:?}"
+    );
+    assert!(nodes.iter().any(|n| n == "demo.vip (queue)"), "{nodes:?}");
+    assert!(
+        nodes.iter().any(|n| n == "demo.voicemail (voicemail)"),
+        "{nodes:?}"
+    );
+    assert_eq!(journey(c, "lookup"), ["found (tier VIP)"], "{c:#}");
+    assert_eq!(journey(c, "voicemail"), ["message recorded"], "{c:#}");
+    let rec = &c["recordings"][0];
+    assert_eq!(rec["state"], "complete", "{c:#}");
+    let ms = rec["duration_ms"].as_i64().unwrap_or(0);
+    assert!((700..8000).contains(&ms), "message of {ms} ms: {c:#}");
+}
