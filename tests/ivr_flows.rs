@@ -199,3 +199,61 @@ fn a_vip_skips_the_menu_and_leaves_a_voicemail() {
     let ms = rec["duration_ms"].as_i64().unwrap_or(0);
     assert!((700..8000).contains(&ms), "message of {ms} ms: {c:#}");
 }
+
+/// The menu's `1` hands the caller to the orders queue: agent 1001 (a
+/// SIPp UAS echoing RTP, registered) is rung and answers; the caller is
+/// bridged on the port it was answered with, hears its own audio echoed by
+/// the agent, and the call is recorded (the notice played, no opt-out).
+#[test]
+fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
+    let sw = Switch::start(SwitchOpts::new());
+    let uas = SippServer::start(
+        &scenario("uas_echo.xml"),
+        &["-rtp_echo", "-key", "agent_pts", "0 8"],
+    );
+    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, "u1");
+    assert!(r.ok(), "registering the echo UAS failed:\n{}", r.describe());
+    let mut caller = RawCaller::new(sw.carrier_addr(), "100");
+    let (status, ok) = caller.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    // The notice, then the menu: 1 while it plays.
+    listen(&caller, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    listen(&caller, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    caller.send_digit(1, &mut seq, ts);
+    // Bridged: the agent echoes what the caller says.
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = caller.receive(Duration::from_millis(50), Duration::from_millis(200));
+    const PATTERN: u8 = 0x33;
+    for _ in 0..50u16 {
+        caller.send_rtp(0, seq, ts, false, &[PATTERN; 160]);
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(160);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let back = caller.receive(Duration::from_millis(500), Duration::from_secs(3));
+    let echoed = back
+        .iter()
+        .filter(|(_, p)| p.iter().all(|&b| b == PATTERN))
+        .count();
+    assert!(
+        echoed >= 40,
+        "the agent's echo: {echoed} of 50 ({} packets)",
+        back.len()
+    );
+    assert_eq!(caller.bye(), 200);
+
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(15))[0];
+    assert_eq!(c["agent"], "1001", "{c:#}");
+    assert_eq!(c["hangup_by"], "caller", "{c:#}");
+    let nodes = journey(c, "node");
+    assert!(
+        nodes.iter().any(|n| n == "demo.orders (queue)"),
+        "{nodes:?}"
+    );
+    assert!(nodes.iter().any(|n| n == "key 1 -> orders"), "{nodes:?}");
+    assert_eq!(c["legs"]["agent"]["codec"], "PCMU/8000", "{c:#}");
+    let rec = &c["recordings"][0];
+    assert_eq!(rec["channels"], 2, "the bridged call is recorded: {c:#}");
+    assert_eq!(rec["state"], "complete", "{c:#}");
+}

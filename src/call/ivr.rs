@@ -8,9 +8,12 @@
 //!
 //! Lookups run inside the call's task, bounded by their timeouts (the
 //! customer table is local; a CRM lookup waits at most its node's
-//! `timeout_ms`). Queue and transfer hand-offs are not bridged to agents
-//! yet: they are reported as not answered, so the flow takes its
-//! `no_answer` / `failed` exit.
+//! `timeout_ms`). A queue node rings its agents' registered phones (found
+//! by the core) while the caller hears music on hold; the first to answer
+//! gets the caller, through the relay on the caller's same sockets, and the
+//! flow is over; nobody answering within the node's wait (or every phone
+//! refusing) sends the flow down its `no_answer` exit. Transfers are not
+//! made yet: they take their `failed` exit.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,10 +28,14 @@ use crate::flow::model::PromptItem;
 use crate::media::player::{PlaybackId, Playlist};
 use crate::media::tts::{Tts, Voice};
 use crate::media::wav::{RecordingDate, create_recording_path};
+use crate::server::routing::Target;
+use crate::sip::endpoint::ToCore;
 use crate::store::{CallEventKind, HangupBy, NewCallback, RecordingRow, RecordingState};
 
 /// Most actions performed for one input (lookups feed inputs back).
 const MAX_ROUNDS: usize = 16;
+/// How long a queue node rings when it names no wait.
+const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(60);
 
 /// A flow running on the call.
 #[derive(Debug)]
@@ -40,6 +47,8 @@ pub struct FlowRun {
     voicemail: Option<PathBuf>,
     /// The caller opted out of recording during the notice.
     pub opted_out: bool,
+    /// A queue node rings agents for the caller.
+    handing_off: bool,
 }
 
 impl Call {
@@ -69,6 +78,7 @@ impl Call {
                 playing: None,
                 voicemail: None,
                 opted_out: false,
+                handing_off: false,
             })),
             deadline: None,
         });
@@ -150,10 +160,12 @@ impl Call {
                 }
                 None
             }
-            Action::Queue { queue, .. } => {
-                tracing::info!(call_id = %self.caller.call_id, %queue, "queue: agents are not bridged from flows yet");
-                Some(Input::HandOffDone { answered: false })
-            }
+            Action::Queue {
+                queue,
+                agents,
+                max_wait,
+                ..
+            } => self.queue_to_agents(&queue, agents, max_wait).await,
             Action::Transfer(target) => {
                 tracing::info!(call_id = %self.caller.call_id, ?target, "transfer: not made from flows yet");
                 Some(Input::HandOffDone { answered: false })
@@ -332,8 +344,137 @@ impl Call {
         true
     }
 
+    /// Rings `agents` for the caller (a queue node, until queues exist);
+    /// `None` while they ring, else the hand-off's failure at once.
+    async fn queue_to_agents(
+        &mut self,
+        queue: &str,
+        agents: Vec<String>,
+        max_wait: Duration,
+    ) -> Option<Input> {
+        let failed = Some(Input::HandOffDone { answered: false });
+        let (reply, found) = tokio::sync::oneshot::channel();
+        self.ep
+            .send(ToCore::FindAgents {
+                trunk: self.profile.clone(),
+                extensions: agents,
+                reply,
+            })
+            .await;
+        let Some(found) = found.await.ok().flatten() else {
+            self.journal_event(CallEventKind::Queue, "no agents profile")
+                .await;
+            return failed;
+        };
+        if found.contacts.is_empty() {
+            self.journal_event(CallEventKind::Queue, "no agent phone registered")
+                .await;
+            return failed;
+        }
+        let ips = found.contacts.iter().map(|c| c.flow.remote.ip()).collect();
+        let sdp = match self.media.as_mut()?.offer_to_agents(&found.profile, ips) {
+            Ok(sdp) => sdp,
+            Err(reject) => {
+                tracing::warn!(call_id = %self.caller.call_id, "queue {queue}: {}", reject.reason);
+                return failed;
+            }
+        };
+        let targets: Vec<Target> = found
+            .contacts
+            .into_iter()
+            .map(|c| Target {
+                contact: c.contact,
+                flow: c.flow,
+                extension: c.extension,
+            })
+            .collect();
+        self.flow_run()?.handing_off = true;
+        let wait = if max_wait.is_zero() {
+            DEFAULT_QUEUE_WAIT
+        } else {
+            max_wait
+        };
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = Some(Instant::now() + wait);
+        }
+        self.play_music_on_hold().await;
+        self.start_forks(targets, Some(sdp)).await;
+        if !self.forks.iter().any(|f| f.is_pending()) {
+            self.flow_run()?.handing_off = false;
+            return failed;
+        }
+        None
+    }
+
+    /// The caller hears the music on hold (if any) while agents ring.
+    async fn play_music_on_hold(&mut self) {
+        let Some(moh) = self.ctx.media.music_on_hold.as_ref() else {
+            return;
+        };
+        let Some(session) = self.media.as_ref().and_then(|m| m.session()) else {
+            return;
+        };
+        let format = session.format();
+        let path = moh.path.clone();
+        let ctx = self.ctx.clone();
+        let prompt = tokio::task::spawn_blocking(move || {
+            ctx.media
+                .music_on_hold
+                .as_ref()
+                .map(|m| m.cache.get(&path, format))
+        })
+        .await;
+        if let Ok(Some(Ok(prompt))) = prompt {
+            let id = session
+                .play(Playlist::new().prompt(prompt).looping(true))
+                .await
+                .ok();
+            if let Some(run) = self.flow_run() {
+                // The engine waits for no playback while agents ring.
+                run.playing = None;
+            }
+            let _ = id;
+        }
+    }
+
+    /// Whether a queue node is ringing agents for the caller.
+    pub(super) fn flow_handing_off(&self) -> bool {
+        matches!(
+            self.app.as_ref().map(|a| &a.phase),
+            Some(Phase::Flow(run)) if run.handing_off
+        )
+    }
+
+    /// An agent answered the queue: the caller is bridged, the flow is
+    /// over, and the call goes on as a bridged call (re-INVITEs relayed).
+    pub(super) async fn flow_handed_off(&mut self) {
+        if let Some(run) = self.flow_run() {
+            run.handing_off = false;
+        }
+        self.flow_input(Input::HandOffDone { answered: true }).await;
+        self.app = None;
+    }
+
+    /// No agent answered (or every phone refused): the flow goes on.
+    pub(super) async fn flow_handoff_failed(&mut self) {
+        let Some(run) = self.flow_run() else { return };
+        if !run.handing_off {
+            return;
+        }
+        run.handing_off = false;
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = None;
+        }
+        self.flow_input(Input::HandOffDone { answered: false })
+            .await;
+    }
+
     /// A key from the caller during a flow.
     pub(super) async fn flow_digit(&mut self, digit: char) {
+        if self.flow_handing_off() {
+            // Keys while agents ring are only journaled.
+            return;
+        }
         if digit == '#' && self.flow_run().is_some_and(|r| r.voicemail.is_some()) {
             self.end_voicemail().await;
             return self.flow_input(Input::VoicemailDone).await;
@@ -351,8 +492,13 @@ impl Call {
         self.flow_input(Input::PlaybackDone).await;
     }
 
-    /// The flow's timer fired (a key timeout, the voicemail's limit).
+    /// The flow's timer fired (a key timeout, the voicemail's limit, the
+    /// queue's wait).
     pub(super) async fn flow_timer(&mut self) {
+        if self.flow_handing_off() {
+            self.cancel_forks().await;
+            return self.flow_handoff_failed().await;
+        }
         if self.end_voicemail().await {
             return self.flow_input(Input::VoicemailDone).await;
         }

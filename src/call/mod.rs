@@ -184,6 +184,8 @@ struct Call {
     bye_pending: Option<TransactionKey>,
     ending_since: Option<Instant>,
     ring_deadline: Instant,
+    /// The trunk profile the call came in on.
+    profile: String,
     sent_ringing: bool,
 }
 
@@ -253,6 +255,7 @@ impl Call {
             bye_pending: None,
             ending_since: None,
             ring_deadline: Instant::now() + RING_TIMEOUT,
+            profile: String::new(),
             sent_ringing: false,
         })
     }
@@ -285,6 +288,7 @@ impl Call {
     /// (or the switch's own application, or the caller's rejection).
     fn start(&mut self, profile: String, dest: Destination) -> BoxedStep<'_> {
         Box::pin(async move {
+            self.profile = profile.clone();
             self.insert_cdr(&profile).await;
             let caller_timer =
                 session_timer::for_caller(&self.caller_invite, &self.ctx.session_timer);
@@ -507,7 +511,7 @@ impl Call {
             });
             self.send_request(key, flow, msg).await;
         }
-        if self.forks.is_empty() {
+        if self.forks.is_empty() && !self.flow_handing_off() {
             self.note_end(HangupBy::Switch, "no agent phone reachable", Some(480));
             self.fail_caller(480).await;
         }
@@ -580,6 +584,9 @@ impl Call {
     }
 
     async fn on_fork_response(&mut self, i: usize, status: u16, msg: &SipMessage) {
+        // A flow handing its (answered) caller to agents waits for their
+        // answer like a ringing caller does.
+        let handing_off = self.flow_handing_off();
         let Some(fork) = self.forks.get_mut(i) else {
             return;
         };
@@ -616,7 +623,8 @@ impl Call {
                     }
                     return;
                 }
-                let late = self.agent.is_some() || self.caller_state != CallerState::Proceeding;
+                let late = self.agent.is_some()
+                    || (self.caller_state != CallerState::Proceeding && !handing_off);
                 fork.state = ForkState::Answered;
                 if late {
                     // Another phone answered first, or the caller is gone:
@@ -624,6 +632,10 @@ impl Call {
                     let d = fork.dialog.clone();
                     self.end_answered_fork(d, seq).await;
                     return;
+                }
+                if handing_off && let Some(media) = self.media.as_mut() {
+                    // The flow's session gives the caller's sockets to the relay.
+                    media.release_session().await;
                 }
                 let sdp = match (self.media.as_mut(), body_of(msg)) {
                     (Some(media), Some((_, body))) => media.agent_answered(&body).await,
@@ -642,6 +654,12 @@ impl Call {
                         let d = fork.dialog.clone();
                         fork.state = ForkState::Failed(reject.status);
                         self.end_answered_fork(d, seq).await;
+                        if handing_off {
+                            // The flow's session is gone: the call cannot go on.
+                            self.note_end(HangupBy::Switch, &reject.reason, None);
+                            self.hang_up_both().await;
+                            return;
+                        }
                         self.check_all_failed().await;
                         return;
                     }
@@ -650,8 +668,13 @@ impl Call {
                 self.timers[1] = Some(session_timer::for_agent(msg, &self.ctx.session_timer));
                 self.send_ack(Side::Agent, seq, None).await;
                 self.cancel_forks().await;
-                self.answer_caller(Some((SDP.to_string(), sdp))).await;
+                if !handing_off {
+                    self.answer_caller(Some((SDP.to_string(), sdp))).await;
+                }
                 self.on_answered(i).await;
+                if handing_off {
+                    self.flow_handed_off().await;
+                }
             }
             _ => {
                 fork.state = ForkState::Failed(status);
@@ -685,6 +708,12 @@ impl Call {
     }
 
     async fn check_all_failed(&mut self) {
+        if self.flow_handing_off() {
+            if self.agent.is_none() && !self.forks.iter().any(|f| f.is_pending()) {
+                self.flow_handoff_failed().await;
+            }
+            return;
+        }
         if self.caller_state != CallerState::Proceeding || self.forks.iter().any(|f| f.is_pending())
         {
             return;

@@ -96,6 +96,10 @@ impl Call {
             };
             self.note_end(by, "BYE", None);
             self.respond_to(&key, &msg, flow, 200, None, false).await;
+            if self.agent.is_none() {
+                // Agents still ringing (a flow's queue) are cancelled.
+                self.cancel_forks().await;
+            }
             if established && self.ending_since.is_none() {
                 self.send_bye(side.other()).await;
             }

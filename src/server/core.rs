@@ -131,6 +131,20 @@ impl Core {
                     self.dialogs.remove(&id);
                 }
             }
+            ToCore::FindAgents {
+                trunk,
+                extensions,
+                reply,
+            } => {
+                let found = super::routing::find_agents(
+                    &trunk,
+                    &extensions,
+                    &self.profiles,
+                    &self.registrars,
+                    unix_now(),
+                );
+                let _ = reply.send(found);
+            }
         }
     }
 

@@ -11,6 +11,7 @@ use super::runtime::ProfileRuntime;
 use crate::config::{Application, Transport, TrunkSettings};
 use crate::registrar::{Binding, Lookup, Registrar};
 use crate::sip::codec::{Host, SipMessage, Uri};
+use crate::sip::endpoint::{AgentContact, AgentContacts};
 use crate::sip::transport::{Flow, ProfileId};
 
 /// One contact to ring.
@@ -87,6 +88,42 @@ pub fn route_trunk_invite(
             }
         }
     }
+}
+
+/// The live contacts of `extensions` (in that order) on the agents
+/// profile of the trunk profile named `trunk`; `None` when that trunk has
+/// no agents profile.
+pub fn find_agents(
+    trunk: &str,
+    extensions: &[String],
+    profiles: &[ProfileRuntime],
+    registrars: &HashMap<ProfileId, Registrar>,
+    now_unix: u64,
+) -> Option<AgentContacts> {
+    let trunk = profiles.iter().find(|p| p.profile.name == trunk)?;
+    let crate::config::ProfileKind::Trunk(t) = &trunk.profile.kind else {
+        return None;
+    };
+    let agents = profiles
+        .iter()
+        .find(|p| Some(p.profile.name.as_str()) == t.agents_profile.as_deref())?;
+    let registrar = registrars.get(&agents.id)?;
+    let mut contacts = Vec::new();
+    for ext in extensions {
+        if let Lookup::Contacts(bindings) = registrar.lookup(ext, now_unix) {
+            contacts.extend(bindings.iter().filter_map(|b| target_of(b, ext)).map(|t| {
+                AgentContact {
+                    extension: t.extension,
+                    contact: t.contact,
+                    flow: t.flow,
+                }
+            }));
+        }
+    }
+    Some(AgentContacts {
+        profile: agents.profile.name.clone(),
+        contacts,
+    })
 }
 
 /// Where to send requests for a registered contact: the Contact's address

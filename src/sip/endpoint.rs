@@ -67,6 +67,32 @@ pub enum ToCore {
     Bind { call_id: String, owner: TuSender },
     /// The call is over: forget its Call-IDs.
     Unbind { call_ids: Vec<String> },
+    /// The live contacts of `extensions` on the agents profile of trunk
+    /// profile `trunk` (an IVR flow's queue rings them); `None` when the
+    /// trunk has no agents profile.
+    FindAgents {
+        trunk: String,
+        extensions: Vec<String>,
+        reply: tokio::sync::oneshot::Sender<Option<AgentContacts>>,
+    },
+}
+
+/// Agents' registered contacts, as [`ToCore::FindAgents`] answers.
+#[derive(Debug, Clone)]
+pub struct AgentContacts {
+    /// The agents profile.
+    pub profile: String,
+    pub contacts: Vec<AgentContact>,
+}
+
+/// One registered contact of an agent.
+#[derive(Debug, Clone)]
+pub struct AgentContact {
+    pub extension: String,
+    /// The Contact URI (the INVITE's Request-URI).
+    pub contact: String,
+    /// Where to send it.
+    pub flow: Flow,
 }
 
 /// A cheap handle for transaction users: the core's channel plus the
