@@ -233,3 +233,15 @@ pub async fn import_customers(cfg: &Config, file: &std::path::Path) -> anyhow::R
         store.customer_count().await?
     ))
 }
+
+/// `switchboard reload`: the flows were just checked (loading the
+/// configuration does it); asks the running switch to load them (SIGHUP).
+pub fn reload(cfg: &Config) -> anyhow::Result<String> {
+    let pid = crate::server::reload::signal_reload(&crate::server::reload::pid_file(
+        &cfg.switch.database,
+    ))?;
+    Ok(format!(
+        "flows checked ({} flow(s)); switch {pid} asked to reload them: new calls use them, calls in progress keep theirs (its log says when it is done)\n",
+        cfg.flows.current().len()
+    ))
+}

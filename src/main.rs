@@ -35,6 +35,12 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
     },
+    /// Check `ivr-flows/` and have the running switch load them (SIGHUP):
+    /// new calls use the new flows, calls in progress keep theirs.
+    Reload {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+    },
     /// Customer records (sealed in the database): `import FILE`.
     Customers {
         #[command(subcommand)]
@@ -110,6 +116,9 @@ fn main() -> ExitCode {
             action: CustomersAction::Import { config, file },
         } => admin_command(&config, move |cfg| {
             Box::pin(async move { switchboard::admin::import_customers(cfg, &file).await })
+        }),
+        Command::Reload { config } => admin_command(&config, |cfg| {
+            Box::pin(async move { switchboard::admin::reload(cfg) })
         }),
         Command::Status { config } => {
             admin_command(&config, |cfg| Box::pin(switchboard::admin::status(cfg)))

@@ -257,3 +257,124 @@ fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
     assert_eq!(rec["channels"], 2, "the bridged call is recorded: {c:#}");
     assert_eq!(rec["state"], "complete", "{c:#}");
 }
+
+fn reload(sw: &Switch) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("reload")
+        .arg("--config")
+        .arg(sw.config_dir())
+        .output()
+        .unwrap()
+}
+
+fn wait_for_log(sw: &Switch, needle: &str, times: usize) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if sw.log().matches(needle).count() >= times {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Hears the notice, then some of the menu, and hangs up.
+fn call_to_the_menu(sw: &Switch, caller: &mut RawCaller) {
+    let (mut seq, mut ts) = (1u16, 0u32);
+    let heard = listen(caller, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    assert!(heard >= 150, "the notice: {heard}");
+    listen(caller, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    assert_eq!(caller.bye(), 200);
+    let _ = sw;
+}
+
+/// Hot reload: a flow edited and reloaded (`switchboard reload`) while a
+/// call is in it does not change that call; new calls take the new
+/// version; a broken edit is refused (by the command, and by the switch on
+/// SIGHUP) and the last good version keeps serving.
+#[test]
+fn a_flow_reloaded_during_a_call_leaves_that_call_alone() {
+    let sw = Switch::start(SwitchOpts::new());
+    let file = sw.config_dir().join("ivr-flows/demo.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut first = RawCaller::new(sw.carrier_addr(), "100");
+    let (status, ok) = first.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    listen(&first, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    // The menu node is renamed while the first caller hears the notice.
+    let renamed = text
+        .replace("[nodes.menu]", "[nodes.main_menu]")
+        .replace("open = \"menu\"", "open = \"main_menu\"");
+    assert_ne!(renamed, text);
+    std::fs::write(&file, &renamed).unwrap();
+    let out = reload(&sw);
+    assert!(out.status.success(), "{out:?}");
+    assert!(wait_for_log(&sw, "flows reloaded", 1), "{}", sw.log());
+    let heard = listen(&first, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    assert!(heard >= 50, "the rest of the notice: {heard}");
+    listen(&first, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    assert_eq!(first.bye(), 200);
+
+    let mut second = RawCaller::new(sw.carrier_addr(), "100");
+    second.call_id.push_str("-2");
+    let (status, ok) = second.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    call_to_the_menu(&sw, &mut second);
+
+    // A broken edit: the command refuses it; SIGHUP leaves the old version.
+    std::fs::write(
+        &file,
+        renamed.replace("type = \"lookup\"", "type = \"lookup"),
+    )
+    .unwrap();
+    let out = reload(&sw);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ivr-flows/demo.toml:"),
+        "{out:?}"
+    );
+    let pid = std::fs::read_to_string(sw.config_dir().join("switchboard.pid")).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(wait_for_log(&sw, "flows not reloaded", 1), "{}", sw.log());
+    let mut third = RawCaller::new(sw.carrier_addr(), "100");
+    third.call_id.push_str("-3");
+    let (status, ok) = third.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    call_to_the_menu(&sw, &mut third);
+
+    // `switchboard calls` checks the configuration too: the good file back.
+    std::fs::write(&file, &renamed).unwrap();
+    let calls = sw.wait_calls_ended(3, Duration::from_secs(10));
+    let by_id = |suffix: &str| {
+        calls
+            .iter()
+            .find(|c| c["call_id"].as_str().is_some_and(|id| id.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("call {suffix} in {calls:#?}"))
+    };
+    let menu_of = |c: &serde_json::Value| {
+        journey(c, "node")
+            .into_iter()
+            .find(|n| n.ends_with("(menu)"))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        menu_of(by_id("-100")),
+        "demo.menu (menu)",
+        "the first call kept its version"
+    );
+    assert_eq!(
+        menu_of(by_id("-2")),
+        "demo.main_menu (menu)",
+        "new calls use the new one"
+    );
+    assert_eq!(
+        menu_of(by_id("-3")),
+        "demo.main_menu (menu)",
+        "the last good one serves"
+    );
+}

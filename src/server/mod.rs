@@ -5,6 +5,7 @@
 mod core;
 pub mod ingress;
 mod recovery;
+pub mod reload;
 pub mod respond;
 pub mod routing;
 pub mod runtime;
@@ -167,6 +168,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for p in profiles.iter() {
         crate::trunk::start(&endpoint, &store, p.id, &p.profile);
     }
+    reload::spawn_on_hangup(cfg.flows.clone());
+    let pid_file = reload::pid_file(&cfg.switch.database);
+    let _pid_file = match reload::PidFile::write(pid_file.clone()) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!(file = %pid_file.display(), "no pid file (switchboard reload will not find this switch): {e}");
+            None
+        }
+    };
     tracing::info!("switchboard ready");
 
     drop(persister);

@@ -1,0 +1,99 @@
+//! Reloading a running switch: `switchboard reload` (or `kill -HUP`)
+//! re-reads `ivr-flows/`. The switch writes its process id beside its
+//! database (`switchboard.pid`) so the command can find it; on SIGHUP the
+//! flows are loaded again and swapped in whole only when they have no
+//! problem (new calls use them; calls in progress keep the version they
+//! started with); otherwise every problem is logged and the old version
+//! keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::flow::Flows;
+
+/// Where the running switch writes its process id: beside the database.
+pub fn pid_file(database: &Path) -> PathBuf {
+    database.with_file_name("switchboard.pid")
+}
+
+/// Writes this process's id; removed again by [`PidFile`]'s drop.
+pub struct PidFile(PathBuf);
+
+impl PidFile {
+    pub fn write(path: PathBuf) -> std::io::Result<Self> {
+        std::fs::write(&path, format!("{}\n", std::process::id()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Reloads the flows on every SIGHUP, for as long as the switch runs.
+pub fn spawn_on_hangup(flows: Arc<Flows>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be caught: flows reload only on restart");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            reload(&flows);
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = flows;
+}
+
+/// Loads the flows again; logs what happened.
+pub fn reload(flows: &Flows) {
+    match flows.reload() {
+        Ok(()) => {
+            let set = flows.current();
+            tracing::info!(flows = set.len(), "flows reloaded: new calls use them");
+        }
+        Err(problems) => {
+            for p in &problems {
+                tracing::error!("flow reload refused: {p}");
+            }
+            tracing::error!(
+                problems = problems.len(),
+                "flows not reloaded: the previous version keeps serving"
+            );
+        }
+    }
+}
+
+/// Asks the switch whose pid file is `pid_file` to reload (SIGHUP).
+pub fn signal_reload(pid_file: &Path) -> anyhow::Result<u32> {
+    let text = std::fs::read_to_string(pid_file).map_err(|e| {
+        anyhow::anyhow!(
+            "no running switch found ({}: {e}); is `switchboard serve` running with this configuration?",
+            pid_file.display()
+        )
+    })?;
+    let pid: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{} does not hold a process id", pid_file.display()))?;
+    #[cfg(unix)]
+    {
+        let pid_t = libc::pid_t::try_from(pid)?;
+        // SAFETY: kill(2) with a pid read from our pid file and SIGHUP.
+        let rc = unsafe { libc::kill(pid_t, libc::SIGHUP) };
+        if rc != 0 {
+            anyhow::bail!(
+                "switch {pid} (from {}) cannot be signalled: {}",
+                pid_file.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(pid)
+    }
+    #[cfg(not(unix))]
+    anyhow::bail!("reloading needs a Unix system (pid {pid})")
+}
