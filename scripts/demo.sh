@@ -19,6 +19,9 @@ Switchboard demo
       sipp -sn uac 127.0.0.1:5080 -s 1001 -m 1 -i 127.0.0.1
     An unknown number (sip:4999@...) gets 404; an agent that is not
     registered gets 480.
+  - The IVR: sip:100@127.0.0.1:5080 (the notice, then the menu: 1, 2, 3
+    or 0 ring the agents); sip:199@... is the same flow at night (a
+    callback request). From +15550101 (a demo VIP) the menu is skipped.
   - Media checks without an agent: sip:9196@127.0.0.1:5080 echoes your
     audio; sip:9197@127.0.0.1:5080 records you until # and plays it back.
   - Every call is in \`target/release/switchboard calls\` (CDR, codecs,
