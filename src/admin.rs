@@ -245,3 +245,34 @@ pub fn reload(cfg: &Config) -> anyhow::Result<String> {
         cfg.flows.current().len()
     ))
 }
+
+/// `switchboard calendar NAME open|closed|auto`: forces a calendar (an
+/// emergency closure) or sets it back to its hours, in the database, and
+/// has the running switch apply it at once (SIGHUP) when one runs.
+pub async fn force_calendar(cfg: &Config, name: &str, state: &str) -> anyhow::Result<String> {
+    let set = cfg.flows.current();
+    if set.calendars().get(name).is_none() {
+        let names: Vec<&str> = set.calendars().names().collect();
+        anyhow::bail!("no calendar `{name}`; calendars are: {}", names.join(", "));
+    }
+    let open = match state {
+        "open" => Some(true),
+        "closed" => Some(false),
+        "auto" => None,
+        other => anyhow::bail!("`{other}`: say open, closed or auto"),
+    };
+    let store = open_store(cfg).await?;
+    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX) * 1000;
+    store.set_calendar_override(name, open, now).await?;
+    let pid_file = crate::server::reload::pid_file(&cfg.switch.database);
+    let applied = match crate::server::reload::signal_reload(&pid_file) {
+        Ok(pid) => format!("switch {pid} applies it now"),
+        Err(_) => "no switch is running: it applies when one starts".into(),
+    };
+    let what = match open {
+        Some(true) => "forced open",
+        Some(false) => "forced closed",
+        None => "back to its hours",
+    };
+    Ok(format!("calendar {name}: {what}; {applied}\n"))
+}

@@ -41,6 +41,16 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
     },
+    /// Force a calendar open or closed (an emergency closure), or set it
+    /// back to its hours: `calendar NAME open|closed|auto`.
+    Calendar {
+        /// The calendar (`ivr-flows/calendars.toml`).
+        name: String,
+        /// open, closed or auto.
+        state: String,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+    },
     /// Customer records (sealed in the database): `import FILE`.
     Customers {
         #[command(subcommand)]
@@ -116,6 +126,13 @@ fn main() -> ExitCode {
             action: CustomersAction::Import { config, file },
         } => admin_command(&config, move |cfg| {
             Box::pin(async move { switchboard::admin::import_customers(cfg, &file).await })
+        }),
+        Command::Calendar {
+            name,
+            state,
+            config,
+        } => admin_command(&config, move |cfg| {
+            Box::pin(async move { switchboard::admin::force_calendar(cfg, &name, &state).await })
         }),
         Command::Reload { config } => admin_command(&config, |cfg| {
             Box::pin(async move { switchboard::admin::reload(cfg) })

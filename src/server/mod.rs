@@ -168,7 +168,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for p in profiles.iter() {
         crate::trunk::start(&endpoint, &store, p.id, &p.profile);
     }
-    reload::spawn_on_hangup(cfg.flows.clone());
+    reload::apply_overrides(&cfg.flows, &store).await;
+    reload::spawn_on_hangup(cfg.flows.clone(), store.clone());
     let pid_file = reload::pid_file(&cfg.switch.database);
     let _pid_file = match reload::PidFile::write(pid_file.clone()) {
         Ok(f) => Some(f),

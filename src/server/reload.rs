@@ -1,5 +1,6 @@
 //! Reloading a running switch: `switchboard reload` (or `kill -HUP`)
-//! re-reads `ivr-flows/`. The switch writes its process id beside its
+//! re-reads `ivr-flows/` and the calendars an admin forced
+//! (`switchboard calendar`, kept in the database). The switch writes its process id beside its
 //! database (`switchboard.pid`) so the command can find it; on SIGHUP the
 //! flows are loaded again and swapped in whole only when they have no
 //! problem (new calls use them; calls in progress keep the version they
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::flow::Flows;
+use crate::store::Store;
 
 /// Where the running switch writes its process id: beside the database.
 pub fn pid_file(database: &Path) -> PathBuf {
@@ -32,8 +34,9 @@ impl Drop for PidFile {
     }
 }
 
-/// Reloads the flows on every SIGHUP, for as long as the switch runs.
-pub fn spawn_on_hangup(flows: Arc<Flows>) {
+/// Reloads the flows and the forced calendars on every SIGHUP, for as
+/// long as the switch runs.
+pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -43,10 +46,36 @@ pub fn spawn_on_hangup(flows: Arc<Flows>) {
         };
         while hup.recv().await.is_some() {
             reload(&flows);
+            apply_overrides(&flows, &store).await;
         }
     });
     #[cfg(not(unix))]
-    let _ = flows;
+    let _ = (flows, store);
+}
+
+/// Applies the calendars forced in the database; the others follow their
+/// hours again.
+pub async fn apply_overrides(flows: &Flows, store: &Store) {
+    let overrides = match store.calendar_overrides().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!("forced calendars not read: {e}");
+            return;
+        }
+    };
+    let current = flows.current();
+    for name in current.calendars().forced().keys() {
+        if !overrides.iter().any(|(n, _)| n == name) {
+            flows.force_calendar(name, None);
+        }
+    }
+    for (name, open) in overrides {
+        if flows.force_calendar(&name, Some(open)) {
+            tracing::info!(calendar = %name, open, "calendar forced by an admin");
+        } else {
+            tracing::warn!(calendar = %name, "a forced calendar no longer exists");
+        }
+    }
 }
 
 /// Loads the flows again; logs what happened.

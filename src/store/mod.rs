@@ -1,6 +1,7 @@
 //! Storage: the embedded SQLite database (sqlx), its migrations, and the
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
+mod calendar_overrides;
 mod callbacks;
 mod calls;
 mod cdr_writer;
