@@ -156,23 +156,33 @@ impl Call {
 
     /// Starts recording the caller (record-playback).
     async fn begin_recording(&mut self) -> Phase {
-        let Some(rec) = &self.ctx.recordings else {
+        let Some(path) = self.start_message("message").await else {
             return Phase::Done;
         };
-        let name = format!("{}-message", self.caller.call_id);
+        if let Some(a) = self.app.as_mut() {
+            a.deadline = Some(Instant::now() + MAX_RECORDING);
+        }
+        Phase::Recording(path)
+    }
+
+    /// Starts recording the caller's message on the switch's session, as
+    /// `<call-id>-<what>.wav` under the recordings, with its row (the
+    /// call's row written first: the message's refers to it). The file's
+    /// path, or `None` (logged) when it cannot be recorded.
+    pub(super) async fn start_message(&self, what: &str) -> Option<PathBuf> {
+        let rec = self.ctx.recordings.as_ref()?;
+        let name = format!("{}-{what}", self.caller.call_id);
         let path = match create_recording_path(&rec.root, RecordingDate::today(), &name) {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(call_id = %self.caller.call_id, "cannot record the message: {e}");
-                return Phase::Done;
+                tracing::error!(call_id = %self.caller.call_id, "cannot record the {what}: {e}");
+                return None;
             }
         };
-        let Some(session) = self.media.as_ref().and_then(|m| m.session()) else {
-            return Phase::Done;
-        };
+        let session = self.media.as_ref()?.session()?;
         if let Err(e) = session.start_recording(&path).await {
-            tracing::error!(call_id = %self.caller.call_id, "cannot record the message: {e}");
-            return Phase::Done;
+            tracing::error!(call_id = %self.caller.call_id, "cannot record the {what}: {e}");
+            return None;
         }
         if let (Some(store), Some(cdr)) = (&rec.store, &self.ctx.cdr) {
             cdr.flush().await;
@@ -184,13 +194,10 @@ impl Call {
                 unix_ms(),
             );
             if let Err(e) = store.insert_recording(&row).await {
-                tracing::error!(call_id = %self.caller.call_id, "recording row not written: {e}");
+                tracing::error!(call_id = %self.caller.call_id, "{what} row not written: {e}");
             }
         }
-        if let Some(a) = self.app.as_mut() {
-            a.deadline = Some(Instant::now() + MAX_RECORDING);
-        }
-        Phase::Recording(path)
+        Some(path)
     }
 
     /// Stops the recording and plays it back.
@@ -206,7 +213,7 @@ impl Call {
 
     /// Stops recording the message at `path` and completes its row; false
     /// when the recording failed.
-    async fn close_message(&mut self, path: &Path) -> bool {
+    pub(super) async fn close_message(&mut self, path: &Path) -> bool {
         if let Some(a) = self.app.as_mut() {
             a.deadline = None;
         }

@@ -27,10 +27,9 @@ use crate::flow::engine::{Action, Engine, Input, LookupOutcome, LookupRequest};
 use crate::flow::model::PromptItem;
 use crate::media::player::{PlaybackId, Playlist};
 use crate::media::tts::{Tts, Voice};
-use crate::media::wav::{RecordingDate, create_recording_path};
 use crate::server::routing::Target;
 use crate::sip::endpoint::ToCore;
-use crate::store::{CallEventKind, HangupBy, NewCallback, RecordingRow, RecordingState};
+use crate::store::{CallEventKind, HangupBy, NewCallback};
 
 /// Most actions performed for one input (lookups feed inputs back).
 const MAX_ROUNDS: usize = 16;
@@ -284,34 +283,13 @@ impl Call {
 
     /// Records the caller's message (after a beep) for at most `max`.
     async fn record_voicemail(&mut self, max: Duration, beep: bool) -> Option<Input> {
-        let Some(rec) = &self.ctx.recordings else {
-            return Some(Input::VoicemailDone);
-        };
-        let name = format!("{}-voicemail", self.caller.call_id);
-        let Ok(path) = create_recording_path(&rec.root, RecordingDate::today(), &name) else {
-            return Some(Input::VoicemailDone);
-        };
         if beep {
             let beep = vec![PromptItem::File("beep.wav".into())];
             let _ = self.play_flow_prompts(&beep, false).await;
         }
-        let session = self.media.as_ref()?.session()?;
-        if let Err(e) = session.start_recording(&path).await {
-            tracing::error!(call_id = %self.caller.call_id, "voicemail not recorded: {e}");
+        let Some(path) = self.start_message("voicemail").await else {
             return Some(Input::VoicemailDone);
-        }
-        if let Some(store) = self.store() {
-            let row = RecordingRow::new(
-                self.caller.call_id.clone(),
-                path.to_string_lossy(),
-                1,
-                session.format().sample_rate(),
-                unix_ms(),
-            );
-            if let Err(e) = store.insert_recording(&row).await {
-                tracing::error!(call_id = %self.caller.call_id, "voicemail row not written: {e}");
-            }
-        }
+        };
         if let Some(a) = self.app.as_mut() {
             a.deadline = Some(Instant::now() + max);
         }
@@ -327,20 +305,7 @@ impl Call {
         let Some(path) = self.flow_run().and_then(|r| r.voicemail.take()) else {
             return false;
         };
-        if let Some(a) = self.app.as_mut() {
-            a.deadline = None;
-        }
-        let session = self.media.as_ref().and_then(|m| m.session());
-        let summary = match session {
-            Some(s) => s.stop_recording().await.ok(),
-            None => None,
-        };
-        if let (Some(store), Some(summary)) = (self.store(), summary) {
-            let ms = i64::try_from(summary.duration.as_millis()).unwrap_or(i64::MAX);
-            let _ = store
-                .complete_recording(&path.to_string_lossy(), ms, RecordingState::Complete)
-                .await;
-        }
+        self.close_message(&path).await;
         true
     }
 

@@ -141,16 +141,7 @@ impl RawCaller {
             .request(self.to, &msg, Duration::from_secs(10))
             .expect("a final response to the INVITE");
         if status == 200 {
-            let tag = super::header_value(&response, "To")
-                .and_then(|to| to.split(";tag=").nth(1).map(|t| t.trim().to_string()))
-                .expect("a To tag in the 200");
-            self.tag = format!(";tag={tag}");
-            let port: u16 = response
-                .lines()
-                .find_map(|l| l.strip_prefix("m=audio "))
-                .and_then(|r| r.split_whitespace().next()?.parse().ok())
-                .expect("m=audio in the 200");
-            self.leg = Some(std::net::SocketAddr::from((super::LOCALHOST, port)));
+            self.take_answer(&response);
             let ack = format!("{}Content-Length: 0\r\n\r\n", self.headers("ACK", 1, "ack"));
             self.sip.send(self.to, ack.as_bytes());
         }
@@ -172,16 +163,7 @@ impl RawCaller {
         if status != 200 {
             return (status, response);
         }
-        let tag = super::header_value(&response, "To")
-            .and_then(|to| to.split(";tag=").nth(1).map(|t| t.trim().to_string()))
-            .expect("a To tag in the 200");
-        self.tag = format!(";tag={tag}");
-        let port: u16 = response
-            .lines()
-            .find_map(|l| l.strip_prefix("m=audio "))
-            .and_then(|r| r.split_whitespace().next()?.parse().ok())
-            .expect("the switch's offer (m=audio) in the 200");
-        self.leg = Some(std::net::SocketAddr::from((super::LOCALHOST, port)));
+        self.take_answer(&response);
         let ours = self.rtp.local_addr().unwrap().port();
         let sdp = format!(
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -245,6 +227,21 @@ impl RawCaller {
         let left = deadline.checked_duration_since(std::time::Instant::now())?;
         self.sip.recv(left).filter(|m| m.starts_with("ACK "))?;
         Some(invite)
+    }
+
+    /// From the switch's 200: its To tag (for in-dialog requests) and the
+    /// RTP port of its SDP.
+    fn take_answer(&mut self, response: &str) {
+        let tag = super::header_value(response, "To")
+            .and_then(|to| to.split(";tag=").nth(1).map(|t| t.trim().to_string()))
+            .expect("a To tag in the 200");
+        self.tag = format!(";tag={tag}");
+        let port: u16 = response
+            .lines()
+            .find_map(|l| l.strip_prefix("m=audio "))
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .expect("m=audio in the 200");
+        self.leg = Some(std::net::SocketAddr::from((super::LOCALHOST, port)));
     }
 
     /// Sends BYE and returns the final status.
