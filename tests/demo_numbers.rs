@@ -20,21 +20,6 @@ use std::time::Duration;
 const PATTERN: u8 = 0x20;
 const SILENCE: u8 = 0xff;
 
-/// Sends `frames` of the pattern, one every 20 ms on a fixed schedule (no
-/// drift however late one sleep wakes up).
-fn talk(caller: &RawCaller, seq: &mut u16, ts: &mut u32, frames: u16) {
-    let start = std::time::Instant::now();
-    for i in 0..frames {
-        let at = start + Duration::from_millis(20) * u32::from(i);
-        if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        caller.send_rtp(0, *seq, *ts, i == 0, &[PATTERN; 160]);
-        *seq = seq.wrapping_add(1);
-        *ts = ts.wrapping_add(160);
-    }
-}
-
 fn loud(payload: &[u8]) -> bool {
     payload
         .iter()
@@ -77,7 +62,7 @@ fn echo_number_9196_sends_the_caller_back_its_audio() {
     let (status, ok) = caller.invite("0 101", None);
     assert_eq!(status, 200, "{ok}");
     let (mut seq, mut ts) = (1u16, 0u32);
-    talk(&caller, &mut seq, &mut ts, 50);
+    caller.talk(&mut seq, &mut ts, 50, PATTERN);
     let back = caller.receive(Duration::from_millis(500), Duration::from_secs(5));
     let echoed = back
         .iter()
@@ -109,7 +94,7 @@ fn record_and_playback_number_9197() {
         prompt.len()
     );
     // The message: 1 s of the pattern, then '#'.
-    talk(&caller, &mut seq, &mut ts, 50);
+    caller.talk(&mut seq, &mut ts, 50, PATTERN);
     caller.send_digit(11, &mut seq, ts);
     let played = caller.receive(Duration::from_millis(1500), Duration::from_secs(10));
     let pattern = played
@@ -156,7 +141,7 @@ fn hanging_up_while_9197_records_completes_the_message() {
     let (mut seq, mut ts) = (1u16, 0u32);
     let prompt = listen_to_prompt(&caller, &mut seq, &mut ts);
     assert!(prompt.iter().filter(|(_, p)| loud(p)).count() >= 150);
-    talk(&caller, &mut seq, &mut ts, 50);
+    caller.talk(&mut seq, &mut ts, 50, PATTERN);
     assert_eq!(caller.bye(), 200);
     let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
     assert_eq!(c["hangup_by"], "caller", "{c:#}");

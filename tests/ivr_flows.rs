@@ -165,12 +165,7 @@ fn a_vip_skips_the_menu_and_leaves_a_voicemail() {
         "the notice and the voicemail prompt were heard: {heard}"
     );
     // A message of 1 s, then #.
-    for _ in 0..50u16 {
-        caller.send_rtp(0, seq, ts, false, &[0x20; 160]);
-        seq = seq.wrapping_add(1);
-        ts = ts.wrapping_add(160);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    caller.talk(&mut seq, &mut ts, 50, 0x20);
     caller.send_digit(11, &mut seq, ts);
     assert!(
         caller.await_bye(Duration::from_secs(15)),
@@ -221,12 +216,7 @@ fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
     std::thread::sleep(Duration::from_secs(2));
     let _ = caller.receive(Duration::from_millis(50), Duration::from_millis(200));
     const PATTERN: u8 = 0x33;
-    for _ in 0..50u16 {
-        caller.send_rtp(0, seq, ts, false, &[PATTERN; 160]);
-        seq = seq.wrapping_add(1);
-        ts = ts.wrapping_add(160);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    caller.talk(&mut seq, &mut ts, 50, PATTERN);
     let back = caller.receive(Duration::from_millis(500), Duration::from_secs(3));
     let echoed = back
         .iter()

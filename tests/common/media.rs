@@ -280,6 +280,22 @@ impl RawCaller {
             .unwrap();
     }
 
+    /// Sends `frames` PCMU frames filled with `byte`, one every 20 ms on a
+    /// fixed schedule (no drift however late one sleep wakes up), the
+    /// first with the marker bit.
+    pub fn talk(&self, seq: &mut u16, ts: &mut u32, frames: u16, byte: u8) {
+        let start = std::time::Instant::now();
+        for i in 0..frames {
+            let at = start + Duration::from_millis(20) * u32::from(i);
+            if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            self.send_rtp(0, *seq, *ts, i == 0, &[byte; 160]);
+            *seq = seq.wrapping_add(1);
+            *ts = ts.wrapping_add(160);
+        }
+    }
+
     /// An RFC 4733 digit (event code `event`, e.g. 11 for `#`) at `ts`:
     /// three updates and three end packets.
     pub fn send_digit(&self, event: u8, seq: &mut u16, ts: u32) {

@@ -115,13 +115,17 @@ impl Music {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::media::player::EncodedPrompt;
     use crate::media::player::Playlist;
     use std::sync::Arc;
 
-    fn tone_prompt(dir: &std::path::Path, format: OutputFormat) -> Arc<EncodedPrompt> {
+    /// A one-second tone prompt (8 kHz source) converted to `format`.
+    pub(in crate::media::relay) fn tone_prompt(
+        dir: &std::path::Path,
+        format: OutputFormat,
+    ) -> Arc<EncodedPrompt> {
         let path = dir.join("tone.wav");
         let samples: Vec<i16> = (0..8000)
             .map(|i| ((i as f32 * 0.3).sin() * 8000.0) as i16)

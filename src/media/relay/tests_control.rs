@@ -407,23 +407,9 @@ async fn inband_digits_are_reported_when_the_leg_has_no_telephone_event() {
 
 /// A one-second tone prompt for `codec`'s music, in a temporary folder.
 fn music_for(codec: super::AudioCodec, dir: &std::path::Path) -> super::Music {
-    use crate::media::player::{EncodedPrompt, Playlist};
-    let path = dir.join("music.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).unwrap();
-    for i in 0..8000 {
-        w.write_sample(((i as f32 * 0.35).sin() * 9000.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
     let format = super::Music::format_for(codec).unwrap();
-    let prompt = std::sync::Arc::new(EncodedPrompt::load(&path, format).unwrap());
-    super::Music::new(codec, Playlist::new().prompt(prompt)).unwrap()
+    let prompt = super::music::tests::tone_prompt(dir, format);
+    super::Music::new(codec, crate::media::player::Playlist::new().prompt(prompt)).unwrap()
 }
 
 #[tokio::test]
