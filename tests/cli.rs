@@ -404,3 +404,68 @@ fn numbers_naming_unknown_flows_or_calendars_are_located() {
     }
     assert_eq!(err.lines().count(), expect.len(), "{err}");
 }
+
+#[test]
+fn transfers_through_a_trunk_without_a_proxy_are_located() {
+    let (dir, _) = config_with_demo_flow(|t| t.to_string());
+    let flow = r#"entry = "pick"
+
+[nodes.pick]
+type = "menu"
+prompt = "en/goodbye.wav"
+choices = { "1" = "out", "2" = "inside" }
+exhausted = "out"
+
+[nodes.out]
+type = "transfer"
+number = "+15557770"
+trunk = "carrier"
+
+[nodes.inside]
+type = "transfer"
+number = "1001"
+trunk = "agents"
+"#;
+    fs::write(dir.path().join("ivr-flows/xfer.toml"), flow).unwrap();
+    let err = check_errors(&dir);
+    let expect = [
+        format!(
+            "ivr-flows/xfer.toml:{}: nodes.out.trunk: trunk profile `carrier` has no [outbound] proxy to call through; add one to sip-profiles/carrier.toml",
+            line_with(flow, "[nodes.out]") + 1
+        ),
+        format!(
+            "ivr-flows/xfer.toml:{}: nodes.inside.trunk: no trunk profile `agents`; trunk profiles: carrier",
+            line_with(flow, "[nodes.inside]") + 1
+        ),
+    ];
+    for e in &expect {
+        assert!(err.lines().any(|l| l == e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), expect.len(), "{err}");
+
+    // With a proxy the flow is fine; a proxy that is not a sip: URI is not.
+    let carrier = dir.path().join("sip-profiles/carrier.toml");
+    let text = fs::read_to_string(&carrier).unwrap();
+    let flow = flow.replace("\"2\" = \"inside\"", "\"2\" = \"out\"");
+    let flow = &flow[..flow.find("[nodes.inside]").unwrap()];
+    fs::write(dir.path().join("ivr-flows/xfer.toml"), flow).unwrap();
+    let good = format!("{text}\n[outbound]\nproxy = \"sip:127.0.0.1:5090;transport=tcp\"\n");
+    fs::write(&carrier, &good).unwrap();
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = format!("{text}\n[outbound]\nproxy = \"tel:+15550000\"\n");
+    fs::write(&carrier, &bad).unwrap();
+    let err = check_errors(&dir);
+    let want = format!(
+        "sip-profiles/carrier.toml:{}: outbound.proxy: `tel:+15550000` is not a sip: URI",
+        line_with(&bad, "tel:+")
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with(&want)),
+        "missing `{want}` in:\n{err}"
+    );
+}

@@ -214,19 +214,8 @@ fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
     caller.send_digit(1, &mut seq, ts);
     // Bridged: the agent echoes what the caller says.
     std::thread::sleep(Duration::from_secs(2));
-    let _ = caller.receive(Duration::from_millis(50), Duration::from_millis(200));
-    const PATTERN: u8 = 0x33;
-    caller.talk(&mut seq, &mut ts, 50, PATTERN);
-    let back = caller.receive(Duration::from_millis(500), Duration::from_secs(3));
-    let echoed = back
-        .iter()
-        .filter(|(_, p)| p.iter().all(|&b| b == PATTERN))
-        .count();
-    assert!(
-        echoed >= 40,
-        "the agent's echo: {echoed} of 50 ({} packets)",
-        back.len()
-    );
+    let echoed = caller.echoed(&mut seq, &mut ts, 50, 0x33);
+    assert!(echoed >= 40, "the agent's echo: {echoed} of 50");
     assert_eq!(caller.bye(), 200);
 
     let c = &sw.wait_calls_ended(1, Duration::from_secs(15))[0];

@@ -12,9 +12,12 @@
 //! by the core) while the caller hears music on hold; the first to answer
 //! gets the caller, through the relay on the caller's same sockets, and the
 //! flow is over; nobody answering within the node's wait (or every phone
-//! refusing) sends the flow down its `no_answer` exit. Transfers are not
-//! made yet: they take their `failed` exit.
+//! refusing) sends the flow down its `no_answer` exit. A transfer rings
+//! its target the same way (an extension's phones, a SIP URI, or a number
+//! at a trunk's outbound proxy) for its `ring_seconds`, then takes its
+//! `failed` exit.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,15 +27,18 @@ use super::Call;
 use super::app::{AppRun, Phase};
 use super::record::unix_ms;
 use crate::flow::engine::{Action, Engine, Input, LookupOutcome, LookupRequest};
-use crate::flow::model::PromptItem;
+use crate::flow::model::{PromptItem, TransferTarget};
 use crate::media::player::{PlaybackId, Playlist};
 use crate::media::tts::{Tts, Voice};
 use crate::server::routing::Target;
-use crate::sip::endpoint::ToCore;
+use crate::sip::endpoint::{ToCore, TransferRoute};
+use crate::sip::transport::Flow;
 use crate::store::{CallEventKind, HangupBy, NewCallback};
 
 /// Most actions performed for one input (lookups feed inputs back).
 const MAX_ROUNDS: usize = 16;
+/// How long a transfer waits for a DNS name to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a queue node rings when it names no wait.
 const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(60);
 
@@ -165,10 +171,7 @@ impl Call {
                 max_wait,
                 ..
             } => self.queue_to_agents(&queue, agents, max_wait).await,
-            Action::Transfer(target) => {
-                tracing::info!(call_id = %self.caller.call_id, ?target, "transfer: not made from flows yet");
-                Some(Input::HandOffDone { answered: false })
-            }
+            Action::Transfer { target, ring } => self.transfer(target, ring).await,
             Action::RecordVoicemail { max, beep } => self.record_voicemail(max, beep).await,
             Action::StoreCallback { number } => {
                 if let Some(store) = self.store() {
@@ -336,29 +339,104 @@ impl Call {
                 .await;
             return failed;
         }
-        let ips = found.contacts.iter().map(|c| c.flow.remote.ip()).collect();
-        let sdp = match self.media.as_mut()?.offer_to_agents(&found.profile, ips) {
-            Ok(sdp) => sdp,
-            Err(reject) => {
-                tracing::warn!(call_id = %self.caller.call_id, "queue {queue}: {}", reject.reason);
-                return failed;
-            }
-        };
-        let targets: Vec<Target> = found
-            .contacts
-            .into_iter()
-            .map(|c| Target {
-                contact: c.contact,
-                flow: c.flow,
-                extension: c.extension,
-            })
-            .collect();
-        self.flow_run()?.handing_off = true;
         let wait = if max_wait.is_zero() {
             DEFAULT_QUEUE_WAIT
         } else {
             max_wait
         };
+        let targets = found.contacts.into_iter().map(Target::from).collect();
+        self.ring_for_flow(&format!("queue {queue}"), &found.profile, targets, wait)
+            .await
+    }
+
+    /// Rings a transfer's target for at most `ring`; `None` while it
+    /// rings, else the hand-off's failure at once (journaled).
+    async fn transfer(&mut self, target: TransferTarget, ring: Duration) -> Option<Input> {
+        let failed = Some(Input::HandOffDone { answered: false });
+        let (reply, route) = tokio::sync::oneshot::channel();
+        self.ep
+            .send(ToCore::FindTransfer {
+                trunk: self.profile.clone(),
+                target,
+                reply,
+            })
+            .await;
+        let route = match route.await {
+            Ok(Ok(route)) => route,
+            Ok(Err(why)) => {
+                self.journal_event(CallEventKind::Transfer, &why).await;
+                return failed;
+            }
+            Err(_) => return failed,
+        };
+        let (profile, targets) = match route {
+            TransferRoute::Agents(found) => (
+                found.profile,
+                found.contacts.into_iter().map(Target::from).collect(),
+            ),
+            TransferRoute::Out {
+                profile,
+                id,
+                transport,
+                host,
+                port,
+                uri,
+                user,
+            } => {
+                let Some(remote) = resolve(&host, port).await else {
+                    let why = format!("cannot resolve `{host}`");
+                    self.journal_event(CallEventKind::Transfer, &why).await;
+                    return failed;
+                };
+                let local = self.ep.local_addr(id, transport)?;
+                let user: String = user
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "+-_.".contains(*c))
+                    .collect();
+                let flow = Flow {
+                    profile: id,
+                    transport,
+                    local,
+                    remote,
+                    conn: None,
+                };
+                let extension = if user.is_empty() {
+                    "transfer".into()
+                } else {
+                    user
+                };
+                let target = Target {
+                    contact: uri,
+                    flow,
+                    extension,
+                };
+                (profile, vec![target])
+            }
+        };
+        self.ring_for_flow("transfer", &profile, targets, ring)
+            .await
+    }
+
+    /// Rings `targets` (reached through profile `profile`) for the caller,
+    /// who hears music on hold meanwhile, for at most `wait`; `None` while
+    /// they ring, else the hand-off's failure at once.
+    async fn ring_for_flow(
+        &mut self,
+        what: &str,
+        profile: &str,
+        targets: Vec<Target>,
+        wait: Duration,
+    ) -> Option<Input> {
+        let failed = Some(Input::HandOffDone { answered: false });
+        let ips = targets.iter().map(|t| t.flow.remote.ip()).collect();
+        let sdp = match self.media.as_mut()?.offer_to_agents(profile, ips) {
+            Ok(sdp) => sdp,
+            Err(reject) => {
+                tracing::warn!(call_id = %self.caller.call_id, "{what}: {}", reject.reason);
+                return failed;
+            }
+        };
+        self.flow_run()?.handing_off = true;
         if let Some(a) = self.app.as_mut() {
             a.deadline = Some(Instant::now() + wait);
         }
@@ -481,4 +559,22 @@ impl Call {
             Some(Phase::Flow(run)) if run.opted_out
         )
     }
+}
+
+/// The address of `host` (an IP address, or a DNS name resolved within a
+/// few seconds: a slow resolver must not hold the caller).
+async fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
+        .await
+        .ok()?
+        .ok()?
+        .collect::<Vec<_>>();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
 }

@@ -18,7 +18,7 @@ pub use problem::{ConfigProblem, ProblemSink};
 pub use profile::{
     AccessPolicy, Application, DenyAction, InternalSettings, Profile, ProfileKind, ProfileMedia,
     QualifySettings, RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser,
-    TrunkSettings,
+    TrunkSettings, UriTarget, uri_target,
 };
 pub use switch_file::{LogFormat, LogSettings, MediaSettings, SwitchSettings};
 
@@ -141,6 +141,9 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
         &crate::flow::flow_files(&flows_dir),
         &mut problems,
     );
+    if let Some(f) = &flows {
+        check_transfers(&profiles, &f.current(), &mut problems);
+    }
 
     match (switch, flows) {
         (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
@@ -211,6 +214,56 @@ fn check_numbers(
                     }
                 ));
             }
+        }
+    }
+}
+
+/// Transfers out through a trunk name a trunk profile with an outbound
+/// proxy.
+fn check_transfers(profiles: &[Profile], flows: &FlowSet, problems: &mut Vec<ConfigProblem>) {
+    let trunks: Vec<&Profile> = profiles
+        .iter()
+        .filter(|p| matches!(p.kind, ProfileKind::Trunk(_)))
+        .collect();
+    for name in flows.names() {
+        let Some(flow) = flows.get(name) else {
+            continue;
+        };
+        for node in flow.nodes.values() {
+            let crate::flow::model::NodeKind::Transfer {
+                target: crate::flow::model::TransferTarget::Trunk { trunk, .. },
+                ..
+            } = &node.kind
+            else {
+                continue;
+            };
+            let message = match trunks.iter().find(|p| &p.name == trunk) {
+                Some(Profile {
+                    kind: ProfileKind::Trunk(t),
+                    ..
+                }) if t.outbound.is_some() => continue,
+                Some(_) => format!(
+                    "trunk profile `{trunk}` has no [outbound] proxy to call through; add one to sip-profiles/{trunk}.toml"
+                ),
+                None => format!(
+                    "no trunk profile `{trunk}`; trunk profiles: {}",
+                    if trunks.is_empty() {
+                        "(none defined)".to_string()
+                    } else {
+                        trunks
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            };
+            problems.push(ConfigProblem {
+                file: Path::new("ivr-flows").join(format!("{name}.toml")),
+                line: node.line,
+                field: format!("nodes.{}.trunk", node.name),
+                message,
+            });
         }
     }
 }

@@ -121,6 +121,8 @@ pub struct TrunkSettings {
     pub qualify: Option<QualifySettings>,
     /// Registration of this trunk to a carrier.
     pub registration: Option<RegistrationSettings>,
+    /// Where calls out through this trunk go (`[outbound] proxy`).
+    pub outbound: Option<OutboundSettings>,
     /// Numbers answered by the switch itself (`[routing.numbers]`),
     /// looked up before the agents.
     pub numbers: std::collections::BTreeMap<String, Application>,
@@ -219,6 +221,88 @@ fn default_qualify_interval() -> u64 {
     30
 }
 
+/// The carrier proxy that calls out through a trunk are sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundSettings {
+    /// As written, e.g. `sip:127.0.0.1:5090;transport=tcp`.
+    pub proxy: String,
+    /// The proxy's host (an IP address or a DNS name).
+    pub host: String,
+    pub port: u16,
+    pub transport: super::Transport,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundFile {
+    proxy: Spanned<String>,
+}
+
+/// Where a SIP URI sends to: its host (an IP address or a DNS name), port
+/// and transport, and its user part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UriTarget {
+    pub host: String,
+    pub port: u16,
+    pub transport: super::Transport,
+    pub user: String,
+}
+
+/// Reads a `sip:` URI with a host, over UDP (the default) or TCP; the
+/// error says what is wrong with it.
+pub fn uri_target(text: &str) -> Result<UriTarget, &'static str> {
+    use crate::sip::codec::{Host, Scheme, Uri};
+    let uri = match Uri::parse(text) {
+        Ok(u) if u.scheme == Scheme::Sip => u,
+        _ => return Err("is not a sip: URI"),
+    };
+    let host = match uri.host {
+        Some(Host::Domain(d)) => d.to_string(),
+        Some(Host::V4(a)) => a.to_string(),
+        Some(Host::V6(a)) => a.to_string(),
+        None => return Err("names no host"),
+    };
+    let transport = match uri.params.get("transport") {
+        None => super::Transport::Udp,
+        Some(t) if t.eq_ignore_ascii_case("udp") => super::Transport::Udp,
+        Some(t) if t.eq_ignore_ascii_case("tcp") => super::Transport::Tcp,
+        Some(_) => return Err("names a transport other than udp or tcp"),
+    };
+    let user = uri
+        .user_unescaped()
+        .map(|u| String::from_utf8_lossy(&u).into_owned())
+        .unwrap_or_default();
+    Ok(UriTarget {
+        host,
+        port: uri.port.unwrap_or(5060),
+        transport,
+        user,
+    })
+}
+
+/// Parses `[outbound] proxy`.
+fn parse_outbound(file: OutboundFile, sink: &mut ProblemSink<'_>) -> Option<OutboundSettings> {
+    let text = file.proxy.get_ref();
+    match uri_target(text) {
+        Ok(t) => Some(OutboundSettings {
+            proxy: text.clone(),
+            host: t.host,
+            port: t.port,
+            transport: t.transport,
+        }),
+        Err(why) => {
+            sink.at_span(
+                file.proxy.span(),
+                "outbound.proxy",
+                format!(
+                    "`{text}` {why}; write e.g. \"sip:192.0.2.10:5060\" or \"sip:proxy.example.com;transport=tcp\""
+                ),
+            );
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationSettings {
@@ -298,6 +382,7 @@ struct ProfileFile {
     routing: Option<RoutingFile>,
     qualify: Option<QualifySettings>,
     registration: Option<RegistrationSettings>,
+    outbound: Option<OutboundFile>,
     // internal
     realm: Option<String>,
     digest_algorithms: Option<Vec<Spanned<String>>>,
@@ -444,6 +529,7 @@ pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Opti
                 numbers,
                 qualify: file.qualify,
                 registration: file.registration,
+                outbound: file.outbound.and_then(|o| parse_outbound(o, sink)),
             })
         }
         "internal" => {
@@ -451,6 +537,7 @@ pub fn parse_profile(name: &str, text: &str, sink: &mut ProblemSink<'_>) -> Opti
                 ("routing", file.routing.is_some()),
                 ("qualify", file.qualify.is_some()),
                 ("registration", file.registration.is_some()),
+                ("outbound", file.outbound.is_some()),
             ] {
                 if present {
                     sink.push(

@@ -92,7 +92,11 @@ pub enum Action {
         agents: Vec<String>,
         max_wait: Duration,
     },
-    Transfer(TransferTarget),
+    /// Ring the target for at most `ring`.
+    Transfer {
+        target: TransferTarget,
+        ring: Duration,
+    },
     /// Record a message (after a beep), then [`Input::VoicemailDone`].
     RecordVoicemail {
         max: Duration,
@@ -430,9 +434,16 @@ impl Engine {
                 self.wait = Wait::HandOff;
                 None
             }
-            NodeKind::Transfer { target, .. } => {
-                out.push(journal(CallEventKind::Transfer, &format!("{target:?}")));
-                out.push(Action::Transfer(target.clone()));
+            NodeKind::Transfer {
+                target,
+                ring_seconds,
+                ..
+            } => {
+                out.push(journal(CallEventKind::Transfer, &target.to_string()));
+                out.push(Action::Transfer {
+                    target: target.clone(),
+                    ring: Duration::from_secs(u64::from(*ring_seconds)),
+                });
                 self.wait = Wait::HandOff;
                 None
             }

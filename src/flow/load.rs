@@ -855,6 +855,7 @@ impl Builder<'_, '_, '_> {
         };
         NodeKind::Transfer {
             target,
+            ring_seconds: self.number(&raw.ring_seconds, "ring_seconds", 1..=600, 30) as u32,
             failed: self.optional_exit(&raw.failed, "failed"),
         }
     }

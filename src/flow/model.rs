@@ -92,6 +92,8 @@ pub enum NodeKind {
     /// target does not answer.
     Transfer {
         target: TransferTarget,
+        /// How long the target may ring.
+        ring_seconds: u32,
         failed: Option<String>,
     },
     Hangup,
@@ -361,4 +363,14 @@ pub enum TransferTarget {
     Uri(String),
     /// A number dialled out through a trunk profile.
     Trunk { trunk: String, number: String },
+}
+
+impl std::fmt::Display for TransferTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Extension(e) => write!(f, "extension {e}"),
+            Self::Uri(u) => write!(f, "{u}"),
+            Self::Trunk { trunk, number } => write!(f, "{number} through trunk {trunk}"),
+        }
+    }
 }

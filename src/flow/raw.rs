@@ -75,6 +75,7 @@ pub(super) struct RawNode {
     pub uri: Option<Spanned<String>>,
     pub number: Option<Spanned<String>>,
     pub trunk: Option<Spanned<String>>,
+    pub ring_seconds: Option<Spanned<i64>>,
     // goto
     pub flow: Option<Spanned<String>>,
     pub node: Option<Spanned<String>>,
@@ -104,7 +105,7 @@ impl RawNode {
             timeout_prompt, var, exhausted, cases, default, calendar, open, closed, source, url,
             found, not_found, failed, vars, queue, skills, priority, agents, max_wait_seconds,
             no_answer, confirm_digit, change_digit, max_seconds, beep, extension, uri, number,
-            trunk, flow, node,
+            trunk, ring_seconds, flow, node,
         )
     }
 }
@@ -157,7 +158,14 @@ pub(super) fn keys_of(node_type: &str) -> &'static [&'static str] {
         ],
         "callback" => &["prompt", "confirm_digit", "change_digit", "next"],
         "voicemail" => &["prompt", "max_seconds", "beep", "next"],
-        "transfer" => &["extension", "uri", "number", "trunk", "failed"],
+        "transfer" => &[
+            "extension",
+            "uri",
+            "number",
+            "trunk",
+            "ring_seconds",
+            "failed",
+        ],
         "hangup" => &[],
         "goto" => &["flow", "node"],
         _ => &[],

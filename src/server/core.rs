@@ -145,6 +145,20 @@ impl Core {
                 );
                 let _ = reply.send(found);
             }
+            ToCore::FindTransfer {
+                trunk,
+                target,
+                reply,
+            } => {
+                let route = super::routing::find_transfer(
+                    &trunk,
+                    &target,
+                    &self.profiles,
+                    &self.registrars,
+                    unix_now(),
+                );
+                let _ = reply.send(route);
+            }
         }
     }
 

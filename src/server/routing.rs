@@ -9,9 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::runtime::ProfileRuntime;
 use crate::config::{Application, Transport, TrunkSettings};
+use crate::flow::model::TransferTarget;
 use crate::registrar::{Binding, Lookup, Registrar};
 use crate::sip::codec::{Host, SipMessage, Uri};
-use crate::sip::endpoint::{AgentContact, AgentContacts};
+use crate::sip::endpoint::{AgentContact, AgentContacts, TransferRoute};
 use crate::sip::transport::{Flow, ProfileId};
 
 /// One contact to ring.
@@ -23,6 +24,16 @@ pub struct Target {
     pub flow: Flow,
     /// The agent's extension.
     pub extension: String,
+}
+
+impl From<AgentContact> for Target {
+    fn from(c: AgentContact) -> Self {
+        Target {
+            contact: c.contact,
+            flow: c.flow,
+            extension: c.extension,
+        }
+    }
 }
 
 /// The routing decision for a new INVITE.
@@ -124,6 +135,75 @@ pub fn find_agents(
         profile: agents.profile.name.clone(),
         contacts,
     })
+}
+
+/// Where a flow's `transfer` from a call on trunk profile `trunk` rings:
+/// an extension's registered phones (on the trunk's agents profile), a SIP
+/// URI (sent from the trunk profile itself), or a number at the outbound
+/// proxy of the trunk profile the node names.
+pub fn find_transfer(
+    trunk: &str,
+    target: &TransferTarget,
+    profiles: &[ProfileRuntime],
+    registrars: &HashMap<ProfileId, Registrar>,
+    now_unix: u64,
+) -> Result<TransferRoute, String> {
+    let out = |name: &str, uri: &str| -> Result<TransferRoute, String> {
+        let p = profiles
+            .iter()
+            .find(|p| p.profile.name == name)
+            .ok_or_else(|| format!("no profile `{name}`"))?;
+        let t = crate::config::uri_target(uri).map_err(|why| format!("`{uri}` {why}"))?;
+        Ok(TransferRoute::Out {
+            profile: p.profile.name.clone(),
+            id: p.id,
+            transport: t.transport,
+            host: t.host,
+            port: t.port,
+            uri: uri.to_string(),
+            user: t.user,
+        })
+    };
+    match target {
+        TransferTarget::Extension(ext) => {
+            let found = find_agents(
+                trunk,
+                std::slice::from_ref(ext),
+                profiles,
+                registrars,
+                now_unix,
+            )
+            .ok_or_else(|| format!("trunk `{trunk}` has no agents profile"))?;
+            if found.contacts.is_empty() {
+                return Err(format!("extension {ext} has no registered phone"));
+            }
+            Ok(TransferRoute::Agents(found))
+        }
+        TransferTarget::Uri(uri) => out(trunk, uri),
+        TransferTarget::Trunk { trunk, number } => {
+            let p = profiles
+                .iter()
+                .find(|p| &p.profile.name == trunk)
+                .ok_or_else(|| format!("no trunk profile `{trunk}`"))?;
+            let crate::config::ProfileKind::Trunk(t) = &p.profile.kind else {
+                return Err(format!("profile `{trunk}` is not a trunk"));
+            };
+            let o = t
+                .outbound
+                .as_ref()
+                .ok_or_else(|| format!("trunk `{trunk}` has no [outbound] proxy"))?;
+            let host = if o.host.contains(':') {
+                format!("[{}]", o.host)
+            } else {
+                o.host.clone()
+            };
+            let transport = match o.transport {
+                Transport::Tcp => ";transport=tcp",
+                Transport::Udp => "",
+            };
+            out(trunk, &format!("sip:{number}@{host}:{}{transport}", o.port))
+        }
+    }
 }
 
 /// Where to send requests for a registered contact: the Contact's address

@@ -75,6 +75,34 @@ pub enum ToCore {
         extensions: Vec<String>,
         reply: tokio::sync::oneshot::Sender<Option<AgentContacts>>,
     },
+    /// Where an IVR flow's `transfer` from a call on trunk profile `trunk`
+    /// rings, or why it cannot.
+    FindTransfer {
+        trunk: String,
+        target: crate::flow::model::TransferTarget,
+        reply: tokio::sync::oneshot::Sender<Result<TransferRoute, String>>,
+    },
+}
+
+/// Where a transfer rings, as [`ToCore::FindTransfer`] answers.
+#[derive(Debug, Clone)]
+pub enum TransferRoute {
+    /// An agent's registered phones.
+    Agents(AgentContacts),
+    /// A SIP URI, or a number at a trunk's outbound proxy: the caller
+    /// resolves `host` (it may be a DNS name) and sends there.
+    Out {
+        /// The profile sending the INVITE.
+        profile: String,
+        id: ProfileId,
+        transport: Transport,
+        host: String,
+        port: u16,
+        /// The INVITE's Request-URI.
+        uri: String,
+        /// Its user part: the number or name called.
+        user: String,
+    },
 }
 
 /// Agents' registered contacts, as [`ToCore::FindAgents`] answers.

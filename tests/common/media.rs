@@ -296,6 +296,17 @@ impl RawCaller {
         }
     }
 
+    /// Talks `frames` frames of `pattern` and counts those that come back
+    /// unchanged (the far end echoes), after draining what was queued.
+    pub fn echoed(&self, seq: &mut u16, ts: &mut u32, frames: u16, pattern: u8) -> usize {
+        let _ = self.receive(Duration::from_millis(50), Duration::from_millis(200));
+        self.talk(seq, ts, frames, pattern);
+        self.receive(Duration::from_millis(500), Duration::from_secs(3))
+            .iter()
+            .filter(|(_, p)| p.iter().all(|&b| b == pattern))
+            .count()
+    }
+
     /// An RFC 4733 digit (event code `event`, e.g. 11 for `#`) at `ts`:
     /// three updates and three end packets.
     pub fn send_digit(&self, event: u8, seq: &mut u16, ts: u32) {

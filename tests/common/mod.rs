@@ -203,6 +203,9 @@ pub struct SwitchOpts {
     /// `sip-profiles/carrier.toml`, ...) and its text, after the ports
     /// were rewritten.
     pub edit: Option<EditFn>,
+    /// Extra files (path relative to the config folder, text), written
+    /// before the ports are rewritten and the edits run.
+    pub files: Vec<(String, String)>,
 }
 
 impl SwitchOpts {
@@ -212,6 +215,11 @@ impl SwitchOpts {
 
     pub fn edit(mut self, f: impl Fn(&str, &mut String) + Send + Sync + 'static) -> Self {
         self.edit = Some(Box::new(f));
+        self
+    }
+
+    pub fn file(mut self, rel: &str, text: &str) -> Self {
+        self.files.push((rel.to_string(), text.to_string()));
         self
     }
 }
@@ -321,6 +329,11 @@ impl Switch {
             copy_tree(&root.join("prompts"), &cfg.join("prompts"));
         }
         fs::create_dir_all(cfg.join("recordings")).unwrap();
+        for (rel, text) in &opts.files {
+            let path = cfg.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
 
         let carrier_port = alloc_port();
         let agents_port = alloc_port();
