@@ -6,9 +6,10 @@
 //! and feeds it back what happened (playback ends, keys, timeouts, lookup
 //! outcomes).
 //!
-//! Lookups run inside the call's task, bounded by their timeouts (the
+//! Lookups run in their own task, bounded by their timeouts (the
 //! customer table is local; a CRM lookup waits at most its node's
-//! `timeout_ms`). A queue node rings its agents' registered phones (found
+//! `timeout_ms`), so the call keeps hearing its caller meanwhile: a hang-up
+//! during a slow CRM ends the call at once and aborts the lookup. A queue node rings its agents' registered phones (found
 //! by the core) while the caller hears music on hold; the first to answer
 //! gets the caller, through the relay on the caller's same sockets, and the
 //! flow is over; nobody answering within the node's wait (or every phone
@@ -54,6 +55,36 @@ pub struct FlowRun {
     pub opted_out: bool,
     /// A queue node rings agents for the caller.
     handing_off: bool,
+    /// The lookup being made.
+    lookup: Option<LookupTask>,
+}
+
+/// A lookup's outcome, and how long the CRM took (CRM lookups only).
+pub type LookupDone = (LookupOutcome, Option<Duration>);
+
+/// A lookup running in its own task; aborted when the flow (or the call)
+/// is dropped first.
+#[derive(Debug)]
+pub struct LookupTask(tokio::task::JoinHandle<LookupDone>);
+
+impl Drop for LookupTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Waits for the running flow's lookup, if any (forever otherwise).
+pub(super) async fn lookup_done(app: &mut Option<AppRun>) -> LookupDone {
+    let task = match app.as_mut().map(|a| &mut a.phase) {
+        Some(Phase::Flow(run)) => run.lookup.as_mut(),
+        _ => None,
+    };
+    match task {
+        Some(t) => (&mut t.0)
+            .await
+            .unwrap_or_else(|e| (LookupOutcome::Failed(format!("lookup task: {e}")), None)),
+        None => std::future::pending().await,
+    }
 }
 
 impl Call {
@@ -84,6 +115,7 @@ impl Call {
                 voicemail: None,
                 opted_out: false,
                 handing_off: false,
+                lookup: None,
             })),
             deadline: None,
         });
@@ -153,7 +185,11 @@ impl Call {
                 self.journal_event(kind, &detail).await;
                 None
             }
-            Action::Lookup(request) => Some(Input::LookupDone(self.flow_lookup(request).await)),
+            Action::Lookup(request) => {
+                let task = self.spawn_lookup(request);
+                self.flow_run()?.lookup = Some(task);
+                None
+            }
             Action::DisclosureDone { opted_out } => {
                 if let Some(run) = self.flow_run() {
                     run.opted_out = opted_out;
@@ -245,43 +281,59 @@ impl Call {
         session.play(playlist).await.ok()
     }
 
-    async fn flow_lookup(&self, request: LookupRequest) -> LookupOutcome {
-        match request {
-            LookupRequest::Customers { number } => {
-                let Some(store) = self.store() else {
-                    return LookupOutcome::Failed("no database".into());
-                };
-                match store.customer_by_number(&number).await {
-                    Ok(Some(c)) => LookupOutcome::Found(
-                        [
-                            ("name", c.name),
-                            ("tier", c.tier),
-                            ("segment", c.segment),
-                            ("language", c.language),
-                            ("agent", c.agent),
-                        ]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect(),
-                    ),
-                    Ok(None) => LookupOutcome::NotFound,
-                    Err(e) => LookupOutcome::Failed(e.to_string()),
+    /// Starts a lookup in its own task: the call goes on hearing its
+    /// caller (a hang-up during a slow CRM ends the call at once).
+    fn spawn_lookup(&self, request: LookupRequest) -> LookupTask {
+        let store = self.store().cloned();
+        let client = self.ctx.crm.clone();
+        LookupTask(tokio::spawn(async move {
+            match request {
+                LookupRequest::Customers { number } => {
+                    let Some(store) = store else {
+                        return (LookupOutcome::Failed("no database".into()), None);
+                    };
+                    let outcome = match store.customer_by_number(&number).await {
+                        Ok(Some(c)) => LookupOutcome::Found(
+                            [
+                                ("name", c.name),
+                                ("tier", c.tier),
+                                ("segment", c.segment),
+                                ("language", c.language),
+                                ("agent", c.agent),
+                            ]
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                        ),
+                        Ok(None) => LookupOutcome::NotFound,
+                        Err(e) => LookupOutcome::Failed(e.to_string()),
+                    };
+                    (outcome, None)
+                }
+                LookupRequest::Crm { url, timeout } => {
+                    let l = crate::crm::lookup(&client, &url, timeout).await;
+                    let outcome = match l.outcome {
+                        crate::crm::Outcome::Found(fields) => LookupOutcome::Found(fields),
+                        crate::crm::Outcome::NotFound => LookupOutcome::NotFound,
+                        crate::crm::Outcome::Failed(why) => LookupOutcome::Failed(why),
+                    };
+                    (outcome, Some(l.took))
                 }
             }
-            LookupRequest::Crm { url, timeout } => {
-                let l = crate::crm::lookup(&self.ctx.crm, &url, timeout).await;
-                self.journal_event(
-                    CallEventKind::Lookup,
-                    &format!("CRM answered in {} ms", l.took.as_millis()),
-                )
-                .await;
-                match l.outcome {
-                    crate::crm::Outcome::Found(fields) => LookupOutcome::Found(fields),
-                    crate::crm::Outcome::NotFound => LookupOutcome::NotFound,
-                    crate::crm::Outcome::Failed(why) => LookupOutcome::Failed(why),
-                }
-            }
+        }))
+    }
+
+    /// A lookup's task ended: the engine gets its outcome.
+    pub(super) async fn flow_lookup_done(&mut self, done: LookupDone) {
+        if let Some(run) = self.flow_run() {
+            run.lookup = None;
         }
+        let (outcome, took) = done;
+        if let Some(took) = took {
+            let detail = format!("CRM answered in {} ms", took.as_millis());
+            self.journal_event(CallEventKind::Lookup, &detail).await;
+        }
+        self.flow_input(Input::LookupDone(outcome)).await;
     }
 
     /// Records the caller's message (after a beep) for at most `max`.

@@ -140,6 +140,7 @@ enum Wake {
     Event(TuEvent),
     Timer,
     Media(MediaEvent),
+    Lookup(ivr::LookupDone),
 }
 
 /// Where the caller's side stands.
@@ -343,11 +344,13 @@ impl Call {
                 },
                 _ = tokio::time::sleep_until(deadline) => Wake::Timer,
                 ev = media_event(&mut self.media) => Wake::Media(ev),
+                done = ivr::lookup_done(&mut self.app) => Wake::Lookup(done),
             };
             match wake {
                 Wake::Event(ev) => Box::pin(self.on_event(ev)).await,
                 Wake::Timer => Box::pin(self.on_timer()).await,
                 Wake::Media(ev) => Box::pin(self.on_media_event(ev)).await,
+                Wake::Lookup(done) => Box::pin(self.flow_lookup_done(done)).await,
             }
         }
     }
