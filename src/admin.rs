@@ -1,22 +1,24 @@
 //! Admin commands that read the running switch's state from its database
 //! (`switchboard status`). The HTTP API comes later; these work today and
-//! need nothing but the configuration folder.
+//! need nothing but the configuration folder. The read commands (`status`,
+//! `calls`, `customers import`) load only the settings and profiles, so a
+//! flow file being edited does not lock the admin out of the database.
 
 use std::fmt::Write as _;
 
-use crate::config::Config;
+use crate::config::{Config, Settings, SwitchSettings};
 use crate::sip::auth::unix_now;
 use crate::store::{PiiKey, Store};
 
 /// The database, opened with the key the switch seals personal data with.
-async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let key = PiiKey::load(&cfg.switch.pii_key_file, false)?;
-    Store::open(&cfg.switch.database, key).await
+async fn open_store(switch: &SwitchSettings) -> anyhow::Result<Store> {
+    let key = PiiKey::load(&switch.pii_key_file, false)?;
+    Store::open(&switch.database, key).await
 }
 
 /// The status report: registrations per profile and every trunk target.
-pub async fn status(cfg: &Config) -> anyhow::Result<String> {
-    let store = open_store(cfg).await?;
+pub async fn status(cfg: &Settings) -> anyhow::Result<String> {
+    let store = open_store(&cfg.switch).await?;
     let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
     let mut out = String::new();
     let counts = store.registration_counts(now).await?;
@@ -55,8 +57,8 @@ pub async fn status(cfg: &Config) -> anyhow::Result<String> {
 
 /// The latest `limit` calls (newest first) with their legs, recordings and
 /// journal: a table for people, or JSON (`--json`) for scripts.
-pub async fn calls(cfg: &Config, limit: u32, json: bool) -> anyhow::Result<String> {
-    let store = open_store(cfg).await?;
+pub async fn calls(switch: &SwitchSettings, limit: u32, json: bool) -> anyhow::Result<String> {
+    let store = open_store(switch).await?;
     let cdrs = store.recent_calls(limit).await?;
     let mut out = String::new();
     let mut list = Vec::new();
@@ -167,7 +169,10 @@ fn is_e164(n: &str) -> bool {
 /// Imports (inserts or updates, by number) the customers of a TOML file of
 /// `[[customer]]` tables. Every entry is checked first: one problem line
 /// (`file:line: field: ...`) per bad entry, and nothing is imported then.
-pub async fn import_customers(cfg: &Config, file: &std::path::Path) -> anyhow::Result<String> {
+pub async fn import_customers(
+    switch: &SwitchSettings,
+    file: &std::path::Path,
+) -> anyhow::Result<String> {
     use crate::config::ProblemSink;
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
@@ -217,11 +222,7 @@ pub async fn import_customers(cfg: &Config, file: &std::path::Path) -> anyhow::R
         let lines: Vec<String> = sink.problems.iter().map(ToString::to_string).collect();
         anyhow::bail!("nothing imported:\n{}", lines.join("\n"));
     }
-    let store = Store::open(
-        &cfg.switch.database,
-        PiiKey::load(&cfg.switch.pii_key_file, true)?,
-    )
-    .await?;
+    let store = Store::open(&switch.database, PiiKey::load(&switch.pii_key_file, true)?).await?;
     let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
     for c in &customers {
         store.upsert_customer(c, now).await?;
@@ -261,7 +262,7 @@ pub async fn force_calendar(cfg: &Config, name: &str, state: &str) -> anyhow::Re
         "auto" => None,
         other => anyhow::bail!("`{other}`: say open, closed or auto"),
     };
-    let store = open_store(cfg).await?;
+    let store = open_store(&cfg.switch).await?;
     let now = i64::try_from(unix_now()).unwrap_or(i64::MAX) * 1000;
     store.set_calendar_override(name, open, now).await?;
     let pid_file = crate::server::reload::pid_file(&cfg.switch.database);

@@ -124,28 +124,28 @@ fn main() -> ExitCode {
         },
         Command::Customers {
             action: CustomersAction::Import { config, file },
-        } => admin_command(&config, move |cfg| {
-            Box::pin(async move { switchboard::admin::import_customers(cfg, &file).await })
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(async move { switchboard::admin::import_customers(&cfg.switch, &file).await })
         }),
         Command::Calendar {
             name,
             state,
             config,
-        } => admin_command(&config, move |cfg| {
+        } => admin_command(&config, config::load, move |cfg| {
             Box::pin(async move { switchboard::admin::force_calendar(cfg, &name, &state).await })
         }),
-        Command::Reload { config } => admin_command(&config, |cfg| {
+        Command::Reload { config } => admin_command(&config, config::load, |cfg| {
             Box::pin(async move { switchboard::admin::reload(cfg) })
         }),
-        Command::Status { config } => {
-            admin_command(&config, |cfg| Box::pin(switchboard::admin::status(cfg)))
-        }
+        Command::Status { config } => admin_command(&config, config::load_settings, |cfg| {
+            Box::pin(switchboard::admin::status(cfg))
+        }),
         Command::Calls {
             config,
             limit,
             json,
-        } => admin_command(&config, move |cfg| {
-            Box::pin(switchboard::admin::calls(cfg, limit, json))
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(switchboard::admin::calls(&cfg.switch, limit, json))
         }),
         Command::Serve { config, log_format } => {
             let cfg = match load_or_report(&config) {
@@ -179,12 +179,14 @@ fn main() -> ExitCode {
 
 type Report<'a> = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<String>> + 'a>>;
 
-/// Runs an admin command that reads the database and prints a report.
-fn admin_command(
+/// Runs an admin command on the configuration `load` reads from `dir`
+/// (all of it, or only the settings) and prints its report.
+fn admin_command<C>(
     dir: &std::path::Path,
-    run: impl FnOnce(&config::Config) -> Report<'_>,
+    load: fn(&std::path::Path) -> Result<C, Vec<config::ConfigProblem>>,
+    run: impl FnOnce(&C) -> Report<'_>,
 ) -> ExitCode {
-    let Ok(cfg) = load_or_report(dir) else {
+    let Ok(cfg) = report_problems(load(dir)) else {
         return ExitCode::FAILURE;
     };
     let Some(runtime) = build_runtime(tokio::runtime::Builder::new_current_thread()) else {
@@ -205,7 +207,12 @@ fn admin_command(
 /// Loads the configuration, printing one line per problem when it is not
 /// valid; the error is the number of problems.
 fn load_or_report(dir: &std::path::Path) -> Result<config::Config, usize> {
-    config::load(dir).map_err(|problems| {
+    report_problems(config::load(dir))
+}
+
+/// Prints one line per problem of a failed load; the error is how many.
+fn report_problems<C>(loaded: Result<C, Vec<config::ConfigProblem>>) -> Result<C, usize> {
+    loaded.map_err(|problems| {
         for p in &problems {
             eprintln!("{p}");
         }

@@ -469,3 +469,36 @@ trunk = "agents"
         "missing `{want}` in:\n{err}"
     );
 }
+
+/// A flow file being edited (and broken) does not lock the admin out of
+/// the database: `customers import`, `calls` and `status` work; `reload` and `check` refuse
+/// the broken flow with its line.
+#[test]
+fn read_commands_work_while_a_flow_file_is_broken() {
+    let (dir, text) = config_with_demo_flow(|t| t.replace("[nodes.menu]", "[nodes.menu"));
+    let config = dir.path().to_str().unwrap();
+    let customers = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/customers.toml");
+    let customers = customers.to_str().unwrap();
+    for command in [
+        vec!["customers", "import", customers],
+        vec!["calls", "--json"],
+        vec!["status"],
+    ] {
+        let mut args = command.clone();
+        args.extend(["--config", config]);
+        let out = switchboard(&args);
+        assert!(
+            out.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let calls = switchboard(&["calls", "--json", "--config", config]);
+    let parsed: serde_json::Value = serde_json::from_slice(&calls.stdout).unwrap();
+    assert_eq!(parsed, serde_json::json!([]), "no calls yet");
+    let out = switchboard(&["reload", "--config", config]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let at = format!("ivr-flows/demo.toml:{}:", line_with(&text, "[nodes.menu"));
+    assert!(err.contains(&at), "reload names `{at}`:\n{err}");
+}

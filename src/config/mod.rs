@@ -62,9 +62,69 @@ impl Config {
     }
 }
 
+/// The switch's settings and SIP profiles, without the IVR flows: what
+/// the admin commands that only read the database need (they work while a
+/// flow file is being edited and is broken).
+#[derive(Debug)]
+pub struct Settings {
+    pub switch: SwitchSettings,
+    pub profiles: Vec<Profile>,
+}
+
+/// Loads and checks `switchboard.toml` and `sip-profiles/` of `dir`.
+pub fn load_settings(dir: &Path) -> Result<Settings, Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    let (switch, profiles) = settings_parts(dir, &mut problems);
+    match switch {
+        Some(switch) if problems.is_empty() => Ok(Settings { switch, profiles }),
+        _ => Err(problems),
+    }
+}
+
 /// Loads and checks the configuration folder `dir`.
 pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
+    let (switch, profiles) = settings_parts(dir, &mut problems);
+
+    let prompts = switch
+        .as_ref()
+        .map_or_else(|| dir.join("prompts"), |s| s.prompts.clone());
+    let flows_dir = dir.join("ivr-flows");
+    let flows = match Flows::load(&flows_dir, &prompts) {
+        Ok(f) => Some(f),
+        Err(mut p) => {
+            problems.append(&mut p);
+            None
+        }
+    };
+    check_numbers(
+        dir,
+        &profiles,
+        flows.as_ref().map(|f| f.current()).as_deref(),
+        &crate::flow::flow_files(&flows_dir),
+        &mut problems,
+    );
+    if let Some(f) = &flows {
+        check_transfers(&profiles, &f.current(), &mut problems);
+    }
+
+    match (switch, flows) {
+        (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
+            dir: dir.to_path_buf(),
+            switch,
+            profiles,
+            flows: Arc::new(flows),
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// `switchboard.toml` (if valid) and the valid profiles; problems go to
+/// `problems`.
+fn settings_parts(
+    dir: &Path,
+    problems: &mut Vec<ConfigProblem>,
+) -> (Option<SwitchSettings>, Vec<Profile>) {
     let switch_path = dir.join("switchboard.toml");
     let shown = PathBuf::from("switchboard.toml");
     let switch = match std::fs::read_to_string(&switch_path) {
@@ -102,7 +162,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
             }
             for path in paths {
                 let shown = Path::new("sip-profiles").join(path.file_name().unwrap_or_default());
-                if let Some(p) = profile::load_profile(&path, &shown, &mut problems) {
+                if let Some(p) = profile::load_profile(&path, &shown, problems) {
                     profiles.push(p);
                 }
             }
@@ -121,39 +181,9 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
             "no profiles; add at least one *.toml file (see the README)".into(),
         ));
     }
-    cross_check(dir, &profiles, &attempted, &mut problems);
+    cross_check(dir, &profiles, &attempted, problems);
 
-    let prompts = switch
-        .as_ref()
-        .map_or_else(|| dir.join("prompts"), |s| s.prompts.clone());
-    let flows_dir = dir.join("ivr-flows");
-    let flows = match Flows::load(&flows_dir, &prompts) {
-        Ok(f) => Some(f),
-        Err(mut p) => {
-            problems.append(&mut p);
-            None
-        }
-    };
-    check_numbers(
-        dir,
-        &profiles,
-        flows.as_ref().map(|f| f.current()).as_deref(),
-        &crate::flow::flow_files(&flows_dir),
-        &mut problems,
-    );
-    if let Some(f) = &flows {
-        check_transfers(&profiles, &f.current(), &mut problems);
-    }
-
-    match (switch, flows) {
-        (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
-            dir: dir.to_path_buf(),
-            switch,
-            profiles,
-            flows: Arc::new(flows),
-        }),
-        _ => Err(problems),
-    }
+    (switch, profiles)
 }
 
 /// Trunk numbers that run a flow name a flow and calendar that exist.
