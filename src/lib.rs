@@ -7,6 +7,7 @@
 //! callers up in an external CRM over HTTP for the IVR; `server` wires
 //! profiles, sockets and tasks together.
 
+pub mod acd;
 pub mod admin;
 pub mod call;
 pub mod config;
