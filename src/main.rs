@@ -118,6 +118,20 @@ fn main() -> ExitCode {
                         flows.calendars().names().collect::<Vec<_>>().join(", ")
                     );
                 }
+                let cc = &c.contact_center;
+                if !cc.agents.is_empty() || !cc.queues.is_empty() {
+                    println!(
+                        "contact center OK: {} agent(s), {} queue(s): {}; skills: {}",
+                        cc.agents.len(),
+                        cc.queues.len(),
+                        cc.queues
+                            .iter()
+                            .map(|q| q.spec.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        cc.skills.join(", ")
+                    );
+                }
                 ExitCode::SUCCESS
             }
             None => ExitCode::FAILURE,

@@ -502,3 +502,90 @@ fn read_commands_work_while_a_flow_file_is_broken() {
     let at = format!("ivr-flows/demo.toml:{}:", line_with(&text, "[nodes.menu"));
     assert!(err.contains(&at), "reload names `{at}`:\n{err}");
 }
+
+/// The demo's contact-center files with `edit` applied to one of them.
+fn config_with_contact_center(
+    file: &str,
+    edit: impl Fn(&str) -> String,
+) -> (tempfile::TempDir, String) {
+    let (dir, _) = config_with_demo_flow(|t| t.to_string());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(
+        &root.join("contact-center"),
+        &dir.path().join("contact-center"),
+    );
+    let path = dir.path().join("contact-center").join(file);
+    let text = edit(&fs::read_to_string(&path).unwrap());
+    fs::write(&path, &text).unwrap();
+    (dir, text)
+}
+
+#[test]
+fn the_demo_contact_center_is_checked() {
+    let (dir, _) = config_with_contact_center("queues.toml", |t| t.to_string());
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("contact center OK: 5 agent(s), 5 queue(s): after_sales, any_agent, complaints, orders, vip"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn contact_center_mistakes_are_located() {
+    let (dir, text) = config_with_contact_center("queues.toml", |t| {
+        t.replace(
+            "strategy = \"longest-idle\"\nrelax",
+            "strategy = \"longest-wait\"\nrelax",
+        )
+        .replace("skills = { complaints = 7 }", "skills = { complaint = 7 }")
+        .replace(
+            "overflow = \"any_agent\"\nannounce_every_seconds = 20",
+            "overflow = \"anyone\"\nannounce_every_seconds = 20",
+        )
+    });
+    let err = check_errors(&dir);
+    let expect = [
+        format!(
+            "contact-center/queues.toml:{}: queue.orders.strategy: `longest-wait` is not a strategy; valid: longest-idle, best-skill, round-robin, fewest-calls, least-talk-time, ring-all",
+            line_with(&text, "longest-wait")
+        ),
+        format!(
+            "contact-center/queues.toml:{}: queue.complaints.skills.complaint: no agent has skill `complaint`; agents' skills (contact-center/agents.toml): after_sales, allergies, complaints, delivery, general, mandarin, orders, vip",
+            line_with(&text, "complaint = 7")
+        ),
+        format!(
+            "contact-center/queues.toml:{}: queue.vip.overflow: no queue `anyone`; queues: after_sales, any_agent, complaints, orders, vip",
+            line_with(&text, "\"anyone\"")
+        ),
+    ];
+    for e in &expect {
+        assert!(err.lines().any(|l| l == e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), expect.len(), "{err}");
+
+    let (dir, text) = config_with_contact_center("agents.toml", |t| {
+        t.replace("id = \"1005\"", "id = \"1009\"")
+            .replace("complaints = 5,", "complaints = 11,")
+    });
+    let err = check_errors(&dir);
+    let expect = [
+        format!(
+            "contact-center/agents.toml:{}: agent[4].id: no SIP user `1009` on an internal profile (sip-profiles/); users: 1001, 1002, 1003, 1004, 1005",
+            line_with(&text, "1009")
+        ),
+        format!(
+            "contact-center/agents.toml:{}: agent[3].skills.complaints: 11 is out of range; valid: 1 to 10",
+            line_with(&text, "complaints = 11")
+        ),
+    ];
+    for e in &expect {
+        assert!(err.lines().any(|l| l == e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), expect.len(), "{err}");
+}

@@ -6,10 +6,12 @@
 //!   over the wait, strategy) and the order its callers wait in;
 //! - `bits`: agent sets as bitsets, for the router;
 //! - `router`: the routing decision (which caller to which agent);
-//! - `floor`: all of it kept consistent, sans-IO, for the ACD task.
+//! - `floor`: all of it kept consistent, sans-IO, for the ACD task;
+//! - `config`: agents and queues from `contact-center/`.
 
 pub mod agent;
 pub mod bits;
+pub mod config;
 pub mod floor;
 pub mod queue;
 pub mod router;

@@ -33,6 +33,8 @@ pub struct Config {
     /// The IVR flows and calendars of `ivr-flows/` (none when the folder
     /// is absent or empty); shared, reloadable.
     pub flows: Arc<Flows>,
+    /// Agents and queues (`contact-center/`).
+    pub contact_center: crate::acd::config::ContactCenter,
 }
 
 impl Config {
@@ -107,6 +109,15 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     if let Some(f) = &flows {
         check_transfers(&profiles, &f.current(), &mut problems);
     }
+    let extensions: Vec<&str> = profiles
+        .iter()
+        .filter_map(|p| match &p.kind {
+            ProfileKind::Internal(s) => Some(s.users.iter().map(|u| u.extension.as_str())),
+            ProfileKind::Trunk(_) => None,
+        })
+        .flatten()
+        .collect();
+    let contact_center = crate::acd::config::load(dir, &extensions, &mut problems);
 
     match (switch, flows) {
         (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
@@ -114,6 +125,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
             switch,
             profiles,
             flows: Arc::new(flows),
+            contact_center,
         }),
         _ => Err(problems),
     }

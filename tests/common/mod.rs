@@ -325,6 +325,7 @@ impl Switch {
         if root.join("ivr-flows").is_dir() {
             copy_tree(&root.join("ivr-flows"), &cfg.join("ivr-flows"));
         }
+        copy_tree(&root.join("contact-center"), &cfg.join("contact-center"));
         if root.join("prompts").is_dir() {
             copy_tree(&root.join("prompts"), &cfg.join("prompts"));
         }

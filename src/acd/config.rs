@@ -1,0 +1,400 @@
+//! The contact center's configuration: `contact-center/agents.toml` (who
+//! the agents are, their team and skills with proficiencies) and
+//! `contact-center/queues.toml` (each queue's skills, strategy, timers and
+//! what happens when a caller waits too long). Checked with file, line and
+//! field, like every other configuration file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::queue::{MAX_PROFICIENCY, QueueSpec, Relaxation, SkillId, Strategy};
+use crate::config::{ConfigProblem, ProblemSink};
+
+/// One agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// The agent's extension on the agents profile (their phone).
+    pub id: String,
+    pub name: String,
+    pub team: String,
+    pub skills: Vec<(SkillId, u8)>,
+}
+
+/// Where a caller goes after the queue's maximum wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaxWait {
+    /// Into another queue, keeping their time waited.
+    Queue(String),
+    /// The flow's next node for a queue that gave up (its `no_answer`).
+    Exit,
+}
+
+/// One queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub spec: QueueSpec,
+    pub ring_timeout_ms: i64,
+    pub wrap_up_ms: i64,
+    pub max_wait_ms: i64,
+    pub on_max_wait: MaxWait,
+    /// Callers may join while no agent of the queue is logged in.
+    pub join_empty: bool,
+    /// Position and estimated wait announced this often (0: never).
+    pub announce_every_ms: i64,
+}
+
+/// Agents and queues.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactCenter {
+    /// Skill names; a skill's id is its index.
+    pub skills: Vec<String>,
+    pub agents: Vec<AgentConfig>,
+    pub queues: Vec<QueueConfig>,
+    /// Offers missed in a row before an agent is made not ready.
+    pub max_missed: u32,
+}
+
+impl ContactCenter {
+    pub fn queue(&self, name: &str) -> Option<usize> {
+        self.queues.iter().position(|q| q.spec.name == name)
+    }
+
+    pub fn agent(&self, id: &str) -> Option<usize> {
+        self.agents.iter().position(|a| a.id == id)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentsFile {
+    max_missed_offers: Option<Spanned<i64>>,
+    #[serde(default)]
+    agent: Vec<Spanned<AgentEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentEntry {
+    id: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    skills: BTreeMap<String, Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueuesFile {
+    #[serde(default)]
+    queue: BTreeMap<String, Spanned<QueueEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueEntry {
+    #[serde(default)]
+    skills: BTreeMap<String, Spanned<i64>>,
+    strategy: Option<Spanned<String>>,
+    #[serde(default)]
+    relax: Vec<Spanned<RelaxEntry>>,
+    ring_timeout_seconds: Option<Spanned<i64>>,
+    wrap_up_seconds: Option<Spanned<i64>>,
+    max_wait_seconds: Option<Spanned<i64>>,
+    overflow: Option<Spanned<String>>,
+    join_empty: Option<bool>,
+    announce_every_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelaxEntry {
+    after_seconds: i64,
+    min_proficiency: i64,
+}
+
+/// Loads `dir/contact-center/` (absent: no agents, no queues); agents'
+/// ids must be among `extensions` (the SIP users of internal profiles).
+pub fn load(dir: &Path, extensions: &[&str], problems: &mut Vec<ConfigProblem>) -> ContactCenter {
+    let mut cc = ContactCenter {
+        max_missed: 3,
+        ..Default::default()
+    };
+    let folder = dir.join("contact-center");
+    if let Some((shown, text)) = read(&folder, "agents.toml", problems) {
+        let mut sink = ProblemSink::new(&shown, &text);
+        agents(&text, extensions, &mut cc, &mut sink);
+        problems.append(&mut sink.problems);
+    }
+    if let Some((shown, text)) = read(&folder, "queues.toml", problems) {
+        let mut sink = ProblemSink::new(&shown, &text);
+        queues(&text, &mut cc, &mut sink);
+        problems.append(&mut sink.problems);
+    }
+    cc
+}
+
+fn read(
+    folder: &Path,
+    name: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<(std::path::PathBuf, String)> {
+    let path = folder.join(name);
+    let shown = Path::new("contact-center").join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some((shown, text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            problems.push(ConfigProblem {
+                file: shown,
+                line: 0,
+                field: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            });
+            None
+        }
+    }
+}
+
+fn in_range(
+    v: &Spanned<i64>,
+    range: std::ops::RangeInclusive<i64>,
+    field: &str,
+    sink: &mut ProblemSink<'_>,
+) -> Option<i64> {
+    if range.contains(v.get_ref()) {
+        Some(*v.get_ref())
+    } else {
+        sink.at_span(
+            v.span(),
+            field,
+            format!(
+                "{} is out of range; valid: {} to {}",
+                v.get_ref(),
+                range.start(),
+                range.end()
+            ),
+        );
+        None
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn agents(text: &str, extensions: &[&str], cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
+    let file: AgentsFile = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => return sink.toml_error(&e),
+    };
+    if let Some(m) = &file.max_missed_offers {
+        cc.max_missed = in_range(m, 1..=100, "max_missed_offers", sink).unwrap_or(3) as u32;
+    }
+    for (i, a) in file.agent.iter().enumerate() {
+        let a = a.get_ref();
+        let id = a.id.get_ref();
+        if !id.chars().all(|c| c.is_ascii_digit()) || id.is_empty() {
+            sink.at_span(
+                a.id.span(),
+                &format!("agent[{i}].id"),
+                format!("`{id}` is not an extension (digits)"),
+            );
+        } else if !extensions.contains(&id.as_str()) {
+            sink.at_span(
+                a.id.span(),
+                &format!("agent[{i}].id"),
+                format!(
+                    "no SIP user `{id}` on an internal profile (sip-profiles/); users: {}",
+                    extensions.join(", ")
+                ),
+            );
+        } else if cc.agents.iter().any(|o| &o.id == id) {
+            sink.at_span(
+                a.id.span(),
+                &format!("agent[{i}].id"),
+                format!("agent `{id}` is listed twice"),
+            );
+        }
+        let mut skills = Vec::new();
+        for (name, p) in &a.skills {
+            let field = format!("agent[{i}].skills.{name}");
+            if !is_name(name) {
+                sink.at_span(
+                    p.span(),
+                    &field,
+                    format!("`{name}` is not a skill name (letters, digits, `_`, `-`)"),
+                );
+                continue;
+            }
+            let Some(p) = in_range(p, 1..=i64::from(MAX_PROFICIENCY), &field, sink) else {
+                continue;
+            };
+            let skill = match cc.skills.iter().position(|s| s == name) {
+                Some(s) => s,
+                None => {
+                    cc.skills.push(name.clone());
+                    cc.skills.len() - 1
+                }
+            };
+            skills.push((skill, p as u8));
+        }
+        cc.agents.push(AgentConfig {
+            id: id.clone(),
+            name: a.name.clone(),
+            team: a.team.clone(),
+            skills,
+        });
+    }
+}
+
+fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
+    let file: QueuesFile = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => return sink.toml_error(&e),
+    };
+    let names: Vec<&String> = file.queue.keys().collect();
+    for (name, q) in &file.queue {
+        let at = q.span();
+        let q = q.get_ref();
+        let field = |f: &str| format!("queue.{name}.{f}");
+        if !is_name(name) {
+            sink.at_span(
+                at.clone(),
+                &format!("queue.{name}"),
+                format!("`{name}` is not a queue name (letters, digits, `_`, `-`)"),
+            );
+        }
+        let mut skills = Vec::new();
+        for (skill, min) in &q.skills {
+            let f = field(&format!("skills.{skill}"));
+            let Some(min) = in_range(min, 1..=i64::from(MAX_PROFICIENCY), &f, sink) else {
+                continue;
+            };
+            match cc.skills.iter().position(|s| s == skill) {
+                Some(id) => skills.push((id, min as u8)),
+                None => sink.at_span(
+                    q.skills[skill].span(),
+                    &f,
+                    format!(
+                        "no agent has skill `{skill}`; agents' skills (contact-center/agents.toml): {}",
+                        if cc.skills.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            let mut known = cc.skills.clone();
+                            known.sort();
+                            known.join(", ")
+                        }
+                    ),
+                ),
+            }
+        }
+        let strategy = match &q.strategy {
+            None => Strategy::LongestIdle,
+            Some(s) => Strategy::from_name(s.get_ref()).unwrap_or_else(|| {
+                let valid: Vec<&str> = Strategy::NAMES.iter().map(|(n, _)| *n).collect();
+                sink.at_span(
+                    s.span(),
+                    &field("strategy"),
+                    format!(
+                        "`{}` is not a strategy; valid: {}",
+                        s.get_ref(),
+                        valid.join(", ")
+                    ),
+                );
+                Strategy::LongestIdle
+            }),
+        };
+        let mut relax: Vec<Relaxation> = Vec::new();
+        for (i, r) in q.relax.iter().enumerate() {
+            let (span, r) = (r.span(), r.get_ref());
+            let f = field(&format!("relax[{i}]"));
+            let after_ms = r.after_seconds.saturating_mul(1000);
+            if !(1..=3600).contains(&r.after_seconds)
+                || !(1..=i64::from(MAX_PROFICIENCY)).contains(&r.min_proficiency)
+            {
+                sink.at_span(
+                    span,
+                    &f,
+                    "after_seconds is 1 to 3600 and min_proficiency 1 to 10".into(),
+                );
+            } else if relax.last().is_some_and(|l| l.after_ms >= after_ms) {
+                sink.at_span(span, &f, "steps go by increasing after_seconds".into());
+            } else {
+                relax.push(Relaxation {
+                    after_ms,
+                    min_proficiency: r.min_proficiency as u8,
+                });
+            }
+        }
+        let seconds =
+            |v: &Option<Spanned<i64>>, f: &str, range, default: i64, sink: &mut ProblemSink<'_>| {
+                v.as_ref()
+                    .map_or(Some(default), |v| in_range(v, range, &field(f), sink))
+                    .unwrap_or(default)
+                    * 1000
+            };
+        let ring_timeout_ms = seconds(
+            &q.ring_timeout_seconds,
+            "ring_timeout_seconds",
+            5..=120,
+            15,
+            sink,
+        );
+        let wrap_up_ms = seconds(&q.wrap_up_seconds, "wrap_up_seconds", 0..=3600, 10, sink);
+        let max_wait_ms = seconds(
+            &q.max_wait_seconds,
+            "max_wait_seconds",
+            10..=86_400,
+            600,
+            sink,
+        );
+        let announce_every_ms = seconds(
+            &q.announce_every_seconds,
+            "announce_every_seconds",
+            0..=3600,
+            0,
+            sink,
+        );
+        let on_max_wait = match &q.overflow {
+            None => MaxWait::Exit,
+            Some(o) if o.get_ref() == name => {
+                sink.at_span(
+                    o.span(),
+                    &field("overflow"),
+                    "a queue cannot overflow into itself".into(),
+                );
+                MaxWait::Exit
+            }
+            Some(o) if names.contains(&o.get_ref()) => MaxWait::Queue(o.get_ref().clone()),
+            Some(o) => {
+                let valid: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+                sink.at_span(
+                    o.span(),
+                    &field("overflow"),
+                    format!("no queue `{}`; queues: {}", o.get_ref(), valid.join(", ")),
+                );
+                MaxWait::Exit
+            }
+        };
+        cc.queues.push(QueueConfig {
+            spec: QueueSpec {
+                name: name.clone(),
+                skills,
+                strategy,
+                relax,
+            },
+            ring_timeout_ms,
+            wrap_up_ms,
+            max_wait_ms,
+            on_max_wait,
+            join_empty: q.join_empty.unwrap_or(true),
+            announce_every_ms,
+        });
+    }
+}
