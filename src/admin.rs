@@ -277,3 +277,50 @@ pub async fn force_calendar(cfg: &Config, name: &str, state: &str) -> anyhow::Re
     };
     Ok(format!("calendar {name}: {what}; {applied}\n"))
 }
+
+/// `switchboard agents`: every agent of `contact-center/agents.toml` with
+/// their state as the running switch last stored it (logged out when it
+/// never stored one), and their latest transitions.
+pub async fn agents(cfg: &Settings, json: bool) -> anyhow::Result<String> {
+    let store = open_store(&cfg.switch).await?;
+    let states = store.agent_states().await?;
+    let mut rows = Vec::new();
+    for a in &cfg.contact_center.agents {
+        let (state, reason) = states
+            .iter()
+            .find(|(id, _, _)| id == &a.id)
+            .map_or(("logged_out", ""), |(_, s, r)| (s.as_str(), r.as_str()));
+        let history = store.agent_transitions(&a.id, 10).await?;
+        rows.push(serde_json::json!({
+            "agent": a.id,
+            "name": a.name,
+            "team": a.team,
+            "state": state,
+            "reason": reason,
+            "transitions": history.iter().map(|t| serde_json::json!({
+                "from": t.from_state, "to": t.to_state, "reason": t.reason, "at": t.at,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    if json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&rows)?));
+    }
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:<8} {:<16} {:<12} {:<10} reason",
+        "agent", "name", "team", "state"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<8} {:<16} {:<12} {:<10} {}",
+            r["agent"].as_str().unwrap_or(""),
+            r["name"].as_str().unwrap_or(""),
+            r["team"].as_str().unwrap_or(""),
+            r["state"].as_str().unwrap_or(""),
+            r["reason"].as_str().unwrap_or("")
+        )?;
+    }
+    Ok(out)
+}

@@ -56,6 +56,15 @@ enum Command {
         #[command(subcommand)]
         action: CustomersAction,
     },
+    /// Show the agents (contact-center/agents.toml) with their state and
+    /// latest transitions, as the running switch stored them.
+    Agents {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the latest call detail records: legs and their quality,
     /// recordings, digits, hold and media timeouts.
     Calls {
@@ -154,6 +163,11 @@ fn main() -> ExitCode {
         Command::Status { config } => admin_command(&config, config::load_settings, |cfg| {
             Box::pin(switchboard::admin::status(cfg))
         }),
+        Command::Agents { config, json } => {
+            admin_command(&config, config::load_settings, move |cfg| {
+                Box::pin(switchboard::admin::agents(cfg, json))
+            })
+        }
         Command::Calls {
             config,
             limit,

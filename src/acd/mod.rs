@@ -12,9 +12,11 @@
 pub mod agent;
 pub mod bits;
 pub mod config;
+pub mod feature;
 pub mod floor;
 pub mod queue;
 pub mod router;
+pub mod service;
 
 #[cfg(test)]
 mod tests_floor;

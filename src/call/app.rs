@@ -37,6 +37,9 @@ pub(super) enum Phase {
     Recording(PathBuf),
     /// Playing the message back; the switch hangs up after it.
     Playback(PlaybackId),
+    /// Telling an agent what their feature code did; then the switch
+    /// hangs up.
+    Confirm(PlaybackId),
     Done,
     /// An IVR flow (`ivr.rs`).
     Flow(Box<super::ivr::FlowRun>),
@@ -58,6 +61,9 @@ impl Call {
             Application::RecordPlayback => "record-playback",
             Application::Flow { flow, calendar } => {
                 return self.start_flow(flow, calendar.clone()).await;
+            }
+            Application::AgentFeature { agent, code } => {
+                return self.start_feature(agent, code).await;
             }
         };
         if !self.answer_for_app(name).await {
@@ -81,7 +87,7 @@ impl Call {
                     None => self.begin_recording().await,
                 }
             }
-            Application::Flow { .. } => Phase::Done,
+            Application::Flow { .. } | Application::AgentFeature { .. } => Phase::Done,
         };
         if let Some(a) = self.app.as_mut() {
             a.phase = phase;
@@ -291,6 +297,11 @@ impl Call {
                     Some(Phase::Prompt(p)) if *p == id => Some(self.begin_recording().await),
                     Some(Phase::Playback(p)) if *p == id => {
                         self.note_end(HangupBy::Switch, "message played back", None);
+                        self.hang_up_both().await;
+                        Some(Phase::Done)
+                    }
+                    Some(Phase::Confirm(p)) if *p == id => {
+                        self.note_end(HangupBy::Switch, "feature code confirmed", None);
                         self.hang_up_both().await;
                         Some(Phase::Done)
                     }

@@ -234,7 +234,11 @@ impl Call {
 
     /// Plays flow prompts: files of the prompts folder, and texts spoken
     /// (once, cached) by the TTS engine.
-    async fn play_flow_prompts(&self, items: &[PromptItem], barge_in: bool) -> Option<PlaybackId> {
+    pub(super) async fn play_flow_prompts(
+        &self,
+        items: &[PromptItem],
+        barge_in: bool,
+    ) -> Option<PlaybackId> {
         let session = self.media.as_ref()?.session()?;
         let format = session.format();
         let dir = self.ctx.prompts.dir.clone();

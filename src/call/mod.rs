@@ -7,6 +7,7 @@
 
 mod app;
 mod dialog;
+mod feature;
 mod fork;
 mod ivr;
 mod media;
@@ -38,6 +39,7 @@ use fork::{Fork, ForkState, InviteParts, best_failure, body_of, build_invite, re
 use media::{CallMedia, MediaEvent, Reject, SDP};
 pub use media::{MediaContext, MusicOnHold};
 use record::EndInfo;
+pub use record::unix_ms;
 use relay::{Relay, Retransmit};
 use session_timer::SessionTimer;
 pub use session_timer::TimerConfig;
@@ -59,6 +61,8 @@ pub struct CallContext {
     pub flows: Arc<crate::flow::Flows>,
     /// The HTTP client of CRM lookups.
     pub crm: reqwest::Client,
+    /// The ACD (queues and agents), when `contact-center/` defines any.
+    pub acd: Option<crate::acd::service::Acd>,
 }
 
 /// Where the switch's prompts are and their converted, cached copies.

@@ -71,14 +71,20 @@ impl Config {
 pub struct Settings {
     pub switch: SwitchSettings,
     pub profiles: Vec<Profile>,
+    pub contact_center: crate::acd::config::ContactCenter,
 }
 
 /// Loads and checks `switchboard.toml` and `sip-profiles/` of `dir`.
 pub fn load_settings(dir: &Path) -> Result<Settings, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
     let (switch, profiles) = settings_parts(dir, &mut problems);
+    let contact_center = contact_center(dir, &profiles, &mut problems);
     match switch {
-        Some(switch) if problems.is_empty() => Ok(Settings { switch, profiles }),
+        Some(switch) if problems.is_empty() => Ok(Settings {
+            switch,
+            profiles,
+            contact_center,
+        }),
         _ => Err(problems),
     }
 }
@@ -109,15 +115,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     if let Some(f) = &flows {
         check_transfers(&profiles, &f.current(), &mut problems);
     }
-    let extensions: Vec<&str> = profiles
-        .iter()
-        .filter_map(|p| match &p.kind {
-            ProfileKind::Internal(s) => Some(s.users.iter().map(|u| u.extension.as_str())),
-            ProfileKind::Trunk(_) => None,
-        })
-        .flatten()
-        .collect();
-    let contact_center = crate::acd::config::load(dir, &extensions, &mut problems);
+    let contact_center = contact_center(dir, &profiles, &mut problems);
 
     match (switch, flows) {
         (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
@@ -129,6 +127,24 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
         }),
         _ => Err(problems),
     }
+}
+
+/// `contact-center/`, its agents checked against the internal profiles'
+/// users.
+fn contact_center(
+    dir: &Path,
+    profiles: &[Profile],
+    problems: &mut Vec<ConfigProblem>,
+) -> crate::acd::config::ContactCenter {
+    let extensions: Vec<&str> = profiles
+        .iter()
+        .filter_map(|p| match &p.kind {
+            ProfileKind::Internal(s) => Some(s.users.iter().map(|u| u.extension.as_str())),
+            ProfileKind::Trunk(_) => None,
+        })
+        .flatten()
+        .collect();
+    crate::acd::config::load(dir, &extensions, problems)
 }
 
 /// `switchboard.toml` (if valid) and the valid profiles; problems go to

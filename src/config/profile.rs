@@ -141,6 +141,12 @@ pub enum Application {
         flow: String,
         calendar: Option<String>,
     },
+    /// An agent's feature code, dialled from their (authenticated) phone
+    /// on an internal profile; never written in a profile.
+    AgentFeature {
+        agent: String,
+        code: crate::acd::feature::FeatureCode,
+    },
 }
 
 impl Application {
@@ -160,6 +166,7 @@ impl Application {
             Application::Echo => "echo".into(),
             Application::RecordPlayback => "record-playback".into(),
             Application::Flow { flow, .. } => format!("flow:{flow}"),
+            Application::AgentFeature { code, .. } => format!("feature:{}", code.dialled()),
         }
     }
 }

@@ -165,7 +165,7 @@ impl Registrar {
 
         // Authentication: an unknown user is answered exactly like a
         // wrong password.
-        match self.authenticate(msg, &aor, flow.remote.ip(), now_unix, now) {
+        match self.authenticate(msg, "REGISTER", &aor, flow.remote.ip(), now_unix, now) {
             Ok(()) => {}
             Err(reply) => return reply,
         }
@@ -265,9 +265,33 @@ impl Registrar {
         reply
     }
 
+    /// Authenticates a request other than REGISTER from one of this
+    /// profile's users (the From user): the user's extension, or the 401
+    /// challenge (or refusal) to answer.
+    pub fn authenticate_request(
+        &mut self,
+        msg: &SipMessage,
+        method: &str,
+        flow: Flow,
+        now_unix: u64,
+        now: Instant,
+    ) -> Result<String, Reply> {
+        let Ok(from) = msg.from() else {
+            return Err(Reply::new(400, "Bad From Header"));
+        };
+        let user = from
+            .uri
+            .user_unescaped()
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .unwrap_or_default();
+        self.authenticate(msg, method, &user, flow.remote.ip(), now_unix, now)?;
+        Ok(user)
+    }
+
     fn authenticate(
         &mut self,
         msg: &SipMessage,
+        method: &str,
         aor: &str,
         src: IpAddr,
         now_unix: u64,
@@ -284,7 +308,6 @@ impl Registrar {
         let Some(creds) = creds else {
             return Err(self.challenge(now_unix, false));
         };
-        let method = "REGISTER";
         let outcome = match self.users.get(aor) {
             Some(user) if creds.username == user.extension => {
                 self.auth
@@ -299,7 +322,7 @@ impl Registrar {
                 self.guard.record_auth_failure_detail(
                     src,
                     msg.user_agent().as_deref(),
-                    &format!("REGISTER {aor}: {reason}"),
+                    &format!("{method} {aor}: {reason}"),
                     now,
                 );
                 Err(self.challenge(now_unix, false))

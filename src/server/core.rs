@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 use super::respond::{self, ALLOW};
 use super::routing::{Route, route_trunk_invite};
 use super::runtime::ProfileRuntime;
+use crate::acd::feature::FeatureCode;
 use crate::call::{CallContext, Destination};
-use crate::config::ProfileKind;
+use crate::config::{Application, ProfileKind};
 use crate::registrar::Registrar;
 use crate::sip::auth::unix_now;
 use crate::sip::codec::{Method, SipMessage};
@@ -321,7 +322,46 @@ impl Core {
                         route_trunk_invite(&msg, t, &self.profiles, &self.registrars, unix_now())
                     }
                     ProfileKind::Internal(_) => {
-                        Route::Reject(403, "Calls From Agents Are Not Enabled")
+                        let code = msg.request_uri().ok().and_then(|u| {
+                            u.user_unescaped()
+                                .and_then(|u| FeatureCode::parse(&String::from_utf8_lossy(&u)))
+                        });
+                        let Some(code) = code else {
+                            self.answer(
+                                &key,
+                                &msg,
+                                reply_flow,
+                                403,
+                                "Calls From Agents Are Not Enabled",
+                                &[],
+                            );
+                            return;
+                        };
+                        let auth = self.registrars.get_mut(&flow.profile).map(|r| {
+                            r.authenticate_request(&msg, "INVITE", flow, unix_now(), Instant::now())
+                        });
+                        match auth {
+                            Some(Ok(agent)) => {
+                                Route::Application(Application::AgentFeature { agent, code })
+                            }
+                            Some(Err(reply)) => {
+                                let headers: Vec<(&str, &str)> = reply
+                                    .headers
+                                    .iter()
+                                    .map(|(n, v)| (*n, v.as_str()))
+                                    .collect();
+                                self.answer(
+                                    &key,
+                                    &msg,
+                                    reply_flow,
+                                    reply.status,
+                                    reply.reason,
+                                    &headers,
+                                );
+                                return;
+                            }
+                            None => Route::Reject(403, "Calls From Agents Are Not Enabled"),
+                        }
                     }
                 };
                 let dest = match route {

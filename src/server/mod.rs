@@ -141,6 +141,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let profiles = Arc::new(profiles);
     let (cdr, cdr_task) = CdrWriter::start(store.clone());
+    let cc = &cfg.contact_center;
+    let acd = if cc.agents.is_empty() && cc.queues.is_empty() {
+        None
+    } else {
+        Some(crate::acd::service::start(cc, Some(store.clone())).await)
+    };
     let calls = Arc::new(CallContext {
         media: Arc::new(media_context(&cfg)),
         cdr: Some(cdr),
@@ -155,6 +161,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
         flows: cfg.flows.clone(),
         crm: crate::crm::client(),
+        acd,
     });
     let core = core::Core::new(
         TransactionLayer::new(tx_config),

@@ -1,6 +1,7 @@
 //! Storage: the embedded SQLite database (sqlx), its migrations, and the
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
+mod agents;
 mod calendar_overrides;
 mod callbacks;
 mod calls;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use agents::AgentTransition;
 pub use callbacks::{Callback, NewCallback};
 pub use calls::{
     AgentLeg, CallEnd, CallEvent, CallEventKind, CallRecord, Cdr, Disposition, HangupBy,

@@ -540,6 +540,30 @@ impl Switch {
         serde_json::from_slice(&out.stdout).expect("switchboard calls --json prints JSON")
     }
 
+    /// The agents as `switchboard agents --json` prints them.
+    pub fn agent_states(&self) -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["agents", "--json", "--config"])
+            .arg(self.dir.path())
+            .output()
+            .expect("run switchboard agents");
+        assert!(
+            out.status.success(),
+            "switchboard agents failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("switchboard agents --json prints JSON")
+    }
+
+    /// Agent `id`'s state as last stored.
+    pub fn agent_state(&self, id: &str) -> String {
+        self.agent_states()
+            .iter()
+            .find(|a| a["agent"] == id)
+            .and_then(|a| a["state"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// Waits (bounded) until `n` calls are recorded and all have ended;
     /// returns them newest first.
     pub fn wait_calls_ended(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {

@@ -1,0 +1,489 @@
+//! The ACD task: the one owner of the floor. Calls join and leave queues
+//! and report what their offers did; agents' feature codes and the admin
+//! change agents' states; the task performs the floor's orders (it tells
+//! the waiting call which agent to ring or to stop ringing) and stores
+//! every agent transition. A restarted switch starts every agent from
+//! their stored state, freeing the ones a lost call held.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::agent::{AgentEvent, AgentState, EntryId, Millis};
+use super::config::ContactCenter;
+use super::floor::{Floor, Order};
+use super::router::{AgentSkills, Router};
+use crate::store::{AgentTransition, Store};
+
+/// How many messages may wait for the ACD task.
+const QUEUE: usize = 1024;
+/// How often wrap-ups are checked.
+const TICK: Duration = Duration::from_millis(250);
+
+/// What the ACD tells a waiting call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToCaller {
+    /// Ring agent `agent` (an extension) for at most `ring_timeout`.
+    Offer {
+        agent: String,
+        ring_timeout: Duration,
+    },
+    /// Stop ringing `agent`.
+    StopRinging { agent: String },
+}
+
+/// What an offer to an agent did, as the call reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferOutcome {
+    Ringing,
+    Answered,
+    /// Timed out, refused, or no phone could be reached.
+    NoAnswer,
+}
+
+/// A change an agent (feature code) or an admin asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentRequest {
+    Ready,
+    NotReady { reason: String },
+    LogOut,
+    ExtendWrapUp { seconds: u32 },
+}
+
+/// Why a caller could not join.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefused {
+    #[error("no queue `{0}`")]
+    NoQueue(String),
+    #[error("nobody is logged in to queue `{0}`")]
+    Empty(String),
+}
+
+/// A caller in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joined {
+    pub entry: EntryId,
+    /// 1-based place in line (0 when offered at once).
+    pub position: usize,
+    /// The queue's maximum wait.
+    pub max_wait: Duration,
+}
+
+enum Msg {
+    Join {
+        queue: String,
+        priority: u8,
+        since: Option<Millis>,
+        caller: mpsc::Sender<ToCaller>,
+        reply: oneshot::Sender<Result<Joined, JoinRefused>>,
+    },
+    Leave {
+        entry: EntryId,
+    },
+    Offer {
+        entry: EntryId,
+        agent: String,
+        outcome: OfferOutcome,
+    },
+    Ended {
+        entry: EntryId,
+    },
+    Agent {
+        agent: String,
+        request: AgentRequest,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    States {
+        reply: oneshot::Sender<Vec<(String, String)>>,
+    },
+}
+
+/// A cheap handle to the ACD task.
+#[derive(Clone, Debug)]
+pub struct Acd {
+    tx: mpsc::Sender<Msg>,
+    queues: Arc<Vec<String>>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("acd message")
+    }
+}
+
+impl Acd {
+    /// Whether `queue` is one of the ACD's queues.
+    pub fn has_queue(&self, queue: &str) -> bool {
+        self.queues.iter().any(|q| q == queue)
+    }
+
+    /// Puts a caller in line in `queue`; `since` keeps the time already
+    /// waited (an overflow from another queue). The ACD sends offers to
+    /// `caller`.
+    pub async fn join(
+        &self,
+        queue: &str,
+        priority: u8,
+        since: Option<Millis>,
+        caller: mpsc::Sender<ToCaller>,
+    ) -> Result<Joined, JoinRefused> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Join {
+            queue: queue.to_string(),
+            priority,
+            since,
+            caller,
+            reply,
+        };
+        if self.tx.send(msg).await.is_err() {
+            return Err(JoinRefused::NoQueue(queue.to_string()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(JoinRefused::NoQueue(queue.to_string())))
+    }
+
+    /// The caller left the line (hung up, gave up, overflowed).
+    pub async fn leave(&self, entry: EntryId) {
+        let _ = self.tx.send(Msg::Leave { entry }).await;
+    }
+
+    /// What an offer to `agent` did.
+    pub async fn offer(&self, entry: EntryId, agent: &str, outcome: OfferOutcome) {
+        let msg = Msg::Offer {
+            entry,
+            agent: agent.to_string(),
+            outcome,
+        };
+        let _ = self.tx.send(msg).await;
+    }
+
+    /// The call of `entry` (connected to an agent) ended.
+    pub async fn ended(&self, entry: EntryId) {
+        let _ = self.tx.send(Msg::Ended { entry }).await;
+    }
+
+    /// Changes an agent's state; the new state's text, or why not.
+    pub async fn agent(&self, agent: &str, request: AgentRequest) -> Result<String, String> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Agent {
+            agent: agent.to_string(),
+            request,
+            reply,
+        };
+        if self.tx.send(msg).await.is_err() {
+            return Err("the ACD is not running".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| Err("the ACD is not running".into()))
+    }
+
+    /// Every agent's state: (extension, state).
+    pub async fn states(&self) -> Vec<(String, String)> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::States { reply }).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+/// Starts the ACD task for `cc`, restoring agents' stored states.
+pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
+    let agents = cc
+        .agents
+        .iter()
+        .map(|a| AgentSkills {
+            id: a.id.clone(),
+            skills: a.skills.clone(),
+        })
+        .collect();
+    let router = Router::new(
+        cc.skills.len(),
+        agents,
+        cc.queues.iter().map(|q| q.spec.clone()).collect(),
+    );
+    let wrap_up = cc.queues.iter().map(|q| q.wrap_up_ms).collect();
+    let mut task = Task {
+        floor: Floor::new(router, cc.max_missed, wrap_up),
+        ids: cc
+            .agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect(),
+        queues: cc.queues.clone(),
+        callers: HashMap::new(),
+        next_entry: 1,
+        store,
+    };
+    task.restore().await;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let queues = Arc::new(cc.queues.iter().map(|q| q.spec.name.clone()).collect());
+    tokio::spawn(task.run(rx));
+    Acd { tx, queues }
+}
+
+struct Task {
+    floor: Floor,
+    ids: HashMap<String, usize>,
+    queues: Vec<super::config::QueueConfig>,
+    /// Each entry's call.
+    callers: HashMap<EntryId, mpsc::Sender<ToCaller>>,
+    next_entry: EntryId,
+    store: Option<Store>,
+}
+
+fn now_ms() -> Millis {
+    crate::call::unix_ms()
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.handle(msg).await,
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    let orders = self.floor.tick(now_ms());
+                    self.perform(orders).await;
+                }
+            }
+        }
+    }
+
+    /// Agents start from their stored state; the ones a lost call held
+    /// (reserved, ringing, on call, wrap-up) are available again.
+    async fn restore(&mut self) {
+        let Some(store) = &self.store else { return };
+        let stored = match store.agent_states().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("agent states not read: {e}");
+                return;
+            }
+        };
+        let now = now_ms();
+        let mut orders = Vec::new();
+        for (agent, state, reason) in stored {
+            let Some(&a) = self.ids.get(&agent) else {
+                continue;
+            };
+            let events = match state.as_str() {
+                "logged_out" => vec![],
+                "not_ready" => vec![AgentEvent::Ready, AgentEvent::NotReady { reason }],
+                _ => vec![AgentEvent::Ready],
+            };
+            for e in events {
+                if let Ok(o) = self.floor.on_agent(a, e, now) {
+                    orders.extend(o);
+                }
+            }
+        }
+        self.perform(orders).await;
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        let now = now_ms();
+        let orders = match msg {
+            Msg::Join {
+                queue,
+                priority,
+                since,
+                caller,
+                reply,
+            } => {
+                let Some(q) = self.queues.iter().position(|c| c.spec.name == queue) else {
+                    let _ = reply.send(Err(JoinRefused::NoQueue(queue)));
+                    return;
+                };
+                if !self.queues[q].join_empty && !self.staffed(q) {
+                    let _ = reply.send(Err(JoinRefused::Empty(queue)));
+                    return;
+                }
+                let entry = self.next_entry;
+                self.next_entry += 1;
+                self.callers.insert(entry, caller);
+                let orders = self
+                    .floor
+                    .join(entry, q, priority, since.unwrap_or(now).min(now));
+                let joined = Joined {
+                    entry,
+                    position: self.floor.router().position(entry).unwrap_or(0),
+                    max_wait: Duration::from_millis(self.queues[q].max_wait_ms as u64),
+                };
+                let _ = reply.send(Ok(joined));
+                orders
+            }
+            Msg::Leave { entry } => {
+                let orders = self.floor.leave(entry, now);
+                self.callers.remove(&entry);
+                orders
+            }
+            Msg::Ended { entry } => {
+                let agent = match self.floor.entry(entry).map(|e| &e.stage) {
+                    Some(super::floor::Stage::Connected { agent, .. }) => Some(*agent),
+                    _ => None,
+                };
+                self.callers.remove(&entry);
+                match agent {
+                    Some(a) => self
+                        .floor
+                        .on_agent(
+                            a,
+                            AgentEvent::CallEnded {
+                                entry,
+                                wrap_up_ms: 0,
+                            },
+                            now,
+                        )
+                        .unwrap_or_default(),
+                    None => self.floor.leave(entry, now),
+                }
+            }
+            Msg::Offer {
+                entry,
+                agent,
+                outcome,
+            } => {
+                let Some(&a) = self.ids.get(&agent) else {
+                    return;
+                };
+                let event = match outcome {
+                    OfferOutcome::Ringing => AgentEvent::Ring { entry },
+                    OfferOutcome::Answered => AgentEvent::Answer { entry },
+                    OfferOutcome::NoAnswer => AgentEvent::NoAnswer { entry },
+                };
+                self.floor.on_agent(a, event, now).unwrap_or_default()
+            }
+            Msg::Agent {
+                agent,
+                request,
+                reply,
+            } => {
+                let Some(&a) = self.ids.get(&agent) else {
+                    let _ = reply.send(Err(format!("{agent} is not an agent")));
+                    return;
+                };
+                let event = match request {
+                    AgentRequest::Ready => AgentEvent::Ready,
+                    AgentRequest::NotReady { reason } => AgentEvent::NotReady { reason },
+                    AgentRequest::LogOut => AgentEvent::LogOut,
+                    AgentRequest::ExtendWrapUp { seconds } => AgentEvent::ExtendWrapUp {
+                        ms: Millis::from(seconds) * 1000,
+                    },
+                };
+                match self.floor.on_agent(a, event, now) {
+                    Ok(orders) => {
+                        let _ = reply.send(Ok(self.floor.agent(a).state.to_string()));
+                        orders
+                    }
+                    Err(refused) => {
+                        let _ = reply.send(Err(refused.to_string()));
+                        return;
+                    }
+                }
+            }
+            Msg::States { reply } => {
+                let states = self
+                    .ids
+                    .iter()
+                    .map(|(id, &a)| (id.clone(), self.floor.agent(a).state.to_string()))
+                    .collect();
+                let _ = reply.send(states);
+                return;
+            }
+        };
+        self.perform(orders).await;
+    }
+
+    /// Whether any agent able to serve queue `q` is logged in.
+    fn staffed(&self, q: usize) -> bool {
+        let spec = &self.queues[q].spec;
+        self.floor
+            .router()
+            .agents()
+            .iter()
+            .enumerate()
+            .any(|(a, skills)| {
+                !matches!(self.floor.agent(a).state, AgentState::LoggedOut)
+                    && spec
+                        .skills
+                        .iter()
+                        .all(|(s, _)| skills.skills.iter().any(|(k, _)| k == s))
+            })
+    }
+
+    /// Performs the floor's orders. A call that cannot take an offer is
+    /// gone: it leaves the line, and the orders that follow are performed
+    /// too (bounded: each round removes a caller).
+    async fn perform(&mut self, orders: Vec<Order>) {
+        let mut pending = std::collections::VecDeque::from(orders);
+        let mut rounds = self.callers.len() + 1;
+        while let Some(order) = pending.pop_front() {
+            match order {
+                Order::Offer { entry, agents } => {
+                    let queue = self.floor.entry(entry).map(|e| e.queue);
+                    let ring_timeout = queue
+                        .map(|q| Duration::from_millis(self.queues[q].ring_timeout_ms as u64))
+                        .unwrap_or(Duration::from_secs(15));
+                    let mut delivered = true;
+                    for a in agents {
+                        let agent = self.floor.router().agents()[a].id.clone();
+                        let offer = ToCaller::Offer {
+                            agent,
+                            ring_timeout,
+                        };
+                        delivered &= self.tell(entry, offer);
+                    }
+                    if !delivered && rounds > 0 {
+                        rounds -= 1;
+                        tracing::warn!(entry, "a queued call did not take its offer: it left");
+                        self.callers.remove(&entry);
+                        pending.extend(self.floor.leave(entry, now_ms()));
+                    }
+                }
+                Order::StopRinging { entry, agent } => {
+                    let agent = self.floor.router().agents()[agent].id.clone();
+                    self.tell(entry, ToCaller::StopRinging { agent });
+                }
+                Order::Transition { agent, from, to } => {
+                    self.store_transition(agent, from, to).await
+                }
+            }
+        }
+    }
+
+    async fn store_transition(&self, agent: usize, from: AgentState, to: AgentState) {
+        let id = self.floor.router().agents()[agent].id.clone();
+        tracing::info!(agent = %id, from = %from, to = %to, "agent state");
+        let Some(store) = &self.store else { return };
+        let reason = match &to {
+            AgentState::NotReady { reason } => reason.clone(),
+            _ => String::new(),
+        };
+        let t = AgentTransition {
+            agent: id,
+            from_state: from.name().into(),
+            to_state: to.name().into(),
+            reason,
+            at: now_ms(),
+        };
+        if let Err(e) = store.record_agent_transition(&t).await {
+            tracing::error!("agent transition not stored: {e}");
+        }
+    }
+
+    /// Sends to the call of `entry`; false when it cannot take it (the
+    /// call is gone, or so far behind that it is as good as gone).
+    fn tell(&self, entry: EntryId, msg: ToCaller) -> bool {
+        self.callers
+            .get(&entry)
+            .is_some_and(|tx| tx.try_send(msg).is_ok())
+    }
+}

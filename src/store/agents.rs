@@ -1,0 +1,105 @@
+//! The ACD's agent states and their history: every transition is stored
+//! with its time, and the latest state of each agent is what a restarted
+//! switch starts from.
+
+use super::Store;
+
+/// One stored transition.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentTransition {
+    pub agent: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+impl Store {
+    /// Stores a transition and makes it the agent's current state.
+    pub async fn record_agent_transition(&self, t: &AgentTransition) -> sqlx::Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO agent_events (agent, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&t.agent)
+        .bind(&t.from_state)
+        .bind(&t.to_state)
+        .bind(&t.reason)
+        .bind(t.at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO agent_states (agent, state, reason, since) VALUES (?, ?, ?, ?)
+             ON CONFLICT (agent) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since",
+        )
+        .bind(&t.agent)
+        .bind(&t.to_state)
+        .bind(&t.reason)
+        .bind(t.at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// Every agent's stored state: (agent, state, reason).
+    pub async fn agent_states(&self) -> sqlx::Result<Vec<(String, String, String)>> {
+        sqlx::query_as("SELECT agent, state, reason FROM agent_states ORDER BY agent")
+            .fetch_all(self.pool())
+            .await
+    }
+
+    /// An agent's latest transitions, newest first.
+    pub async fn agent_transitions(
+        &self,
+        agent: &str,
+        limit: u32,
+    ) -> sqlx::Result<Vec<AgentTransition>> {
+        sqlx::query_as(
+            "SELECT agent, from_state, to_state, reason, at FROM agent_events
+             WHERE agent = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(agent)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn transitions_are_kept_and_the_last_is_the_state() {
+        let store = Store::open_in_memory().await.unwrap();
+        let t = |from: &str, to: &str, at| AgentTransition {
+            agent: "1001".into(),
+            from_state: from.into(),
+            to_state: to.into(),
+            reason: String::new(),
+            at,
+        };
+        store
+            .record_agent_transition(&t("logged_out", "available", 1))
+            .await
+            .unwrap();
+        store
+            .record_agent_transition(&t("available", "reserved", 2))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.agent_states().await.unwrap(),
+            [("1001".into(), "reserved".into(), String::new())]
+        );
+        let h = store.agent_transitions("1001", 10).await.unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].to_state, "reserved");
+        assert!(
+            store
+                .agent_transitions("1002", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

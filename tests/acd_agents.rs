@@ -1,0 +1,77 @@
+//! Issue 5, agents' states from their phones: an agent (a SIPp UAC
+//! authenticating as 1001) dials `*21`, `*22` and `*23`; the switch
+//! challenges the INVITE, answers, says what it did and hangs up; the
+//! state and every transition are stored (`switchboard agents`). A wrong
+//! password changes nothing; a restart keeps the state.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+fn dial(sw: &Switch, user: &str, pass: &str, code: &str) -> SippResult {
+    // A wrong password is challenged again and again: give up soon.
+    let limit = if pass.starts_with("pw") { "30s" } else { "5s" };
+    SippClient::new(&sw.agents(), "uac_feature.xml", limit)
+        .agent(user, pass, 0)
+        .media()
+        .args(&["-key", "code", code])
+        .run(Duration::from_secs(40))
+}
+
+#[test]
+fn feature_codes_change_the_agents_state_and_are_stored() {
+    let mut sw = Switch::start(SwitchOpts::new());
+    assert_eq!(
+        sw.agent_state("1001"),
+        "logged_out",
+        "agents start logged out"
+    );
+
+    let r = dial(&sw, "1001", "pw1001", "*21");
+    assert!(r.ok(), "*21:\n{}", r.describe());
+    assert_eq!(sw.agent_state("1001"), "available");
+    assert_eq!(sw.agent_state("1002"), "logged_out");
+
+    let r = dial(&sw, "1001", "pw1001", "*2207");
+    assert!(r.ok(), "*2207:\n{}", r.describe());
+    let agents = sw.agent_states();
+    let a = agents.iter().find(|a| a["agent"] == "1001").unwrap();
+    assert_eq!(a["state"], "not_ready", "{a:#}");
+    assert_eq!(a["reason"], "break code 07", "{a:#}");
+    let hops: Vec<(String, String)> = a["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["from"].as_str().unwrap().to_string(),
+                t["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            ("available".to_string(), "not_ready".to_string()),
+            ("logged_out".to_string(), "available".to_string())
+        ],
+        "newest first"
+    );
+
+    // A wrong password is challenged again and changes nothing.
+    let r = dial(&sw, "1001", "wrong", "*23");
+    assert!(!r.ok(), "a wrong password must not be let in");
+    assert_eq!(sw.agent_state("1001"), "not_ready");
+
+    // The state survives a restart.
+    sw.restart();
+    assert_eq!(sw.agent_state("1001"), "not_ready");
+    let r = dial(&sw, "1001", "pw1001", "*23");
+    assert!(r.ok(), "*23:\n{}", r.describe());
+    assert_eq!(sw.agent_state("1001"), "logged_out");
+
+    let calls = sw.wait_calls_ended(3, Duration::from_secs(10));
+    let codes: Vec<&str> = calls.iter().filter_map(|c| c["agent"].as_str()).collect();
+    assert!(codes.contains(&"app:feature:*21"), "{codes:?}");
+}
