@@ -9,16 +9,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn dial(sw: &Switch, user: &str, pass: &str, code: &str) -> SippResult {
-    // A wrong password is challenged again and again: give up soon.
-    let limit = if pass.starts_with("pw") { "30s" } else { "5s" };
-    SippClient::new(&sw.agents(), "uac_feature.xml", limit)
-        .agent(user, pass, 0)
-        .media()
-        .args(&["-key", "code", code])
-        .run(Duration::from_secs(40))
-}
-
 #[test]
 fn feature_codes_change_the_agents_state_and_are_stored() {
     let mut sw = Switch::start(SwitchOpts::new());
@@ -28,12 +18,12 @@ fn feature_codes_change_the_agents_state_and_are_stored() {
         "agents start logged out"
     );
 
-    let r = dial(&sw, "1001", "pw1001", "*21");
+    let r = dial_feature(&sw, "1001", "pw1001", "*21");
     assert!(r.ok(), "*21:\n{}", r.describe());
     assert_eq!(sw.agent_state("1001"), "available");
     assert_eq!(sw.agent_state("1002"), "logged_out");
 
-    let r = dial(&sw, "1001", "pw1001", "*2207");
+    let r = dial_feature(&sw, "1001", "pw1001", "*2207");
     assert!(r.ok(), "*2207:\n{}", r.describe());
     let agents = sw.agent_states();
     let a = agents.iter().find(|a| a["agent"] == "1001").unwrap();
@@ -60,14 +50,14 @@ fn feature_codes_change_the_agents_state_and_are_stored() {
     );
 
     // A wrong password is challenged again and changes nothing.
-    let r = dial(&sw, "1001", "wrong", "*23");
+    let r = dial_feature(&sw, "1001", "wrong", "*23");
     assert!(!r.ok(), "a wrong password must not be let in");
     assert_eq!(sw.agent_state("1001"), "not_ready");
 
     // The state survives a restart.
     sw.restart();
     assert_eq!(sw.agent_state("1001"), "not_ready");
-    let r = dial(&sw, "1001", "pw1001", "*23");
+    let r = dial_feature(&sw, "1001", "pw1001", "*23");
     assert!(r.ok(), "*23:\n{}", r.describe());
     assert_eq!(sw.agent_state("1001"), "logged_out");
 

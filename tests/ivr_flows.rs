@@ -204,6 +204,7 @@ fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
     );
     let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, "u1");
     assert!(r.ok(), "registering the echo UAS failed:\n{}", r.describe());
+    log_in(&sw, "1001");
     let mut caller = RawCaller::new(sw.carrier_addr(), "100");
     let (status, ok) = caller.invite("0 101", None);
     assert_eq!(status, 200, "{ok}");

@@ -95,8 +95,17 @@ impl Floor {
         self.entries.iter()
     }
 
-    /// A caller joins queue `q`; the offers that can be made now.
-    pub fn join(&mut self, entry: EntryId, q: usize, priority: u8, now: Millis) -> Vec<Order> {
+    /// A caller joins queue `q` at `now`, in line as if since `since` (an
+    /// overflow keeps the time already waited); the offers that can be
+    /// made now.
+    pub fn join(
+        &mut self,
+        entry: EntryId,
+        q: usize,
+        priority: u8,
+        since: Millis,
+        now: Millis,
+    ) -> Vec<Order> {
         if self.entries.contains_key(&entry) {
             return Vec::new();
         }
@@ -105,11 +114,11 @@ impl Floor {
             Entry {
                 queue: q,
                 priority,
-                since: now,
+                since,
                 stage: Stage::Waiting,
             },
         );
-        self.router.enqueue(entry, q, priority, now);
+        self.router.enqueue(entry, q, priority, since);
         let mut out = Vec::new();
         self.route(now, &mut out);
         out

@@ -39,8 +39,10 @@ pub enum ToCaller {
 pub enum OfferOutcome {
     Ringing,
     Answered,
-    /// Timed out, refused, or no phone could be reached.
+    /// Timed out or refused.
     NoAnswer,
+    /// The agent has no registered phone.
+    Unreachable,
 }
 
 /// A change an agent (feature code) or an admin asks for.
@@ -89,6 +91,10 @@ enum Msg {
     },
     Ended {
         entry: EntryId,
+    },
+    GiveUp {
+        entry: EntryId,
+        reply: oneshot::Sender<Option<(String, Joined)>>,
     },
     Agent {
         agent: String,
@@ -162,6 +168,17 @@ impl Acd {
     /// The call of `entry` (connected to an agent) ended.
     pub async fn ended(&self, entry: EntryId) {
         let _ = self.tx.send(Msg::Ended { entry }).await;
+    }
+
+    /// The caller waited the queue's maximum: they move to its overflow
+    /// queue (keeping their place in time; its name and the new line), or
+    /// (`None`) leave.
+    pub async fn give_up(&self, entry: EntryId) -> Option<(String, Joined)> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::GiveUp { entry, reply }).await.is_err() {
+            return None;
+        }
+        rx.await.ok().flatten()
     }
 
     /// Changes an agent's state; the new state's text, or why not.
@@ -309,9 +326,8 @@ impl Task {
                 let entry = self.next_entry;
                 self.next_entry += 1;
                 self.callers.insert(entry, caller);
-                let orders = self
-                    .floor
-                    .join(entry, q, priority, since.unwrap_or(now).min(now));
+                let since = since.unwrap_or(now).min(now);
+                let orders = self.floor.join(entry, q, priority, since, now);
                 let joined = Joined {
                     entry,
                     position: self.floor.router().position(entry).unwrap_or(0),
@@ -346,6 +362,35 @@ impl Task {
                     None => self.floor.leave(entry, now),
                 }
             }
+            Msg::GiveUp { entry, reply } => {
+                let Some(e) = self.floor.entry(entry).cloned() else {
+                    let _ = reply.send(None);
+                    return;
+                };
+                let mut orders = self.floor.leave(entry, now);
+                let overflow = match &self.queues[e.queue].on_max_wait {
+                    super::config::MaxWait::Queue(name) => {
+                        self.queues.iter().position(|q| &q.spec.name == name)
+                    }
+                    super::config::MaxWait::Exit => None,
+                };
+                match overflow {
+                    Some(q) => {
+                        orders.extend(self.floor.join(entry, q, e.priority, e.since, now));
+                        let joined = Joined {
+                            entry,
+                            position: self.floor.router().position(entry).unwrap_or(0),
+                            max_wait: Duration::from_millis(self.queues[q].max_wait_ms as u64),
+                        };
+                        let _ = reply.send(Some((self.queues[q].spec.name.clone(), joined)));
+                    }
+                    None => {
+                        self.callers.remove(&entry);
+                        let _ = reply.send(None);
+                    }
+                }
+                orders
+            }
             Msg::Offer {
                 entry,
                 agent,
@@ -358,6 +403,7 @@ impl Task {
                     OfferOutcome::Ringing => AgentEvent::Ring { entry },
                     OfferOutcome::Answered => AgentEvent::Answer { entry },
                     OfferOutcome::NoAnswer => AgentEvent::NoAnswer { entry },
+                    OfferOutcome::Unreachable => AgentEvent::EndpointLost,
                 };
                 self.floor.on_agent(a, event, now).unwrap_or_default()
             }

@@ -56,7 +56,7 @@ fn offers(orders: &[Order]) -> Vec<(EntryId, Vec<usize>)> {
 fn a_caller_reaches_a_ready_agent_and_wrap_up_holds_them() {
     let mut f = floor(Routing::LongestIdle, 3);
     assert!(
-        offers(&f.join(1, 0, 0, 0)).is_empty(),
+        offers(&f.join(1, 0, 0, 0, 0)).is_empty(),
         "nobody is logged in"
     );
     let o = f.on_agent(0, AgentEvent::Ready, 10).unwrap();
@@ -68,7 +68,7 @@ fn a_caller_reaches_a_ready_agent_and_wrap_up_holds_them() {
         f.entry(1).unwrap().stage,
         Stage::Connected { agent: 0, .. }
     ));
-    f.join(2, 0, 0, 40);
+    f.join(2, 0, 0, 40, 40);
     let o = f.leave(1, 1_000);
     assert!(offers(&o).is_empty(), "wrap-up holds the agent");
     assert_eq!(f.agent(0).state, AgentState::WrapUp { until: 6_000 });
@@ -81,7 +81,7 @@ fn missed_offers_go_to_the_next_agent_then_make_the_agent_not_ready() {
     let mut f = floor(Routing::LongestIdle, 2);
     f.on_agent(0, AgentEvent::Ready, 0).unwrap();
     f.on_agent(2, AgentEvent::Ready, 5).unwrap();
-    assert_eq!(offers(&f.join(1, 0, 0, 10)), [(1, vec![0])]);
+    assert_eq!(offers(&f.join(1, 0, 0, 10, 10)), [(1, vec![0])]);
     let o = f
         .on_agent(0, AgentEvent::NoAnswer { entry: 1 }, 20)
         .unwrap();
@@ -111,7 +111,7 @@ fn ring_all_connects_the_first_to_answer_and_frees_the_others() {
     for a in 0..4 {
         f.on_agent(a, AgentEvent::Ready, 0).unwrap();
     }
-    assert_eq!(offers(&f.join(1, 2, 0, 0)), [(1, vec![0, 1, 2, 3])]);
+    assert_eq!(offers(&f.join(1, 2, 0, 0, 0)), [(1, vec![0, 1, 2, 3])]);
     let o = f.on_agent(2, AgentEvent::Answer { entry: 1 }, 10).unwrap();
     let stopped: Vec<usize> = o
         .iter()
@@ -129,7 +129,7 @@ fn ring_all_connects_the_first_to_answer_and_frees_the_others() {
 fn logging_out_mid_ring_puts_the_caller_back_in_line() {
     let mut f = floor(Routing::LongestIdle, 3);
     f.on_agent(0, AgentEvent::Ready, 0).unwrap();
-    f.join(1, 0, 0, 0);
+    f.join(1, 0, 0, 0, 0);
     f.on_agent(0, AgentEvent::Ring { entry: 1 }, 1).unwrap();
     let o = f.on_agent(0, AgentEvent::LogOut, 2).unwrap();
     assert!(o.contains(&Order::StopRinging { entry: 1, agent: 0 }));
@@ -142,7 +142,7 @@ fn logging_out_mid_ring_puts_the_caller_back_in_line() {
 fn a_break_asked_for_during_a_call_starts_when_it_ends() {
     let mut f = floor(Routing::LongestIdle, 3);
     f.on_agent(0, AgentEvent::Ready, 0).unwrap();
-    f.join(1, 0, 0, 0);
+    f.join(1, 0, 0, 0, 0);
     f.on_agent(0, AgentEvent::Answer { entry: 1 }, 1).unwrap();
     let reason = "lunch".to_string();
     f.on_agent(
@@ -280,7 +280,7 @@ proptest! {
             };
             match s {
                 Step::Join { queue, priority } => {
-                    f.join(next_entry, queue, priority, now);
+                    f.join(next_entry, queue, priority, now, now);
                     next_entry += 1;
                 }
                 Step::Leave(e) => {

@@ -205,8 +205,15 @@ impl Call {
                 queue,
                 agents,
                 max_wait,
+                priority,
                 ..
-            } => self.queue_to_agents(&queue, agents, max_wait).await,
+            } => match self.ctx.acd.clone().filter(|a| a.has_queue(&queue)) {
+                Some(acd) => {
+                    let priority = u8::try_from(priority.clamp(0, 255)).unwrap_or(0);
+                    self.join_queue(acd, &queue, priority).await
+                }
+                None => self.queue_to_agents(&queue, agents, max_wait).await,
+            },
             Action::Transfer { target, ring } => self.transfer(target, ring).await,
             Action::RecordVoicemail { max, beep } => self.record_voicemail(max, beep).await,
             Action::StoreCallback { number } => {
@@ -505,8 +512,15 @@ impl Call {
         None
     }
 
+    /// Marks the flow as handing its caller to agents (or not).
+    pub(super) fn set_handing_off(&mut self, on: bool) {
+        if let Some(run) = self.flow_run() {
+            run.handing_off = on;
+        }
+    }
+
     /// The caller hears the music on hold (if any) while agents ring.
-    async fn play_music_on_hold(&mut self) {
+    pub(super) async fn play_music_on_hold(&mut self) {
         let Some(moh) = self.ctx.media.music_on_hold.as_ref() else {
             return;
         };

@@ -11,6 +11,7 @@ mod feature;
 mod fork;
 mod ivr;
 mod media;
+mod queue;
 mod record;
 mod refresh;
 mod relay;
@@ -145,6 +146,7 @@ enum Wake {
     Timer,
     Media(MediaEvent),
     Lookup(ivr::LookupDone),
+    Queue(Option<crate::acd::service::ToCaller>),
 }
 
 /// Where the caller's side stands.
@@ -177,6 +179,9 @@ struct Call {
     recorder: Option<crate::media::recorder::RecorderHandle>,
     /// The switch's own application, when it answered the call itself.
     app: Option<app::AppRun>,
+    /// The caller's place in an ACD queue (kept once an agent answered,
+    /// until the call ends).
+    queue: Option<Box<queue::QueueWait>>,
     /// RFC 4028 timers: [caller leg, agent leg], running once answered.
     timers: [Option<SessionTimer>; 2],
     /// Our session refreshes awaiting their response: side, method, CSeq.
@@ -252,6 +257,7 @@ impl Call {
             media: None,
             recorder: None,
             app: None,
+            queue: None,
             timers: [None, None],
             refreshes: HashMap::new(),
             end_info: None,
@@ -330,6 +336,7 @@ impl Call {
             let mut call_ids = vec![self.caller.call_id.clone()];
             call_ids.extend(self.forks.iter().map(|f| f.dialog.call_id.clone()));
             self.ep.send(ToCore::Unbind { call_ids }).await;
+            self.queue_call_ended().await;
             self.end_app().await;
             self.finish_cdr().await;
         })
@@ -349,12 +356,14 @@ impl Call {
                 _ = tokio::time::sleep_until(deadline) => Wake::Timer,
                 ev = media_event(&mut self.media) => Wake::Media(ev),
                 done = ivr::lookup_done(&mut self.app) => Wake::Lookup(done),
+                order = queue::next_order(&mut self.queue) => Wake::Queue(order),
             };
             match wake {
                 Wake::Event(ev) => Box::pin(self.on_event(ev)).await,
                 Wake::Timer => Box::pin(self.on_timer()).await,
                 Wake::Media(ev) => Box::pin(self.on_media_event(ev)).await,
                 Wake::Lookup(done) => Box::pin(self.flow_lookup_done(done)).await,
+                Wake::Queue(order) => Box::pin(self.on_queue_order(order)).await,
             }
         }
     }
@@ -462,6 +471,9 @@ impl Call {
                 next = next.min(t.due);
             }
             if let Some(t) = self.app.as_ref().and_then(|a| a.deadline) {
+                next = next.min(t);
+            }
+            if let Some(t) = self.queue_deadline() {
                 next = next.min(t);
             }
         }
@@ -603,6 +615,9 @@ impl Call {
                 if fork.state == ForkState::Calling {
                     fork.state = ForkState::Early;
                 }
+                if handing_off {
+                    self.queue_fork_ringing(i).await;
+                }
                 if self.caller_state == CallerState::Proceeding && self.ending_since.is_none() {
                     let body = self.early_media(msg).await;
                     if body.is_some() || !self.sent_ringing {
@@ -680,6 +695,7 @@ impl Call {
                 }
                 self.on_answered(i).await;
                 if handing_off {
+                    self.queue_fork_answered(i).await;
                     self.flow_handed_off().await;
                 }
             }
@@ -715,6 +731,9 @@ impl Call {
     }
 
     async fn check_all_failed(&mut self) {
+        if self.flow_handing_off() && self.queue_forks_failed().await {
+            return;
+        }
         if self.flow_handing_off() {
             if self.agent.is_none() && !self.forks.iter().any(|f| f.is_pending()) {
                 self.flow_handoff_failed().await;
@@ -905,6 +924,9 @@ impl Call {
             self.ep.send(ToCore::SendStateless { flow, bytes }).await;
         }
         self.session_timers_due().await;
+        if self.ending_since.is_none() {
+            self.queue_timer().await;
+        }
         self.app_timer().await;
         if gave_up {
             // RFC 3261 13.3.1.4: no ACK for our 2xx: end the session.

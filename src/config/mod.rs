@@ -112,10 +112,11 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
         &crate::flow::flow_files(&flows_dir),
         &mut problems,
     );
+    let contact_center = contact_center(dir, &profiles, &mut problems);
     if let Some(f) = &flows {
         check_transfers(&profiles, &f.current(), &mut problems);
+        check_queues(&contact_center, &f.current(), &mut problems);
     }
-    let contact_center = contact_center(dir, &profiles, &mut problems);
 
     match (switch, flows) {
         (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
@@ -272,6 +273,43 @@ fn check_numbers(
                     }
                 ));
             }
+        }
+    }
+}
+
+/// A flow's `queue` node names a queue of `contact-center/queues.toml`,
+/// or lists the `agents` it rings.
+fn check_queues(
+    cc: &crate::acd::config::ContactCenter,
+    flows: &FlowSet,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for name in flows.names() {
+        let Some(flow) = flows.get(name) else {
+            continue;
+        };
+        for node in flow.nodes.values() {
+            let crate::flow::model::NodeKind::Queue(q) = &node.kind else {
+                continue;
+            };
+            if cc.queue(&q.queue).is_some() || !q.agents.is_empty() {
+                continue;
+            }
+            let known: Vec<&str> = cc.queues.iter().map(|q| q.spec.name.as_str()).collect();
+            problems.push(ConfigProblem {
+                file: Path::new("ivr-flows").join(format!("{name}.toml")),
+                line: node.line,
+                field: format!("nodes.{}.queue", node.name),
+                message: format!(
+                    "no queue `{}` in contact-center/queues.toml ({}) and no `agents` to ring",
+                    q.queue,
+                    if known.is_empty() {
+                        "no queues defined".to_string()
+                    } else {
+                        format!("queues: {}", known.join(", "))
+                    }
+                ),
+            });
         }
     }
 }

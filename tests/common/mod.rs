@@ -1035,6 +1035,24 @@ pub fn sipp_register(
         .run(Duration::from_secs(20))
 }
 
+/// Agent `user` dials feature code `code` (`*21` ready, `*22` break, `*23`
+/// log out) from a SIPp phone, authenticating with `pass`.
+pub fn dial_feature(sw: &Switch, user: &str, pass: &str, code: &str) -> SippResult {
+    // A wrong password is challenged again and again: give up soon.
+    let limit = if pass.starts_with("pw") { "30s" } else { "5s" };
+    SippClient::new(&sw.agents(), "uac_feature.xml", limit)
+        .agent(user, pass, 0)
+        .media()
+        .args(&["-key", "code", code])
+        .run(Duration::from_secs(40))
+}
+
+/// Agent `user` (demo password) logs in and is ready (`*21`).
+pub fn log_in(sw: &Switch, user: &str) {
+    let r = dial_feature(sw, user, &format!("pw{user}"), "*21");
+    assert!(r.ok(), "{user} dialling *21:\n{}", r.describe());
+}
+
 // ---------------------------------------------------------------------
 // baresip
 // ---------------------------------------------------------------------

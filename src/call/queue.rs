@@ -1,0 +1,358 @@
+//! A flow's caller waiting in an ACD queue: the call's side of
+//! `acd::service`. The caller joins (hearing music on hold); the ACD tells
+//! the call which agent to ring (or to stop ringing); the call rings that
+//! agent's registered phones for the queue's ring timeout and reports what
+//! the offer did: ringing, answered, not answered, no phone. The first
+//! answer bridges the caller (as any hand-off of a flow); when the bridged
+//! call ends the agent goes to wrap-up. After the queue's maximum wait the
+//! caller moves to its overflow queue or leaves through the flow's
+//! `no_answer` exit. A caller who hangs up leaves the line.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Call;
+use crate::acd::agent::EntryId;
+use crate::acd::service::{Acd, OfferOutcome, ToCaller};
+use crate::flow::engine::Input;
+use crate::server::routing::Target;
+use crate::sip::endpoint::ToCore;
+use crate::store::CallEventKind;
+
+/// Messages the ACD may have queued for one call.
+const INBOX: usize = 32;
+
+/// One agent being rung for the caller.
+#[derive(Debug)]
+struct Offer {
+    agent: String,
+    /// Indexes of this offer's forks in the call's forks.
+    forks: Vec<usize>,
+    deadline: Instant,
+    told_ringing: bool,
+}
+
+/// The call's place in an ACD queue.
+#[derive(Debug)]
+pub struct QueueWait {
+    acd: Acd,
+    entry: EntryId,
+    queue: String,
+    inbox: mpsc::Receiver<ToCaller>,
+    offers: Vec<Offer>,
+    /// When the caller has waited the queue's maximum.
+    max_wait_at: Instant,
+    /// The offer made to agents' phones (one set of agent-side sockets
+    /// for every offer of this wait).
+    sdp: Option<bytes::Bytes>,
+    /// The agent who answered: the entry is connected.
+    answered_by: Option<String>,
+}
+
+/// Waits for the ACD's next message to a queued call (forever when the
+/// call is not waiting in a queue).
+pub(super) async fn next_order(wait: &mut Option<Box<QueueWait>>) -> Option<ToCaller> {
+    match wait {
+        Some(w) if w.answered_by.is_none() => w.inbox.recv().await,
+        _ => std::future::pending().await,
+    }
+}
+
+impl Call {
+    /// Puts the caller in line in `queue`; `None` while waiting, else the
+    /// hand-off's failure at once (the queue refused the caller).
+    pub(super) async fn join_queue(
+        &mut self,
+        acd: Acd,
+        queue: &str,
+        priority: u8,
+    ) -> Option<Input> {
+        let (tx, inbox) = mpsc::channel(INBOX);
+        let joined = match acd.join(queue, priority, None, tx).await {
+            Ok(j) => j,
+            Err(refused) => {
+                self.journal_event(CallEventKind::Queue, &refused.to_string())
+                    .await;
+                return Some(Input::HandOffDone { answered: false });
+            }
+        };
+        let detail = match joined.position {
+            0 => format!("{queue}: joined, offered at once"),
+            p => format!("{queue}: joined at position {p}"),
+        };
+        self.journal_event(CallEventKind::Queue, &detail).await;
+        self.queue = Some(Box::new(QueueWait {
+            acd,
+            entry: joined.entry,
+            queue: queue.to_string(),
+            inbox,
+            offers: Vec::new(),
+            max_wait_at: Instant::now() + joined.max_wait,
+            sdp: None,
+            answered_by: None,
+        }));
+        self.set_handing_off(true);
+        self.play_music_on_hold().await;
+        None
+    }
+
+    /// The earliest time the queue wait needs the call's attention.
+    pub(super) fn queue_deadline(&self) -> Option<Instant> {
+        let w = self.queue.as_ref().filter(|w| w.answered_by.is_none())?;
+        w.offers
+            .iter()
+            .map(|o| o.deadline)
+            .chain([w.max_wait_at])
+            .min()
+    }
+
+    /// What the ACD asked.
+    pub(super) async fn on_queue_order(&mut self, order: Option<ToCaller>) {
+        match order {
+            Some(ToCaller::Offer {
+                agent,
+                ring_timeout,
+            }) => self.ring_agent(agent, ring_timeout).await,
+            Some(ToCaller::StopRinging { agent }) => {
+                if let Some(forks) = self.take_offer(&agent) {
+                    self.cancel_these_forks(&forks).await;
+                }
+            }
+            // The ACD is gone: the caller cannot be served.
+            None => self.queue_left(false).await,
+        }
+    }
+
+    /// Rings `agent`'s registered phones for at most `ring_timeout`.
+    async fn ring_agent(&mut self, agent: String, ring_timeout: Duration) {
+        let Some(entry) = self.queue.as_ref().map(|w| w.entry) else {
+            return;
+        };
+        let (reply, found) = tokio::sync::oneshot::channel();
+        self.ep
+            .send(ToCore::FindAgents {
+                trunk: self.profile.clone(),
+                extensions: vec![agent.clone()],
+                reply,
+            })
+            .await;
+        let found = found.await.ok().flatten();
+        let Some(found) = found.filter(|f| !f.contacts.is_empty()) else {
+            self.journal_event(CallEventKind::Queue, &format!("{agent} has no phone"))
+                .await;
+            return self.report(entry, &agent, OfferOutcome::Unreachable).await;
+        };
+        let sdp = match self.queue.as_ref().and_then(|w| w.sdp.clone()) {
+            Some(sdp) => sdp,
+            None => {
+                let ips = found.contacts.iter().map(|c| c.flow.remote.ip()).collect();
+                let made = self
+                    .media
+                    .as_mut()
+                    .map(|m| m.offer_to_agents(&found.profile, ips));
+                match made {
+                    Some(Ok(sdp)) => {
+                        if let Some(w) = self.queue.as_mut() {
+                            w.sdp = Some(sdp.clone());
+                        }
+                        sdp
+                    }
+                    _ => return self.report(entry, &agent, OfferOutcome::NoAnswer).await,
+                }
+            }
+        };
+        self.journal_event(CallEventKind::Queue, &format!("offered to {agent}"))
+            .await;
+        let first = self.forks.len();
+        let targets: Vec<Target> = found.contacts.into_iter().map(Target::from).collect();
+        self.start_forks(targets, Some(sdp)).await;
+        let forks: Vec<usize> = (first..self.forks.len()).collect();
+        if forks.is_empty() {
+            return self.report(entry, &agent, OfferOutcome::Unreachable).await;
+        }
+        if let Some(w) = self.queue.as_mut() {
+            w.offers.push(Offer {
+                agent,
+                forks,
+                deadline: Instant::now() + ring_timeout,
+                told_ringing: false,
+            });
+        }
+    }
+
+    async fn report(&self, entry: EntryId, agent: &str, outcome: OfferOutcome) {
+        if let Some(w) = self.queue.as_ref() {
+            w.acd.offer(entry, agent, outcome).await;
+        }
+    }
+
+    /// Removes `agent`'s offer; its forks.
+    fn take_offer(&mut self, agent: &str) -> Option<Vec<usize>> {
+        let w = self.queue.as_mut()?;
+        let i = w.offers.iter().position(|o| o.agent == agent)?;
+        Some(w.offers.remove(i).forks)
+    }
+
+    /// The offer that fork `i` belongs to.
+    fn offer_of(&self, i: usize) -> Option<&Offer> {
+        let w = self.queue.as_ref()?;
+        w.offers.iter().find(|o| o.forks.contains(&i))
+    }
+
+    async fn cancel_these_forks(&mut self, forks: &[usize]) {
+        let mut cancels = Vec::new();
+        for &i in forks {
+            if let Some(f) = self.forks.get_mut(i)
+                && f.is_pending()
+                && !f.cancel_sent
+            {
+                f.cancel_sent = true;
+                if let Some(c) = f.cancel() {
+                    cancels.push((c, f.target.flow));
+                }
+            }
+        }
+        for ((key, msg), flow) in cancels {
+            self.send_request(key, flow, msg).await;
+        }
+    }
+
+    /// Fork `i` sent a provisional response: the agent's phone rings.
+    pub(super) async fn queue_fork_ringing(&mut self, i: usize) {
+        let Some(entry) = self.queue.as_ref().map(|w| w.entry) else {
+            return;
+        };
+        let agent = match self.offer_of(i) {
+            Some(o) if !o.told_ringing => o.agent.clone(),
+            _ => return,
+        };
+        if let Some(o) = self
+            .queue
+            .as_mut()
+            .and_then(|w| w.offers.iter_mut().find(|o| o.agent == agent))
+        {
+            o.told_ringing = true;
+        }
+        self.report(entry, &agent, OfferOutcome::Ringing).await;
+    }
+
+    /// Fork `i` answered and the caller is bridged to it.
+    pub(super) async fn queue_fork_answered(&mut self, i: usize) {
+        let Some(entry) = self.queue.as_ref().map(|w| w.entry) else {
+            return;
+        };
+        let Some(agent) = self.offer_of(i).map(|o| o.agent.clone()) else {
+            return;
+        };
+        self.journal_event(CallEventKind::Queue, &format!("answered by {agent}"))
+            .await;
+        self.report(entry, &agent, OfferOutcome::Answered).await;
+        if let Some(w) = self.queue.as_mut() {
+            w.offers.clear();
+            w.answered_by = Some(agent);
+        }
+    }
+
+    /// Forks failed: every offer whose phones all failed was not answered.
+    /// True when the call is waiting in a queue (the flow goes on waiting).
+    pub(super) async fn queue_forks_failed(&mut self) -> bool {
+        let Some(w) = self.queue.as_ref().filter(|w| w.answered_by.is_none()) else {
+            return false;
+        };
+        let entry = w.entry;
+        let over: Vec<String> = w
+            .offers
+            .iter()
+            .filter(|o| {
+                o.forks
+                    .iter()
+                    .all(|&i| self.forks.get(i).is_none_or(|f| !f.is_pending()))
+            })
+            .map(|o| o.agent.clone())
+            .collect();
+        for agent in over {
+            self.take_offer(&agent);
+            self.journal_event(CallEventKind::Queue, &format!("{agent} did not answer"))
+                .await;
+            self.report(entry, &agent, OfferOutcome::NoAnswer).await;
+        }
+        true
+    }
+
+    /// Offers rung past their timeout, and the queue's maximum wait.
+    pub(super) async fn queue_timer(&mut self) {
+        let now = Instant::now();
+        let Some(w) = self.queue.as_ref().filter(|w| w.answered_by.is_none()) else {
+            return;
+        };
+        let entry = w.entry;
+        let late: Vec<String> = w
+            .offers
+            .iter()
+            .filter(|o| o.deadline <= now)
+            .map(|o| o.agent.clone())
+            .collect();
+        let gave_up = w.max_wait_at <= now;
+        for agent in late {
+            if let Some(forks) = self.take_offer(&agent) {
+                self.cancel_these_forks(&forks).await;
+            }
+            self.journal_event(CallEventKind::Queue, &format!("{agent} did not answer"))
+                .await;
+            self.report(entry, &agent, OfferOutcome::NoAnswer).await;
+        }
+        if gave_up {
+            self.queue_max_wait().await;
+        }
+    }
+
+    /// The caller waited the queue's maximum: overflow, or the flow's
+    /// `no_answer` exit.
+    async fn queue_max_wait(&mut self) {
+        let Some(w) = self.queue.as_mut() else { return };
+        let forks: Vec<usize> = w.offers.drain(..).flat_map(|o| o.forks).collect();
+        let (acd, entry, from) = (w.acd.clone(), w.entry, w.queue.clone());
+        self.cancel_these_forks(&forks).await;
+        match acd.give_up(entry).await {
+            Some((to, joined)) => {
+                let detail = format!("{from}: waited too long, overflow to {to}");
+                self.journal_event(CallEventKind::Queue, &detail).await;
+                if let Some(w) = self.queue.as_mut() {
+                    w.queue = to;
+                    w.max_wait_at = Instant::now() + joined.max_wait;
+                }
+            }
+            None => {
+                let detail = format!("{from}: waited too long");
+                self.journal_event(CallEventKind::Queue, &detail).await;
+                self.queue_left(true).await;
+            }
+        }
+    }
+
+    /// The wait is over without an agent: the flow goes on (`no_answer`).
+    async fn queue_left(&mut self, left_acd: bool) {
+        if let Some(w) = self.queue.take()
+            && !left_acd
+        {
+            w.acd.leave(w.entry).await;
+        }
+        self.cancel_forks().await;
+        self.set_handing_off(false);
+        self.flow_input(Input::HandOffDone { answered: false })
+            .await;
+    }
+
+    /// The call ends: a waiting caller leaves the line; a connected one's
+    /// agent goes to wrap-up.
+    pub(super) async fn queue_call_ended(&mut self) {
+        let Some(w) = self.queue.take() else { return };
+        if w.answered_by.is_some() {
+            w.acd.ended(w.entry).await;
+        } else {
+            w.acd.leave(w.entry).await;
+        }
+    }
+}
