@@ -1126,7 +1126,9 @@ impl Baresip {
     }
 
     /// Runs a baresip command with its parameters (`dial` and a URI,
-    /// `sndcode` and the keys to send); returns baresip's reply.
+    /// `sndcode` and the keys to send); returns baresip's reply (the
+    /// `"response":true` message: events the connection also carries, such
+    /// as a call closing, are skipped), or what came within 5 s.
     pub fn command_with(&self, command: &str, params: &str) -> String {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect((LOCALHOST, self.ctrl_port))
@@ -1134,10 +1136,31 @@ impl Baresip {
         let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
         s.write_all(format!("{}:{json},", json.len()).as_bytes())
             .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
         let mut buf = [0u8; 4096];
-        let n = s.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            // Each message is a netstring: `LEN:JSON,`.
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let mut rest = text.as_str();
+            while let Some((len, tail)) = rest.split_once(':') {
+                let Some(msg) = len.parse().ok().and_then(|n: usize| tail.get(..n)) else {
+                    break;
+                };
+                if msg.contains(r#""response":true"#) {
+                    return msg.to_string();
+                }
+                rest = tail.get(msg.len() + 1..).unwrap_or("");
+            }
+            if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
     }
 
     /// The WAV files baresip's `sndfile` module wrote for the audio it
