@@ -18,15 +18,6 @@ use std::time::Duration;
 
 /// PCMU: 0xFF is silence; 0x20 is a loud negative sample.
 const PATTERN: u8 = 0x20;
-const SILENCE: u8 = 0xff;
-
-fn loud(payload: &[u8]) -> bool {
-    payload
-        .iter()
-        .filter(|&&b| b != SILENCE && b != 0x7f)
-        .count()
-        > payload.len() / 2
-}
 
 /// Sends silence (the caller listens) until the prompt and beep have
 /// played: loud frames, then 800 ms of quiet (longer than the pauses

@@ -15,62 +15,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-const SILENCE: u8 = 0xff;
-
-fn loud(payload: &[u8]) -> bool {
-    payload
-        .iter()
-        .filter(|&&b| b != SILENCE && b != 0x7f)
-        .count()
-        > payload.len() / 2
-}
-
-/// The caller, sending silence every 20 ms, listens until `quiet_ms` of
-/// quiet follow some sound (or `limit` passes); returns the loud frames.
-fn listen(
-    caller: &RawCaller,
-    seq: &mut u16,
-    ts: &mut u32,
-    quiet_ms: u32,
-    limit: Duration,
-) -> usize {
-    let start = Instant::now();
-    let (mut heard, mut quiet) = (0usize, 0u32);
-    let mut i = 0u32;
-    while start.elapsed() < limit {
-        let at = start + Duration::from_millis(20) * i;
-        i += 1;
-        if let Some(wait) = at.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        caller.send_rtp(0, *seq, *ts, *seq == 1, &[SILENCE; 160]);
-        *seq = seq.wrapping_add(1);
-        *ts = ts.wrapping_add(160);
-        for (_, p) in caller.receive(Duration::from_millis(1), Duration::from_millis(5)) {
-            if loud(&p) {
-                heard += 1;
-                quiet = 0;
-            } else {
-                quiet += 20;
-            }
-        }
-        if heard > 25 && quiet >= quiet_ms {
-            break;
-        }
-    }
-    heard
-}
-
-fn journey(call: &serde_json::Value, kind: &str) -> Vec<String> {
-    call["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .filter_map(|e| e["detail"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[test]
 fn at_night_the_flow_takes_a_callback_and_hangs_up() {
     let sw = Switch::start(SwitchOpts::new());
@@ -81,7 +25,7 @@ fn at_night_the_flow_takes_a_callback_and_hangs_up() {
     // The notice (about 7 s of speech) and the night prompt (about 6 s;
     // the pause between them is how long speaking it takes, if it is not
     // cached yet), then 1: a callback on this number.
-    let heard = listen(&caller, &mut seq, &mut ts, 2500, Duration::from_secs(40));
+    let heard = caller.listen(&mut seq, &mut ts, 2500, Duration::from_secs(40));
     assert!(heard >= 150, "the prompts were heard: {heard} loud frames");
     caller.send_digit(1, &mut seq, ts);
     assert!(
@@ -121,10 +65,10 @@ fn the_opt_out_key_during_the_notice_is_recorded_with_the_call() {
     assert_eq!(status, 200, "{ok}");
     let (mut seq, mut ts) = (1u16, 0u32);
     // Two seconds into the notice, 9.
-    listen(&caller, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    caller.listen(&mut seq, &mut ts, 60_000, Duration::from_secs(2));
     caller.send_digit(9, &mut seq, ts);
     // The menu follows (the caller is not a customer; always open).
-    let menu = listen(&caller, &mut seq, &mut ts, 1500, Duration::from_secs(25));
+    let menu = caller.listen(&mut seq, &mut ts, 1500, Duration::from_secs(25));
     assert!(menu >= 100, "the menu was heard: {menu}");
     assert_eq!(caller.bye(), 200);
     let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];
@@ -159,7 +103,7 @@ fn a_vip_skips_the_menu_and_leaves_a_voicemail() {
     let (mut seq, mut ts) = (1u16, 0u32);
     // The notice, then at once (no menu) the voicemail prompt and its
     // beep: about 11 s of sound with short pauses.
-    let heard = listen(&caller, &mut seq, &mut ts, 2500, Duration::from_secs(40));
+    let heard = caller.listen(&mut seq, &mut ts, 2500, Duration::from_secs(40));
     assert!(
         heard >= 400,
         "the notice and the voicemail prompt were heard: {heard}"
@@ -210,8 +154,8 @@ fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
     assert_eq!(status, 200, "{ok}");
     let (mut seq, mut ts) = (1u16, 0u32);
     // The notice, then the menu: 1 while it plays.
-    listen(&caller, &mut seq, &mut ts, 1200, Duration::from_secs(20));
-    listen(&caller, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    caller.listen(&mut seq, &mut ts, 1200, Duration::from_secs(20));
+    caller.listen(&mut seq, &mut ts, 60_000, Duration::from_secs(2));
     caller.send_digit(1, &mut seq, ts);
     // Bridged: the agent echoes what the caller says.
     std::thread::sleep(Duration::from_secs(2));
@@ -257,9 +201,9 @@ fn wait_for_log(sw: &Switch, needle: &str, times: usize) -> bool {
 /// Hears the notice, then some of the menu, and hangs up.
 fn call_to_the_menu(sw: &Switch, caller: &mut RawCaller) {
     let (mut seq, mut ts) = (1u16, 0u32);
-    let heard = listen(caller, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    let heard = caller.listen(&mut seq, &mut ts, 1200, Duration::from_secs(20));
     assert!(heard >= 150, "the notice: {heard}");
-    listen(caller, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    caller.listen(&mut seq, &mut ts, 60_000, Duration::from_secs(2));
     assert_eq!(caller.bye(), 200);
     let _ = sw;
 }
@@ -277,7 +221,7 @@ fn a_flow_reloaded_during_a_call_leaves_that_call_alone() {
     let (status, ok) = first.invite("0 101", None);
     assert_eq!(status, 200, "{ok}");
     let (mut seq, mut ts) = (1u16, 0u32);
-    listen(&first, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    first.listen(&mut seq, &mut ts, 60_000, Duration::from_secs(2));
     // The menu node is renamed while the first caller hears the notice.
     let renamed = text
         .replace("[nodes.menu]", "[nodes.main_menu]")
@@ -287,9 +231,9 @@ fn a_flow_reloaded_during_a_call_leaves_that_call_alone() {
     let out = reload(&sw);
     assert!(out.status.success(), "{out:?}");
     assert!(wait_for_log(&sw, "flows reloaded", 1), "{}", sw.log());
-    let heard = listen(&first, &mut seq, &mut ts, 1200, Duration::from_secs(20));
+    let heard = first.listen(&mut seq, &mut ts, 1200, Duration::from_secs(20));
     assert!(heard >= 50, "the rest of the notice: {heard}");
-    listen(&first, &mut seq, &mut ts, 60_000, Duration::from_secs(2));
+    first.listen(&mut seq, &mut ts, 60_000, Duration::from_secs(2));
     assert_eq!(first.bye(), 200);
 
     let mut second = RawCaller::new(sw.carrier_addr(), "100");
@@ -388,7 +332,7 @@ fn an_admin_closes_a_calendar_in_an_emergency() {
     let (status, ok) = caller.invite("0 101", None);
     assert_eq!(status, 200, "{ok}");
     let (mut seq, mut ts) = (1u16, 0u32);
-    let heard = listen(&caller, &mut seq, &mut ts, 2500, Duration::from_secs(40));
+    let heard = caller.listen(&mut seq, &mut ts, 2500, Duration::from_secs(40));
     assert!(heard >= 150, "the prompts were heard: {heard}");
     assert_eq!(caller.bye(), 200);
     let c = &sw.wait_calls_ended(1, Duration::from_secs(10))[0];

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -21,6 +22,9 @@ pub const ENGINE: &str = "espeak-ng";
 pub const SPEAK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest text spoken as one prompt.
 pub const MAX_TEXT: usize = 2000;
+
+/// Texts spoken so far by this process: names each one's partial file.
+static SPEAKING: AtomicU64 = AtomicU64::new(0);
 
 /// A voice prompts can be spoken in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,8 +129,10 @@ impl Tts {
         std::fs::create_dir_all(&self.dir).map_err(|e| TtsError::Io(self.dir.clone(), e))?;
         // Spoken to a file of its own, then renamed: a call reading the
         // cache never sees half a file, and two calls speaking the same
-        // text at once both end with a whole one.
-        let partial = path.with_extension(format!("{}.part", std::process::id()));
+        // text at once both end with a whole one. Of its own within the
+        // process too: calls of one switch speak at the same time.
+        let n = SPEAKING.fetch_add(1, Ordering::Relaxed);
+        let partial = path.with_extension(format!("{}-{n}.part", std::process::id()));
         let result = run_engine(voice, text, &partial);
         if let Err(e) = result {
             let _ = std::fs::remove_file(&partial);
@@ -232,6 +238,29 @@ mod tests {
             tts.cached_path(Voice::English, "a"),
             tts.cached_path(Voice::Mandarin, "a")
         );
+    }
+
+    /// Calls of one switch often speak the same new prompt at once (the
+    /// first callers of a flow): each gets the whole file.
+    #[test]
+    fn one_text_spoken_by_many_calls_at_once_is_whole_for_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let tts = Tts::new(dir.path().join("tts"));
+        let text = "For orders and delivery, press 1. For complaints, press 3.";
+        let paths: Vec<_> = std::thread::scope(|s| {
+            let speakers: Vec<_> = (0..6)
+                .map(|_| s.spawn(|| tts.speak(Voice::English, text)))
+                .collect();
+            speakers.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for path in paths {
+            let path = path.unwrap_or_else(|e| panic!("not spoken: {e}"));
+            let prompt = EncodedPrompt::load(&path, OutputFormat::PCMU).unwrap();
+            let secs = prompt.duration().as_secs_f64();
+            assert!((2.0..15.0).contains(&secs), "{secs} s");
+        }
+        let names: Vec<_> = std::fs::read_dir(tts.dir()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "one file, no partial ones: {names:?}");
     }
 
     #[test]

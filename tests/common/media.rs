@@ -321,11 +321,54 @@ impl RawCaller {
         }
     }
 
+    /// The caller, sending silence every 20 ms, listens until `quiet_ms`
+    /// of quiet follow some sound (more than 25 loud frames), or `limit`
+    /// passes; returns the number of loud frames heard.
+    pub fn listen(&self, seq: &mut u16, ts: &mut u32, quiet_ms: u32, limit: Duration) -> usize {
+        let start = std::time::Instant::now();
+        let (mut heard, mut quiet) = (0usize, 0u32);
+        let mut i = 0u32;
+        while start.elapsed() < limit {
+            let at = start + Duration::from_millis(20) * i;
+            i += 1;
+            if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            self.send_rtp(0, *seq, *ts, *seq == 1, &[SILENCE; 160]);
+            *seq = seq.wrapping_add(1);
+            *ts = ts.wrapping_add(160);
+            for (_, p) in self.receive(Duration::from_millis(1), Duration::from_millis(5)) {
+                if loud(&p) {
+                    heard += 1;
+                    quiet = 0;
+                } else {
+                    quiet += 20;
+                }
+            }
+            if heard > 25 && quiet >= quiet_ms {
+                break;
+            }
+        }
+        heard
+    }
+
     /// (payload type, payload) of the RTP packets arriving on the RTP
     /// socket until `quiet` passes without one (at most `limit` long).
     pub fn receive(&self, quiet: Duration, limit: Duration) -> Vec<(u8, Vec<u8>)> {
         receive_rtp(&self.rtp, quiet, limit)
     }
+}
+
+/// A PCMU frame byte of silence.
+pub const SILENCE: u8 = 0xff;
+
+/// Whether a PCMU payload is mostly sound (neither of the two silences).
+pub fn loud(payload: &[u8]) -> bool {
+    payload
+        .iter()
+        .filter(|&&b| b != SILENCE && b != 0x7f)
+        .count()
+        > payload.len() / 2
 }
 
 /// An RTP packet (version 2, SSRC 0x12345678).

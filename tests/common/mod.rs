@@ -579,6 +579,21 @@ impl Switch {
     }
 }
 
+/// The details of the journal entries of `kind` (`node`, `queue`,
+/// `dtmf`...) of a call as `switchboard calls --json` prints it, in order.
+pub fn journey(call: &serde_json::Value, kind: &str) -> Vec<String> {
+    call["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter(|e| e["kind"] == kind)
+                .filter_map(|e| e["detail"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Drop for Switch {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -1057,8 +1072,8 @@ pub fn log_in(sw: &Switch, user: &str) {
 // baresip
 // ---------------------------------------------------------------------
 
-/// A headless baresip softphone registered as an agent, auto-answering,
-/// sending a 440 Hz tone. Killed on drop.
+/// A headless baresip softphone sending a 440 Hz tone: an agent
+/// (registered, auto-answering) or a caller. Killed on drop.
 pub struct Baresip {
     pub dir: TempDir,
     pub sip_port: u16,
@@ -1071,6 +1086,25 @@ impl Baresip {
     /// Starts `timeout <run_secs> baresip -4 -f DIR` registered as
     /// `user`/`pass` on 127.0.0.1:`registrar_port`.
     pub fn start_agent(user: &str, pass: &str, registrar_port: u16, run_secs: u32) -> Baresip {
+        Baresip::start(
+            &format!(
+                "<sip:{user}@127.0.0.1:{registrar_port}>;auth_pass={pass};answermode=auto;regint=300"
+            ),
+            run_secs,
+        )
+    }
+
+    /// Starts `timeout <run_secs> baresip -4 -f DIR` as a caller that
+    /// registers nowhere (`regint=0`): it dials with [`command_with`]
+    /// (`dial`, `sip:NUMBER@127.0.0.1:PORT`) and sends its 440 Hz tone.
+    ///
+    /// [`command_with`]: Baresip::command_with
+    pub fn start_caller(user: &str, run_secs: u32) -> Baresip {
+        Baresip::start(&format!("<sip:{user}@127.0.0.1>;regint=0"), run_secs)
+    }
+
+    /// Starts baresip with one account line (`accounts` file).
+    fn start(account: &str, run_secs: u32) -> Baresip {
         require_program("baresip", "baresip");
         require_program("sox", "sox");
         let dir = tempfile::Builder::new()
@@ -1086,7 +1120,9 @@ impl Baresip {
         let st = Command::new("sox")
             .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
             .arg(&tone)
-            .args(["synth", "12", "sine", "440"])
+            // As long as baresip runs: at the end of its file, baresip
+            // hangs up the call.
+            .args(["synth", &run_secs.to_string(), "sine", "440"])
             .stdin(Stdio::null())
             .status()
             .expect("run sox");
@@ -1117,13 +1153,7 @@ impl Baresip {
             d.join("rec").display()
         );
         fs::write(d.join("config"), config).unwrap();
-        fs::write(
-            d.join("accounts"),
-            format!(
-                "<sip:{user}@127.0.0.1:{registrar_port}>;auth_pass={pass};answermode=auto;regint=300\n"
-            ),
-        )
-        .unwrap();
+        fs::write(d.join("accounts"), format!("{account}\n")).unwrap();
         let out_path = d.join("baresip.out");
         let out = fs::File::create(&out_path).unwrap();
         let child = Command::new("timeout")
@@ -1148,16 +1178,45 @@ impl Baresip {
     /// Runs a baresip command (`hold`, `resume`...) through its `ctrl_tcp`
     /// module (a JSON command in a netstring); returns baresip's reply.
     pub fn command(&self, command: &str) -> String {
+        self.command_with(command, "")
+    }
+
+    /// Runs a baresip command with its parameters (`dial` and a URI,
+    /// `sndcode` and the keys to send); returns baresip's reply (the
+    /// `"response":true` message: events the connection also carries, such
+    /// as a call closing, are skipped), or what came within 5 s.
+    pub fn command_with(&self, command: &str, params: &str) -> String {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect((LOCALHOST, self.ctrl_port))
             .expect("connect to baresip's ctrl_tcp");
-        let json = format!(r#"{{"command":"{command}","params":"","token":"t"}}"#);
+        let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
         s.write_all(format!("{}:{json},", json.len()).as_bytes())
             .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
         let mut buf = [0u8; 4096];
-        let n = s.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            // Each message is a netstring: `LEN:JSON,`.
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let mut rest = text.as_str();
+            while let Some((len, tail)) = rest.split_once(':') {
+                let Some(msg) = len.parse().ok().and_then(|n: usize| tail.get(..n)) else {
+                    break;
+                };
+                if msg.contains(r#""response":true"#) {
+                    return msg.to_string();
+                }
+                rest = tail.get(msg.len() + 1..).unwrap_or("");
+            }
+            if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
     }
 
     /// The WAV files baresip's `sndfile` module wrote for the audio it
@@ -1261,11 +1320,29 @@ impl RawUdp {
     /// status (>= 200), skipping provisional ones and anything else.
     /// Returns the status code and the whole response.
     pub fn recv_final(&self, call_id: &str, timeout: Duration) -> Option<(u16, String)> {
+        self.recv_final_to(call_id, None, timeout)
+    }
+
+    /// [`recv_final`](Self::recv_final) for the request of CSeq `cseq`
+    /// (e.g. "2 BYE") when given: a retransmitted 200 of the dialog's
+    /// INVITE is not the BYE's answer.
+    fn recv_final_to(
+        &self,
+        call_id: &str,
+        cseq: Option<&str>,
+        timeout: Duration,
+    ) -> Option<(u16, String)> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
             let msg = self.recv(left)?;
             if header_value(&msg, "Call-ID").as_deref() != Some(call_id) {
+                continue;
+            }
+            let words = |v: &str| v.split_whitespace().collect::<Vec<_>>().join(" ");
+            if let Some(want) = cseq
+                && header_value(&msg, "CSeq").is_none_or(|got| words(&got) != words(want))
+            {
                 continue;
             }
             match status_code(&msg) {
@@ -1275,11 +1352,13 @@ impl RawUdp {
         }
     }
 
-    /// Sends `msg` and waits for its final response (same Call-ID).
+    /// Sends `msg` and waits for its final response (same Call-ID and
+    /// CSeq).
     pub fn request(&self, to: SocketAddr, msg: &str, timeout: Duration) -> Option<(u16, String)> {
         let call_id = header_value(msg, "Call-ID").expect("request without Call-ID");
+        let cseq = header_value(msg, "CSeq");
         self.send(to, msg.as_bytes());
-        self.recv_final(&call_id, timeout)
+        self.recv_final_to(&call_id, cseq.as_deref(), timeout)
     }
 
     /// Drains and counts datagrams until `quiet` passes with none.
