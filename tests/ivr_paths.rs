@@ -318,7 +318,7 @@ fn sipp_callers_key_each_menu_choice_into_its_queue_then_voicemail() {
             journey(c, "queue"),
             [
                 format!("{queue} (priority {priority})"),
-                "no agent phone registered".to_string()
+                format!("nobody is logged in to queue `{queue}`")
             ],
             "{c:#}"
         );
@@ -338,8 +338,8 @@ fn sipp_callers_key_each_menu_choice_into_its_queue_then_voicemail() {
     }
 }
 
-/// A SIPp caller keys 3 (complaints) and agent 1001, a registered SIPp
-/// echo phone, answers: the caller is bridged to it (the CDR's agent, its
+/// A SIPp caller keys 3 (complaints) and agent 1003 (the complaints
+/// expert, logged in with `*21`), a registered SIPp echo phone, answers: the caller is bridged to it (the CDR's agent, its
 /// leg's codec, no voicemail). The call is recorded, and only from after
 /// the notice: the notice took (node entered to `disclosure_at`) at least
 /// its spoken length, the agent answered after it, and the recording (its
@@ -352,13 +352,18 @@ fn a_registered_sipp_agent_is_bridged_and_the_recording_starts_after_the_notice(
         &scenario("uas_echo.xml"),
         &["-rtp_echo", "-key", "agent_pts", "0 8"],
     );
-    let r = sipp_register(&sw, "1001", "pw1001", uas.port, 600, "u1");
+    let r = sipp_register(&sw, "1003", "pw1003", uas.port, 600, "u1");
     assert!(r.ok(), "registering the echo UAS failed:\n{}", r.describe());
+    log_in(&sw, "1003");
     let r = sipp_key_call(&sw, "100", 11_000, 3, 6_000);
     assert!(r.ok(), "the caller keying 3:\n{}", r.describe());
 
-    let c = &sw.wait_calls_ended(1, Duration::from_secs(15))[0];
-    assert_eq!(c["agent"], "1001", "{c:#}");
+    let calls = sw.wait_calls_ended(2, Duration::from_secs(15));
+    let c = calls
+        .iter()
+        .find(|c| c["agent"] != "app:feature:*21")
+        .unwrap();
+    assert_eq!(c["agent"], "1003", "{c:#}");
     assert_eq!(c["hangup_by"], "caller", "{c:#}");
     assert_eq!(c["legs"]["agent"]["codec"], "PCMU/8000", "{c:#}");
     assert_nodes_in_order(
@@ -370,13 +375,22 @@ fn a_registered_sipp_agent_is_bridged_and_the_recording_starts_after_the_notice(
             "demo.complaints (queue)",
         ],
     );
-    assert_eq!(journey(c, "queue"), ["complaints (priority 10)"], "{c:#}");
+    assert_eq!(
+        journey(c, "queue"),
+        [
+            "complaints (priority 10)",
+            "complaints: joined, offered at once",
+            "offered to 1003",
+            "answered by 1003"
+        ],
+        "{c:#}"
+    );
     assert!(!has_node(c, "nobody answered"), "{c:#}");
     assert!(!has_node(c, "demo.voicemail (voicemail)"), "{c:#}");
     assert!(
         received_messages(&uas.messages())
             .iter()
-            .any(|m| m.starts_with("INVITE sip:1001@")),
+            .any(|m| m.starts_with("INVITE sip:1003@")),
         "the agent's phone was rung"
     );
 
@@ -475,7 +489,10 @@ fn sipp_caller_keying_nothing_then_wrong_keys_hears_the_menu_again_and_reaches_a
     );
     assert_eq!(
         journey(c, "queue"),
-        ["any_agent (priority 0)", "no agent phone registered"],
+        [
+            "any_agent (priority 0)",
+            "nobody is logged in to queue `any_agent`"
+        ],
         "{c:#}"
     );
 
@@ -1088,6 +1105,7 @@ fn a_caller_leaving_while_an_agent_rings_cancels_the_agent() {
         "registering the ringing UAS failed:\n{}",
         r.describe()
     );
+    log_in(&sw, "1001");
 
     let mut caller = answered_caller(&sw, "100");
     let mut rtp = (1u16, 0u32);
@@ -1126,11 +1144,28 @@ fn a_caller_leaving_while_an_agent_rings_cancels_the_agent() {
         r.messages
     );
 
-    let c = &sw.wait_calls_ended(1, Duration::from_secs(15))[0];
+    let calls = sw.wait_calls_ended(2, Duration::from_secs(15));
+    let c = calls
+        .iter()
+        .find(|c| c["agent"] != "app:feature:*21")
+        .unwrap();
     assert_eq!(c["hangup_by"], "caller", "{c:#}");
     assert_eq!(c["cause"], "BYE", "{c:#}");
     assert_nodes_in_order(c, &["key 1 -> orders", "demo.orders (queue)"]);
-    assert_eq!(journey(c, "queue"), ["orders (priority 0)"], "{c:#}");
+    assert_eq!(
+        journey(c, "queue"),
+        [
+            "orders (priority 0)",
+            "orders: joined, offered at once",
+            "offered to 1001"
+        ],
+        "{c:#}"
+    );
+    assert_eq!(
+        sw.agent_state("1001"),
+        "available",
+        "the offer was withdrawn, not missed"
+    );
     assert!(!has_node(c, "nobody answered"), "{c:#}");
     assert!(!has_node(c, "demo.voicemail (voicemail)"), "{c:#}");
     assert_eq!(c["agent"], "app:flow:demo", "nobody answered: {c:#}");

@@ -261,6 +261,11 @@ impl Call {
         let Some(w) = self.queue.as_ref().filter(|w| w.answered_by.is_none()) else {
             return false;
         };
+        if self.ending_since.is_some() {
+            // The caller left: the offers are withdrawn when the call
+            // closes, not missed.
+            return true;
+        }
         let entry = w.entry;
         let over: Vec<String> = w
             .offers
