@@ -214,3 +214,65 @@ fn a_transfer_nobody_answers_takes_the_failed_exit() {
         "the ringing target was cancelled:\n{trace}"
     );
 }
+
+/// The recording notice must play before anything is recorded: a notice
+/// whose prompt file is gone by the time of the call (deleted after the
+/// switch checked it) is journaled as not played, no disclosure time is
+/// stored, and the call bridged afterwards is not recorded.
+#[test]
+fn a_call_whose_notice_cannot_play_is_not_recorded() {
+    let uas = echo_uas();
+    let flow = format!(
+        r#"
+entry = "notice"
+
+[nodes.notice]
+type = "disclosure"
+prompt = "en/notice-test.wav"
+next = "desk"
+
+[nodes.desk]
+type = "transfer"
+uri = "sip:desk@127.0.0.1:{}"
+"#,
+        uas.port
+    );
+    let goodbye = std::fs::read(repo_root().join("prompts/en/goodbye.wav")).unwrap();
+    let sw = Switch::start(
+        SwitchOpts::new()
+            .file("ivr-flows/nonotice.toml", &flow)
+            .binary("prompts/en/notice-test.wav", &goodbye)
+            .edit(|rel, text| {
+                if rel == "sip-profiles/carrier.toml" {
+                    set_toml_key(text, "routing.numbers", "\"301\"", "\"flow:nonotice\"");
+                }
+            }),
+    );
+    // Checked at start; gone by the time of the call.
+    std::fs::remove_file(sw.config_dir().join("prompts/en/notice-test.wav")).unwrap();
+
+    let mut caller = RawCaller::new(sw.carrier_addr(), "301");
+    let (status, ok) = caller.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    std::thread::sleep(Duration::from_secs(2));
+    let echoed = caller.echoed(&mut seq, &mut ts, 50, 0x33);
+    assert!(echoed >= 40, "bridged to the desk: {echoed} of 50");
+    assert_eq!(caller.bye(), 200);
+    let c = &sw.wait_calls_ended(1, Duration::from_secs(15))[0];
+    assert_eq!(c["agent"], "desk", "{c:#}");
+    assert!(c["disclosure_at"].is_null(), "{c:#}");
+    let disclosure: Vec<&str> = c["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "disclosure")
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(
+        disclosure,
+        ["the notice could not be played: the call is not recorded"],
+        "{c:#}"
+    );
+    assert_eq!(c["recordings"], serde_json::json!([]), "{c:#}");
+}

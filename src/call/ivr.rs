@@ -53,6 +53,8 @@ pub struct FlowRun {
     voicemail: Option<PathBuf>,
     /// The caller opted out of recording during the notice.
     pub opted_out: bool,
+    /// The notice could not be played: the call must not be recorded.
+    notice_missing: bool,
     /// A queue node rings agents for the caller.
     handing_off: bool,
     /// The lookup being made.
@@ -114,6 +116,7 @@ impl Call {
                 playing: None,
                 voicemail: None,
                 opted_out: false,
+                notice_missing: false,
                 handing_off: false,
                 lookup: None,
             })),
@@ -157,6 +160,14 @@ impl Call {
                 let id = self.play_flow_prompts(&items, barge_in).await;
                 let run = self.flow_run()?;
                 run.playing = id;
+                if id.is_none() && run.engine.at_disclosure() && !run.notice_missing {
+                    run.notice_missing = true;
+                    self.journal_event(
+                        CallEventKind::Disclosure,
+                        "the notice could not be played: the call is not recorded",
+                    )
+                    .await;
+                }
                 // Nothing could be played: as if it had ended.
                 id.is_none().then_some(Input::PlaybackDone)
             }
@@ -182,6 +193,11 @@ impl Call {
                 None
             }
             Action::Journal { kind, detail } => {
+                let missing = self.flow_run().is_some_and(|r| r.notice_missing);
+                if missing && kind == CallEventKind::Disclosure && detail == "played" {
+                    // It was not: journaled as such when it failed.
+                    return None;
+                }
                 self.journal_event(kind, &detail).await;
                 None
             }
@@ -191,8 +207,11 @@ impl Call {
                 None
             }
             Action::DisclosureDone { opted_out } => {
-                if let Some(run) = self.flow_run() {
-                    run.opted_out = opted_out;
+                let run = self.flow_run()?;
+                run.opted_out = opted_out;
+                if run.notice_missing {
+                    // Not played: no time to store, and no recording.
+                    return None;
                 }
                 if let Some(store) = self.store() {
                     let _ = store
@@ -626,7 +645,7 @@ impl Call {
     pub(super) fn recording_declined(&self) -> bool {
         matches!(
             self.app.as_ref().map(|a| &a.phase),
-            Some(Phase::Flow(run)) if run.opted_out
+            Some(Phase::Flow(run)) if run.opted_out || run.notice_missing
         )
     }
 }

@@ -210,6 +210,14 @@ impl Engine {
         format!("{}.{}", self.flow.name, self.node)
     }
 
+    /// Whether the call is at a `disclosure` node (its notice playing).
+    pub fn at_disclosure(&self) -> bool {
+        matches!(
+            self.flow.nodes.get(&self.node).map(|n| &n.kind),
+            Some(NodeKind::Disclosure { .. })
+        )
+    }
+
     /// The caller's language as prompts pick it.
     pub fn language(&self) -> &str {
         self.language.as_deref().unwrap_or(&self.flow.language)

@@ -205,7 +205,7 @@ pub struct SwitchOpts {
     pub edit: Option<EditFn>,
     /// Extra files (path relative to the config folder, text), written
     /// before the ports are rewritten and the edits run.
-    pub files: Vec<(String, String)>,
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 impl SwitchOpts {
@@ -218,8 +218,12 @@ impl SwitchOpts {
         self
     }
 
-    pub fn file(mut self, rel: &str, text: &str) -> Self {
-        self.files.push((rel.to_string(), text.to_string()));
+    pub fn file(self, rel: &str, text: &str) -> Self {
+        self.binary(rel, text.as_bytes())
+    }
+
+    pub fn binary(mut self, rel: &str, bytes: &[u8]) -> Self {
+        self.files.push((rel.to_string(), bytes.to_vec()));
         self
     }
 }
