@@ -1,0 +1,240 @@
+//! Issue 5, queues end to end: raw SIP callers on the carrier trunk enter
+//! a test flow that puts them straight into a queue (401 t_orders, 402
+//! t_complaints, 403 t_complaints as a VIP); agents are SIPp phones registered
+//! on `agents` that logged in with `*21`. The demo's agents and skills;
+//! test queues (added to the demo's) with short timers.
+//!
+//! - skills: an orders caller goes to the orders agent, a complaint to the
+//!   complaints expert; a VIP who joined later is served before a standard
+//!   caller waiting longer; wrap-up holds the agent between calls;
+//! - an agent who does not answer is cancelled after the ring timeout, the
+//!   call goes to the next agent, and (one miss allowed) the agent is made
+//!   not ready.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+const FLOW: &str = r#"
+entry = "pick"
+
+[nodes.pick]
+type = "branch"
+cases = [
+  { when = "called.number == '403'", next = "vip" },
+  { when = "called.number == '402'", next = "complaints" },
+]
+default = "orders"
+
+[nodes.orders]
+type = "queue"
+queue = "t_orders"
+no_answer = "end"
+
+[nodes.complaints]
+type = "queue"
+queue = "t_complaints"
+no_answer = "end"
+
+[nodes.vip]
+type = "queue"
+queue = "t_complaints"
+priority = 100
+no_answer = "end"
+
+[nodes.end]
+type = "hangup"
+"#;
+
+const QUEUES: &str = r#"
+[queue.t_orders]
+skills = { orders = 5 }
+ring_timeout_seconds = 5
+wrap_up_seconds = 3
+max_wait_seconds = 60
+
+[queue.t_complaints]
+skills = { complaints = 5 }
+ring_timeout_seconds = 5
+wrap_up_seconds = 3
+max_wait_seconds = 60
+"#;
+
+fn switch(max_missed: u32) -> Switch {
+    Switch::start(
+        SwitchOpts::new()
+            .file("ivr-flows/q.toml", FLOW)
+            .edit(move |rel, text| {
+                if rel == "sip-profiles/carrier.toml" {
+                    for n in ["401", "402", "403"] {
+                        set_toml_key(text, "routing.numbers", &format!("\"{n}\""), "\"flow:q\"");
+                    }
+                }
+                if rel == "contact-center/queues.toml" {
+                    text.push_str(QUEUES);
+                }
+                if rel == "contact-center/agents.toml" {
+                    *text = text.replace(
+                        "max_missed_offers = 3",
+                        &format!("max_missed_offers = {max_missed}"),
+                    );
+                }
+            }),
+    )
+}
+
+/// A phone for agent `ext`: a SIPp UAS (`scenario`) registered as it.
+fn phone(sw: &Switch, ext: &str, scenario_file: &str) -> SippServer {
+    let uas = SippServer::start(
+        &scenario(scenario_file),
+        &["-rtp_echo", "-key", "agent_pts", "0 8"],
+    );
+    let r = sipp_register(sw, ext, &format!("pw{ext}"), uas.port, 600, "u1");
+    assert!(r.ok(), "registering {ext}:\n{}", r.describe());
+    uas
+}
+
+fn call(sw: &Switch, number: &str) -> RawCaller {
+    let mut c = RawCaller::new(sw.carrier_addr(), number);
+    let (status, ok) = c.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    c
+}
+
+/// The ended call with Call-ID `id`.
+fn record(calls: &[serde_json::Value], id: &str) -> serde_json::Value {
+    calls
+        .iter()
+        .find(|c| c["call_id"] == id)
+        .unwrap_or_else(|| panic!("no call {id}: {calls:#?}"))
+        .clone()
+}
+
+/// When the call's queue event `detail` was journaled (Unix ms).
+fn queue_event_at(call: &serde_json::Value, detail: &str) -> i64 {
+    call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "queue" && e["detail"] == detail)
+        .and_then(|e| e["at"].as_i64())
+        .unwrap_or_else(|| panic!("no queue event `{detail}`: {call:#}"))
+}
+
+/// Waits (bounded) until agent `ext`'s stored state is `state`.
+fn wait_state(sw: &Switch, ext: &str, state: &str, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if sw.agent_state(ext) == state {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
+    let sw = switch(3);
+    let _orders = phone(&sw, "1001", "uas_echo.xml");
+    let _complaints = phone(&sw, "1003", "uas_echo.xml");
+    log_in(&sw, "1001");
+    log_in(&sw, "1003");
+
+    let mut a = call(&sw, "402");
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    let mut o = call(&sw, "401");
+    assert!(wait_state(&sw, "1001", "on_call", Duration::from_secs(10)));
+    // 1003 is busy: a standard complaint waits, then a VIP one.
+    let mut b = call(&sw, "402");
+    std::thread::sleep(Duration::from_secs(1));
+    let mut v = call(&sw, "403");
+    std::thread::sleep(Duration::from_millis(500));
+
+    assert_eq!(a.bye(), 200);
+    assert!(
+        wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)),
+        "the agent wraps up after the call"
+    );
+    // After 3 s of wrap-up the VIP goes first.
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(v.bye(), 200);
+    assert!(wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)));
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(b.bye(), 200);
+    assert_eq!(o.bye(), 200);
+
+    let calls = sw.wait_calls_ended(6, Duration::from_secs(15));
+    let (a, o, b, v) = (
+        record(&calls, &a.call_id),
+        record(&calls, &o.call_id),
+        record(&calls, &b.call_id),
+        record(&calls, &v.call_id),
+    );
+    assert_eq!(a["agent"], "1003", "the complaint to the expert: {a:#}");
+    assert_eq!(o["agent"], "1001", "orders to the orders agent: {o:#}");
+    assert_eq!(journey(&b, "queue")[1], "t_complaints: joined at position 1");
+    assert_eq!(
+        journey(&v, "queue")[1],
+        "t_complaints: joined at position 1",
+        "the VIP goes ahead of the caller waiting longer"
+    );
+    let v_answered = queue_event_at(&v, "answered by 1003");
+    let b_answered = queue_event_at(&b, "answered by 1003");
+    assert!(
+        v_answered < b_answered,
+        "the VIP was answered first ({v_answered} < {b_answered})"
+    );
+    let a_ended = a["ended_at"].as_i64().unwrap();
+    assert!(
+        v_answered - a_ended >= 2_500,
+        "the wrap-up (3 s) held the agent: {} ms",
+        v_answered - a_ended
+    );
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_skipped_and_made_not_ready() {
+    let sw = switch(1);
+    let ringing = phone(&sw, "1004", "uas_ring.xml");
+    let _answering = phone(&sw, "1003", "uas_echo.xml");
+    // 1004 is idle the longest: offered first.
+    log_in(&sw, "1004");
+    std::thread::sleep(Duration::from_millis(300));
+    log_in(&sw, "1003");
+
+    let mut c = call(&sw, "402");
+    assert!(
+        wait_state(&sw, "1003", "on_call", Duration::from_secs(20)),
+        "the next agent answers after the first rang out"
+    );
+    assert_eq!(c.bye(), 200);
+    let calls = sw.wait_calls_ended(3, Duration::from_secs(15));
+    let r = record(&calls, &c.call_id);
+    assert_eq!(
+        journey(&r, "queue"),
+        [
+            "t_complaints (priority 0)",
+            "t_complaints: joined, offered at once",
+            "offered to 1004",
+            "1004 did not answer",
+            "offered to 1003",
+            "answered by 1003"
+        ],
+        "{r:#}"
+    );
+    let rang = queue_event_at(&r, "1004 did not answer") - queue_event_at(&r, "offered to 1004");
+    assert!(
+        (4_500..8_000).contains(&rang),
+        "the ring timeout is 5 s: {rang} ms"
+    );
+    let agents = sw.agent_states();
+    let a = agents.iter().find(|a| a["agent"] == "1004").unwrap();
+    assert_eq!(a["state"], "not_ready", "{a:#}");
+    assert_eq!(a["reason"], "missed 1 offers", "{a:#}");
+    let trace = ringing.messages();
+    assert!(trace.contains("CANCEL sip:1004@"), "cancelled:\n{trace}");
+}
