@@ -238,3 +238,37 @@ fn an_agent_who_does_not_answer_is_skipped_and_made_not_ready() {
     let trace = ringing.messages();
     assert!(trace.contains("CANCEL sip:1004@"), "cancelled:\n{trace}");
 }
+
+/// The switch is killed (SIGKILL) while one caller talks to agent 1003 and
+/// another waits in line. After the restart no agent is left on a call:
+/// 1003 is available again and 1001 (on a break before) still on it; both
+/// calls are closed in the CDR as interrupted.
+#[test]
+fn a_switch_killed_mid_queue_leaves_no_agent_stuck() {
+    let mut sw = switch(3);
+    let _complaints = phone(&sw, "1003", "uas_echo.xml");
+    log_in(&sw, "1003");
+    log_in(&sw, "1001");
+    let r = dial_feature(&sw, "1001", "pw1001", "*22");
+    assert!(r.ok(), "*22:\n{}", r.describe());
+
+    let _talking = call(&sw, "402");
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    let _waiting = call(&sw, "402");
+    std::thread::sleep(Duration::from_millis(500));
+    sw.kill();
+    assert_eq!(sw.agent_state("1003"), "on_call", "as stored at the crash");
+
+    sw.restart();
+    assert!(
+        wait_state(&sw, "1003", "available", Duration::from_secs(10)),
+        "1003 is free after the restart"
+    );
+    assert_eq!(sw.agent_state("1001"), "not_ready", "the break is kept");
+    let calls = sw.wait_calls_ended(5, Duration::from_secs(10));
+    let queued: Vec<_> = calls.iter().filter(|c| c["callee"] == "402").collect();
+    assert_eq!(queued.len(), 2, "{calls:#?}");
+    for c in queued {
+        assert!(!c["ended_at"].is_null(), "closed in the CDR: {c:#}");
+    }
+}
