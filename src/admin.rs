@@ -324,3 +324,54 @@ pub async fn agents(cfg: &Settings, json: bool) -> anyhow::Result<String> {
     }
     Ok(out)
 }
+
+/// `switchboard queues`: each queue's live and recent figures (callers
+/// who joined in the last `hours`), from the stays the switch stores.
+pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<String> {
+    let store = open_store(&cfg.switch).await?;
+    let now = crate::call::unix_ms();
+    let since = now - i64::from(hours) * 3_600_000;
+    let mut all = Vec::new();
+    for q in &cfg.contact_center.queues {
+        all.push(
+            store
+                .queue_stats(&q.spec.name, since, now, q.service_level_ms)
+                .await?,
+        );
+    }
+    if json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&all)?));
+    }
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:<14} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7}",
+        "queue",
+        "waiting",
+        "longest",
+        "offered",
+        "answered",
+        "abandoned",
+        "aband.%",
+        "SL%",
+        "ASA s",
+        "AHT s"
+    )?;
+    for s in &all {
+        writeln!(
+            out,
+            "{:<14} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1}",
+            s.queue,
+            s.waiting,
+            s.longest_wait_ms as f64 / 1000.0,
+            s.offered,
+            s.answered,
+            s.abandoned,
+            s.abandon_rate,
+            s.service_level,
+            s.asa_ms / 1000.0,
+            s.aht_ms / 1000.0
+        )?;
+    }
+    Ok(out)
+}

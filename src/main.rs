@@ -65,6 +65,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show each queue's figures: waiting now, longest wait, offered,
+    /// answered, abandoned, service level, ASA and AHT.
+    Queues {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// Callers who joined in the last HOURS.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the latest call detail records: legs and their quality,
     /// recordings, digits, hold and media timeouts.
     Calls {
@@ -162,6 +174,13 @@ fn main() -> ExitCode {
         }),
         Command::Status { config } => admin_command(&config, config::load_settings, |cfg| {
             Box::pin(switchboard::admin::status(cfg))
+        }),
+        Command::Queues {
+            config,
+            hours,
+            json,
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(switchboard::admin::queues(cfg, hours, json))
         }),
         Command::Agents { config, json } => {
             admin_command(&config, config::load_settings, move |cfg| {

@@ -176,7 +176,10 @@ fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
     );
     assert_eq!(a["agent"], "1003", "the complaint to the expert: {a:#}");
     assert_eq!(o["agent"], "1001", "orders to the orders agent: {o:#}");
-    assert_eq!(journey(&b, "queue")[1], "t_complaints: joined at position 1");
+    assert_eq!(
+        journey(&b, "queue")[1],
+        "t_complaints: joined at position 1"
+    );
     assert_eq!(
         journey(&v, "queue")[1],
         "t_complaints: joined at position 1",
@@ -271,4 +274,92 @@ fn a_switch_killed_mid_queue_leaves_no_agent_stuck() {
     for c in queued {
         assert!(!c["ended_at"].is_null(), "closed in the CDR: {c:#}");
     }
+}
+
+/// `switchboard queues --json` for t_complaints.
+fn queue_stats(sw: &Switch) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["queues", "--json", "--config"])
+        .arg(sw.config_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    all.into_iter()
+        .find(|q| q["queue"] == "t_complaints")
+        .expect("t_complaints in the figures")
+}
+
+/// A scripted run: A is answered at once and talks; B waits and hangs up;
+/// C joins during A's wrap-up and is answered when it ends. The queue's
+/// figures equal those computed by hand from the calls' journeys.
+#[test]
+fn queue_figures_equal_those_computed_by_hand() {
+    let sw = switch(3);
+    let _phone = phone(&sw, "1003", "uas_echo.xml");
+    log_in(&sw, "1003");
+
+    let mut a = call(&sw, "402");
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    let mut b = call(&sw, "402");
+    std::thread::sleep(Duration::from_millis(1500));
+    let live = queue_stats(&sw);
+    assert_eq!(live["waiting"], 1, "B waits: {live:#}");
+    assert!(
+        live["longest_wait_ms"].as_i64().unwrap() >= 1_000,
+        "{live:#}"
+    );
+    assert_eq!(b.bye(), 200);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(a.bye(), 200);
+    assert!(wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)));
+    let mut c = call(&sw, "402");
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(c.bye(), 200);
+
+    let calls = sw.wait_calls_ended(5, Duration::from_secs(15));
+    let (a, b, c) = (
+        record(&calls, &a.call_id),
+        record(&calls, &b.call_id),
+        record(&calls, &c.call_id),
+    );
+    assert!(
+        journey(&b, "queue")
+            .iter()
+            .all(|e| !e.starts_with("answered"))
+    );
+    let joined = |r: &serde_json::Value| {
+        r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "queue" && e["detail"].as_str().unwrap().contains("joined"))
+            .and_then(|e| e["at"].as_i64())
+            .unwrap()
+    };
+    let answered = |r: &serde_json::Value| queue_event_at(r, "answered by 1003");
+    let ended = |r: &serde_json::Value| r["ended_at"].as_i64().unwrap();
+    let asa = ((answered(&a) - joined(&a)) + (answered(&c) - joined(&c))) as f64 / 2.0;
+    let wrap = 3_000;
+    let aht = ((ended(&a) - answered(&a) + wrap) + (ended(&c) - answered(&c) + wrap)) as f64 / 2.0;
+
+    let s = queue_stats(&sw);
+    assert_eq!(s["waiting"], 0, "{s:#}");
+    assert_eq!(s["offered"], 3, "{s:#}");
+    assert_eq!(s["answered"], 2, "{s:#}");
+    assert_eq!(s["abandoned"], 1, "{s:#}");
+    let near = |key: &str, want: f64, tol: f64| {
+        let got = s[key].as_f64().unwrap();
+        assert!((got - want).abs() <= tol, "{key}: {got} vs {want} by hand");
+    };
+    near("abandon_rate", 100.0 / 3.0, 0.01);
+    near("service_level", 200.0 / 3.0, 0.01);
+    near("asa_ms", asa, 300.0);
+    near("aht_ms", aht, 300.0);
+    assert!(asa >= 1_000.0, "C waited through the wrap-up: ASA {asa}");
 }

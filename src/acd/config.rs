@@ -44,6 +44,8 @@ pub struct QueueConfig {
     pub join_empty: bool,
     /// Position and estimated wait announced this often (0: never).
     pub announce_every_ms: i64,
+    /// Answered within this counts toward the service level.
+    pub service_level_ms: i64,
 }
 
 /// Agents and queues.
@@ -107,6 +109,7 @@ struct QueueEntry {
     overflow: Option<Spanned<String>>,
     join_empty: Option<bool>,
     announce_every_seconds: Option<Spanned<i64>>,
+    service_level_seconds: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +364,13 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             0,
             sink,
         );
+        let service_level_ms = seconds(
+            &q.service_level_seconds,
+            "service_level_seconds",
+            1..=3600,
+            20,
+            sink,
+        );
         let on_max_wait = match &q.overflow {
             None => MaxWait::Exit,
             Some(o) if o.get_ref() == name => {
@@ -395,6 +405,7 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             on_max_wait,
             join_empty: q.join_empty.unwrap_or(true),
             announce_every_ms,
+            service_level_ms,
         });
     }
 }

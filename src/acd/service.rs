@@ -75,6 +75,7 @@ pub struct Joined {
 
 enum Msg {
     Join {
+        call_id: String,
         queue: String,
         priority: u8,
         since: Option<Millis>,
@@ -130,6 +131,7 @@ impl Acd {
     /// `caller`.
     pub async fn join(
         &self,
+        call_id: &str,
         queue: &str,
         priority: u8,
         since: Option<Millis>,
@@ -137,6 +139,7 @@ impl Acd {
     ) -> Result<Joined, JoinRefused> {
         let (reply, rx) = oneshot::channel();
         let msg = Msg::Join {
+            call_id: call_id.to_string(),
             queue: queue.to_string(),
             priority,
             since,
@@ -234,6 +237,7 @@ pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
         callers: HashMap::new(),
         next_entry: 1,
         store,
+        rows: HashMap::new(),
     };
     task.restore().await;
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -250,6 +254,8 @@ struct Task {
     callers: HashMap<EntryId, mpsc::Sender<ToCaller>>,
     next_entry: EntryId,
     store: Option<Store>,
+    /// Each entry's row in `queue_calls`.
+    rows: HashMap<EntryId, i64>,
 }
 
 fn now_ms() -> Millis {
@@ -278,6 +284,11 @@ impl Task {
     /// (reserved, ringing, on call, wrap-up) are available again.
     async fn restore(&mut self) {
         let Some(store) = &self.store else { return };
+        match store.close_interrupted_queue_calls(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(n, "queue stays open at the last stop closed as interrupted"),
+            Err(e) => tracing::error!("queue stays not closed: {e}"),
+        }
         let stored = match store.agent_states().await {
             Ok(s) => s,
             Err(e) => {
@@ -309,6 +320,7 @@ impl Task {
         let now = now_ms();
         let orders = match msg {
             Msg::Join {
+                call_id,
                 queue,
                 priority,
                 since,
@@ -326,6 +338,7 @@ impl Task {
                 let entry = self.next_entry;
                 self.next_entry += 1;
                 self.callers.insert(entry, caller);
+                self.row_joined(entry, &call_id, q, priority, now).await;
                 let since = since.unwrap_or(now).min(now);
                 let orders = self.floor.join(entry, q, priority, since, now);
                 let joined = Joined {
@@ -337,6 +350,7 @@ impl Task {
                 orders
             }
             Msg::Leave { entry } => {
+                self.row_ended(entry, "abandoned", now).await;
                 let orders = self.floor.leave(entry, now);
                 self.callers.remove(&entry);
                 orders
@@ -347,6 +361,7 @@ impl Task {
                     _ => None,
                 };
                 self.callers.remove(&entry);
+                self.row_ended(entry, "abandoned", now).await;
                 match agent {
                     Some(a) => self
                         .floor
@@ -374,8 +389,16 @@ impl Task {
                     }
                     super::config::MaxWait::Exit => None,
                 };
+                let call_id = self.call_of(entry).await;
+                let outcome = if overflow.is_some() {
+                    "overflowed"
+                } else {
+                    "timed_out"
+                };
+                self.row_ended(entry, outcome, now).await;
                 match overflow {
                     Some(q) => {
+                        self.row_joined(entry, &call_id, q, e.priority, now).await;
                         orders.extend(self.floor.join(entry, q, e.priority, e.since, now));
                         let joined = Joined {
                             entry,
@@ -399,6 +422,9 @@ impl Task {
                 let Some(&a) = self.ids.get(&agent) else {
                     return;
                 };
+                if outcome == OfferOutcome::Answered {
+                    self.row_answered(entry, &agent, now).await;
+                }
                 let event = match outcome {
                     OfferOutcome::Ringing => AgentEvent::Ring { entry },
                     OfferOutcome::Answered => AgentEvent::Answer { entry },
@@ -448,6 +474,56 @@ impl Task {
         self.perform(orders).await;
     }
 
+    async fn row_joined(
+        &mut self,
+        entry: EntryId,
+        call_id: &str,
+        q: usize,
+        priority: u8,
+        now: Millis,
+    ) {
+        let Some(store) = &self.store else { return };
+        let queue = &self.queues[q].spec.name;
+        match store.queue_call_joined(call_id, queue, priority, now).await {
+            Ok(id) => {
+                self.rows.insert(entry, id);
+            }
+            Err(e) => tracing::error!("queue stay not stored: {e}"),
+        }
+    }
+
+    async fn row_answered(&self, entry: EntryId, agent: &str, now: Millis) {
+        let (Some(store), Some(&id)) = (&self.store, self.rows.get(&entry)) else {
+            return;
+        };
+        let wrap_up = self
+            .floor
+            .entry(entry)
+            .map_or(0, |e| self.queues[e.queue].wrap_up_ms);
+        if let Err(e) = store.queue_call_answered(id, agent, now, wrap_up).await {
+            tracing::error!("queue answer not stored: {e}");
+        }
+    }
+
+    /// The stay of `entry` is over (`outcome` unless it was answered).
+    async fn row_ended(&mut self, entry: EntryId, outcome: &str, now: Millis) {
+        let Some(id) = self.rows.remove(&entry) else {
+            return;
+        };
+        let Some(store) = &self.store else { return };
+        if let Err(e) = store.queue_call_ended(id, outcome, now).await {
+            tracing::error!("queue stay end not stored: {e}");
+        }
+    }
+
+    /// The Call-ID of `entry`'s stay (for its next row).
+    async fn call_of(&self, entry: EntryId) -> String {
+        let (Some(store), Some(&id)) = (&self.store, self.rows.get(&entry)) else {
+            return String::new();
+        };
+        store.queue_call_id(id).await.unwrap_or_default()
+    }
+
     /// Whether any agent able to serve queue `q` is logged in.
     fn staffed(&self, q: usize) -> bool {
         let spec = &self.queues[q].spec;
@@ -491,6 +567,7 @@ impl Task {
                         rounds -= 1;
                         tracing::warn!(entry, "a queued call did not take its offer: it left");
                         self.callers.remove(&entry);
+                        self.row_ended(entry, "abandoned", now_ms()).await;
                         pending.extend(self.floor.leave(entry, now_ms()));
                     }
                 }

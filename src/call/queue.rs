@@ -70,7 +70,8 @@ impl Call {
         priority: u8,
     ) -> Option<Input> {
         let (tx, inbox) = mpsc::channel(INBOX);
-        let joined = match acd.join(queue, priority, None, tx).await {
+        let call_id = self.caller.call_id.clone();
+        let joined = match acd.join(&call_id, queue, priority, None, tx).await {
             Ok(j) => j,
             Err(refused) => {
                 self.journal_event(CallEventKind::Queue, &refused.to_string())

@@ -8,6 +8,7 @@ mod calls;
 mod cdr_writer;
 mod customers;
 pub mod pii;
+mod queue_calls;
 mod recordings;
 mod registrations;
 mod trunk_status;
@@ -30,6 +31,7 @@ pub use calls::{
 pub use cdr_writer::CdrWriter;
 pub use customers::Customer;
 pub use pii::PiiKey;
+pub use queue_calls::QueueStats;
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
 pub use trunk_status::TrunkStatus;
