@@ -17,7 +17,13 @@ use common::*;
 use std::time::{Duration, Instant};
 
 const FLOW: &str = r#"
-entry = "pick"
+entry = "identify"
+
+[nodes.identify]
+type = "lookup"
+source = "customers"
+found = "pick"
+not_found = "pick"
 
 [nodes.pick]
 type = "branch"
@@ -137,8 +143,9 @@ fn wait_state(sw: &Switch, ext: &str, state: &str, limit: Duration) -> bool {
 #[test]
 fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
     let sw = switch(3);
+    sw.import_demo_customers();
     let _orders = phone(&sw, "1001", "uas_echo.xml");
-    let _complaints = phone(&sw, "1003", "uas_echo.xml");
+    let complaints = phone(&sw, "1003", "uas_echo.xml");
     log_in(&sw, "1001");
     log_in(&sw, "1003");
 
@@ -149,7 +156,10 @@ fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
     // 1003 is busy: a standard complaint waits, then a VIP one.
     let mut b = call(&sw, "402");
     std::thread::sleep(Duration::from_secs(1));
-    let mut v = call(&sw, "403");
+    let mut v = RawCaller::new(sw.carrier_addr(), "403");
+    v.from = "+15550101".into(); // a VIP of the demo customers
+    let (status, ok) = v.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
     std::thread::sleep(Duration::from_millis(500));
 
     assert_eq!(a.bye(), 200);
@@ -191,6 +201,24 @@ fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
         v_answered < b_answered,
         "the VIP was answered first ({v_answered} < {b_answered})"
     );
+    // The agent's phone learnt who calls and why, without asking.
+    let invites: Vec<String> = received_messages(&complaints.messages())
+        .into_iter()
+        .filter(|m| m.starts_with("INVITE "))
+        .collect();
+    assert_eq!(invites.len(), 3, "three calls offered to 1003");
+    let vip = invites
+        .iter()
+        .find(|m| m.contains("X-Switchboard-Customer-Tier: VIP"))
+        .unwrap_or_else(|| panic!("the VIP's context: {invites:#?}"));
+    for h in [
+        "X-Switchboard-Queue: t_complaints",
+        "X-Switchboard-Customer-Name: ",
+        "X-Switchboard-Language: en",
+        &format!("X-Switchboard-Call: {}", v["call_id"].as_str().unwrap()),
+    ] {
+        assert!(vip.contains(h), "`{h}` in\n{vip}");
+    }
     let a_ended = a["ended_at"].as_i64().unwrap();
     assert!(
         v_answered - a_ended >= 2_500,

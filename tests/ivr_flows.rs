@@ -88,14 +88,7 @@ fn the_opt_out_key_during_the_notice_is_recorded_with_the_call() {
 #[test]
 fn a_vip_skips_the_menu_and_leaves_a_voicemail() {
     let sw = Switch::start(SwitchOpts::new());
-    let import = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["customers", "import"])
-        .arg(repo_root().join("demo/customers.toml"))
-        .arg("--config")
-        .arg(sw.config_dir())
-        .output()
-        .unwrap();
-    assert!(import.status.success(), "{import:?}");
+    sw.import_demo_customers();
     let mut caller = RawCaller::new(sw.carrier_addr(), "+15550100");
     caller.from = "+15550101".into();
     let (status, ok) = caller.invite("0 101", None);

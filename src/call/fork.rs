@@ -78,6 +78,9 @@ pub struct InviteParts<'a> {
     pub sdp: Option<Bytes>,
     /// Offered to the phone with the switch as refresher (RFC 4028).
     pub session_timer: super::TimerConfig,
+    /// What the switch knows of the caller, for the agent's phone and
+    /// desktop: `X-Switchboard-*` headers (name, value).
+    pub context: &'a [(String, String)],
 }
 
 /// Builds the agent leg's INVITE and its dialog. The caller's number and
@@ -133,6 +136,9 @@ pub fn build_invite(p: &InviteParts<'_>) -> Option<(TransactionKey, SipMessage, 
             &format!("{};refresher=uac", p.session_timer.session_expires),
         )
         .header(HeaderName::MinSe, &p.session_timer.min_se.to_string());
+    for (name, value) in p.context {
+        b = b.header_raw(name, value);
+    }
     if let Some(sdp) = &p.sdp {
         b = b
             .header(HeaderName::ContentType, super::media::SDP)

@@ -531,6 +531,12 @@ impl Call {
         None
     }
 
+    /// What the running flow learnt about the caller (see
+    /// `Engine::context`).
+    pub(super) fn flow_context(&mut self) -> Option<Vec<(String, String)>> {
+        self.flow_run().map(|r| r.engine.context())
+    }
+
     /// Marks the flow as handing its caller to agents (or not).
     pub(super) fn set_handing_off(&mut self, on: bool) {
         if let Some(run) = self.flow_run() {

@@ -182,6 +182,8 @@ struct Call {
     /// The caller's place in an ACD queue (kept once an agent answered,
     /// until the call ends).
     queue: Option<Box<queue::QueueWait>>,
+    /// `X-Switchboard-*` headers for agents' INVITEs (a flow's context).
+    context_headers: Vec<(String, String)>,
     /// RFC 4028 timers: [caller leg, agent leg], running once answered.
     timers: [Option<SessionTimer>; 2],
     /// Our session refreshes awaiting their response: side, method, CSeq.
@@ -258,6 +260,7 @@ impl Call {
             recorder: None,
             app: None,
             queue: None,
+            context_headers: Vec::new(),
             timers: [None, None],
             refreshes: HashMap::new(),
             end_info: None,
@@ -509,6 +512,7 @@ impl Call {
                 max_forwards,
                 sdp: sdp.clone(),
                 session_timer: self.ctx.session_timer,
+                context: &self.context_headers,
             };
             let Some((key, msg, dialog)) = build_invite(&parts) else {
                 continue;

@@ -166,6 +166,7 @@ impl Call {
         };
         self.journal_event(CallEventKind::Queue, &format!("offered to {agent}"))
             .await;
+        self.context_headers = self.flow_context_headers();
         let first = self.forks.len();
         let targets: Vec<Target> = found.contacts.into_iter().map(Target::from).collect();
         self.start_forks(targets, Some(sdp)).await;
@@ -181,6 +182,44 @@ impl Call {
                 told_ringing: false,
             });
         }
+    }
+
+    /// The caller's context as `X-Switchboard-*` headers: the queue, the
+    /// call, and what the flow learnt (customer fields, language, its
+    /// variables); values kept to printable text.
+    fn flow_context_headers(&mut self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if let Some(w) = self.queue.as_ref() {
+            pairs.push(("queue".into(), w.queue.clone()));
+        }
+        pairs.push(("call".into(), self.caller.call_id.clone()));
+        if let Some(ctx) = self.flow_context() {
+            pairs.extend(ctx);
+        }
+        pairs
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let name: String = name
+                    .split(['.', '_'])
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let mut c = p.chars();
+                        c.next().map_or(String::new(), |f| {
+                            f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase()
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .join("-");
+                let ok =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                let value: String = value
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
+                (ok && !value.is_empty()).then(|| (format!("X-Switchboard-{name}"), value))
+            })
+            .collect()
     }
 
     async fn report(&self, entry: EntryId, agent: &str, outcome: OfferOutcome) {

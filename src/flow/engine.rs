@@ -218,6 +218,25 @@ impl Engine {
         )
     }
 
+    /// What the flow learnt about the caller, for the agent: the
+    /// customer's fields (`customer.tier`, ...), the language and the
+    /// flow's variables (`vars.x`), as (name, text).
+    pub fn context(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .customer
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (format!("customer.{k}"), v.clone()))
+            .collect();
+        out.push(("language".into(), self.language().to_string()));
+        out.extend(
+            self.vars
+                .iter()
+                .map(|(k, v)| (format!("vars.{k}"), v.to_string())),
+        );
+        out
+    }
+
     /// The caller's language as prompts pick it.
     pub fn language(&self) -> &str {
         self.language.as_deref().unwrap_or(&self.flow.language)

@@ -544,6 +544,18 @@ impl Switch {
         serde_json::from_slice(&out.stdout).expect("switchboard calls --json prints JSON")
     }
 
+    /// Imports the demo customers (`demo/customers.toml`).
+    pub fn import_demo_customers(&self) {
+        let import = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["customers", "import"])
+            .arg(repo_root().join("demo/customers.toml"))
+            .arg("--config")
+            .arg(self.dir.path())
+            .output()
+            .expect("run switchboard customers import");
+        assert!(import.status.success(), "{import:?}");
+    }
+
     /// The agents as `switchboard agents --json` prints them.
     pub fn agent_states(&self) -> Vec<serde_json::Value> {
         let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
