@@ -65,6 +65,7 @@ skills = { complaints = 5 }
 ring_timeout_seconds = 5
 wrap_up_seconds = 3
 max_wait_seconds = 60
+announce_every_seconds = 5
 "#;
 
 fn switch(max_missed: u32) -> Switch {
@@ -390,4 +391,50 @@ fn queue_figures_equal_those_computed_by_hand() {
     near("asa_ms", asa, 300.0);
     near("aht_ms", aht, 300.0);
     assert!(asa >= 1_000.0, "C waited through the wrap-up: ASA {asa}");
+}
+
+/// A caller waiting behind a busy agent hears their place in line and the
+/// expected wait (no call ended yet: 3 minutes assumed per call, one agent)
+/// one second after joining, then every `announce_every_seconds` (5), with
+/// the music on hold between.
+#[test]
+fn waiting_callers_hear_their_position_and_expected_wait() {
+    let sw = switch(3);
+    let _phone = phone(&sw, "1003", "uas_echo.xml");
+    log_in(&sw, "1003");
+    let mut a = call(&sw, "402");
+    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    let mut b = call(&sw, "402");
+    let (mut seq, mut ts) = (1u16, 0u32);
+    let heard = b.listen(&mut seq, &mut ts, 60_000, Duration::from_millis(7_500));
+    assert!(heard > 150, "speech and music: {heard} loud frames");
+    assert_eq!(b.bye(), 200);
+    assert_eq!(a.bye(), 200);
+    let calls = sw.wait_calls_ended(3, Duration::from_secs(15));
+    let b = record(&calls, &b.call_id);
+    let said: Vec<String> = journey(&b, "queue")
+        .into_iter()
+        .filter(|e| e.starts_with("position"))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "position 1, expected wait 180 s",
+            "position 1, expected wait 180 s"
+        ],
+        "{b:#}"
+    );
+    let first = queue_event_at(&b, "t_complaints: joined at position 1");
+    let at: Vec<i64> = b["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"].as_str().unwrap_or("").starts_with("position"))
+        .map(|e| e["at"].as_i64().unwrap())
+        .collect();
+    assert!(
+        (800..2_500).contains(&(at[0] - first)),
+        "{at:?} from {first}"
+    );
+    assert!((4_500..6_500).contains(&(at[1] - at[0])), "{at:?}");
 }

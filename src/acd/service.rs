@@ -19,6 +19,10 @@ use crate::store::{AgentTransition, Store};
 
 /// How many messages may wait for the ACD task.
 const QUEUE: usize = 1024;
+/// The handle time assumed for a queue before any call ended in it.
+const DEFAULT_HANDLE_MS: i64 = 180_000;
+/// Weight of the newest call in a queue's moving handle time.
+const HANDLE_WEIGHT: f64 = 0.2;
 /// How often wrap-ups are checked.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -71,6 +75,8 @@ pub struct Joined {
     pub position: usize,
     /// The queue's maximum wait.
     pub max_wait: Duration,
+    /// How often the caller hears their position (zero: never).
+    pub announce_every: Duration,
 }
 
 enum Msg {
@@ -104,6 +110,10 @@ enum Msg {
     },
     States {
         reply: oneshot::Sender<Vec<(String, String)>>,
+    },
+    Position {
+        entry: EntryId,
+        reply: oneshot::Sender<Option<(usize, Duration)>>,
     },
 }
 
@@ -199,6 +209,14 @@ impl Acd {
             .unwrap_or_else(|_| Err("the ACD is not running".into()))
     }
 
+    /// Where a waiting caller is in line (1-based) and about how long
+    /// they will still wait; `None` once offered or gone.
+    pub async fn position(&self, entry: EntryId) -> Option<(usize, Duration)> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Position { entry, reply }).await.ok()?;
+        rx.await.ok().flatten()
+    }
+
     /// Every agent's state: (extension, state).
     pub async fn states(&self) -> Vec<(String, String)> {
         let (reply, rx) = oneshot::channel();
@@ -238,6 +256,7 @@ pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
         next_entry: 1,
         store,
         rows: HashMap::new(),
+        handle_ms: vec![None; cc.queues.len()],
     };
     task.restore().await;
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -256,6 +275,9 @@ struct Task {
     store: Option<Store>,
     /// Each entry's row in `queue_calls`.
     rows: HashMap<EntryId, i64>,
+    /// Each queue's recent handle time (talk plus wrap-up), ms: a moving
+    /// average over its last calls.
+    handle_ms: Vec<Option<i64>>,
 }
 
 fn now_ms() -> Millis {
@@ -345,6 +367,7 @@ impl Task {
                     entry,
                     position: self.floor.router().position(entry).unwrap_or(0),
                     max_wait: Duration::from_millis(self.queues[q].max_wait_ms as u64),
+                    announce_every: Duration::from_millis(self.queues[q].announce_every_ms as u64),
                 };
                 let _ = reply.send(Ok(joined));
                 orders
@@ -356,10 +379,26 @@ impl Task {
                 orders
             }
             Msg::Ended { entry } => {
-                let agent = match self.floor.entry(entry).map(|e| &e.stage) {
-                    Some(super::floor::Stage::Connected { agent, .. }) => Some(*agent),
-                    _ => None,
+                let (agent, queue, since) = match self.floor.entry(entry) {
+                    Some(e) => match e.stage {
+                        super::floor::Stage::Connected { agent, since } => {
+                            (Some(agent), e.queue, since)
+                        }
+                        _ => (None, e.queue, now),
+                    },
+                    None => (None, 0, now),
                 };
+                if agent.is_some() {
+                    let handle = now - since + self.queues[queue].wrap_up_ms;
+                    let avg = &mut self.handle_ms[queue];
+                    *avg = Some(match *avg {
+                        None => handle,
+                        Some(a) => {
+                            (a as f64 * (1.0 - HANDLE_WEIGHT) + handle as f64 * HANDLE_WEIGHT)
+                                as i64
+                        }
+                    });
+                }
                 self.callers.remove(&entry);
                 self.row_ended(entry, "abandoned", now).await;
                 match agent {
@@ -404,6 +443,9 @@ impl Task {
                             entry,
                             position: self.floor.router().position(entry).unwrap_or(0),
                             max_wait: Duration::from_millis(self.queues[q].max_wait_ms as u64),
+                            announce_every: Duration::from_millis(
+                                self.queues[q].announce_every_ms as u64,
+                            ),
                         };
                         let _ = reply.send(Some((self.queues[q].spec.name.clone(), joined)));
                     }
@@ -460,6 +502,10 @@ impl Task {
                         return;
                     }
                 }
+            }
+            Msg::Position { entry, reply } => {
+                let _ = reply.send(self.estimate(entry));
+                return;
             }
             Msg::States { reply } => {
                 let states = self
@@ -526,19 +572,37 @@ impl Task {
 
     /// Whether any agent able to serve queue `q` is logged in.
     fn staffed(&self, q: usize) -> bool {
+        self.staffing(q) > 0
+    }
+
+    /// How many agents able to serve queue `q` are logged in.
+    fn staffing(&self, q: usize) -> usize {
         let spec = &self.queues[q].spec;
         self.floor
             .router()
             .agents()
             .iter()
             .enumerate()
-            .any(|(a, skills)| {
-                !matches!(self.floor.agent(a).state, AgentState::LoggedOut)
+            .filter(|(a, skills)| {
+                !matches!(self.floor.agent(*a).state, AgentState::LoggedOut)
                     && spec
                         .skills
                         .iter()
                         .all(|(s, _)| skills.skills.iter().any(|(k, _)| k == s))
             })
+            .count()
+    }
+
+    /// Where `entry` waits and about how long it will still wait: its
+    /// position times the queue's recent handle time, shared among the
+    /// agents staffing it.
+    fn estimate(&self, entry: EntryId) -> Option<(usize, Duration)> {
+        let position = self.floor.router().position(entry)?;
+        let q = self.floor.entry(entry)?.queue;
+        let handle = self.handle_ms[q].unwrap_or(DEFAULT_HANDLE_MS);
+        let staff = self.staffing(q).max(1) as i64;
+        let ms = (position as i64 * handle / staff).max(0);
+        Some((position, Duration::from_millis(ms as u64)))
     }
 
     /// Performs the floor's orders. A call that cannot take an offer is

@@ -622,6 +622,9 @@ impl Call {
 
     /// A playlist of the session ended.
     pub(super) async fn flow_playback_done(&mut self, id: PlaybackId) {
+        if self.queue_announcement_done(id).await {
+            return;
+        }
         let Some(run) = self.flow_run() else { return };
         if run.playing != Some(id) {
             return;

@@ -17,12 +17,16 @@ use super::Call;
 use crate::acd::agent::EntryId;
 use crate::acd::service::{Acd, OfferOutcome, ToCaller};
 use crate::flow::engine::Input;
+use crate::flow::model::PromptItem;
+use crate::media::player::PlaybackId;
 use crate::server::routing::Target;
 use crate::sip::endpoint::ToCore;
 use crate::store::CallEventKind;
 
 /// Messages the ACD may have queued for one call.
 const INBOX: usize = 32;
+/// A caller who has to wait hears their position this soon after joining.
+const FIRST_ANNOUNCEMENT: Duration = Duration::from_secs(1);
 
 /// One agent being rung for the caller.
 #[derive(Debug)]
@@ -49,6 +53,10 @@ pub struct QueueWait {
     sdp: Option<bytes::Bytes>,
     /// The agent who answered: the entry is connected.
     answered_by: Option<String>,
+    /// Position announcements: how often, the next one, the one playing.
+    announce_every: Duration,
+    next_announce: Option<Instant>,
+    announcing: Option<PlaybackId>,
 }
 
 /// Waits for the ACD's next message to a queued call (forever when the
@@ -93,6 +101,10 @@ impl Call {
             max_wait_at: Instant::now() + joined.max_wait,
             sdp: None,
             answered_by: None,
+            announce_every: joined.announce_every,
+            next_announce: (joined.position > 0 && !joined.announce_every.is_zero())
+                .then(|| Instant::now() + FIRST_ANNOUNCEMENT),
+            announcing: None,
         }));
         self.set_handing_off(true);
         self.play_music_on_hold().await;
@@ -106,6 +118,7 @@ impl Call {
             .iter()
             .map(|o| o.deadline)
             .chain([w.max_wait_at])
+            .chain(w.next_announce)
             .min()
     }
 
@@ -340,6 +353,7 @@ impl Call {
             .map(|o| o.agent.clone())
             .collect();
         let gave_up = w.max_wait_at <= now;
+        let announce = w.next_announce.is_some_and(|t| t <= now) && w.offers.is_empty();
         for agent in late {
             if let Some(forks) = self.take_offer(&agent) {
                 self.cancel_these_forks(&forks).await;
@@ -349,8 +363,79 @@ impl Call {
             self.report(entry, &agent, OfferOutcome::NoAnswer).await;
         }
         if gave_up {
-            self.queue_max_wait().await;
+            return self.queue_max_wait().await;
         }
+        if announce {
+            self.announce_position().await;
+        } else if let Some(w) = self.queue.as_mut()
+            && w.next_announce.is_some_and(|t| t <= now)
+        {
+            // An agent is being rung: announce later.
+            w.next_announce = Some(now + w.announce_every);
+        }
+    }
+
+    /// Tells the waiting caller their place in line and the expected wait
+    /// (in their language: Mandarin or English), then the music resumes.
+    async fn announce_position(&mut self) {
+        let Some(w) = self.queue.as_mut() else { return };
+        w.next_announce = Some(Instant::now() + w.announce_every);
+        let (acd, entry) = (w.acd.clone(), w.entry);
+        let Some((position, wait)) = acd.position(entry).await else {
+            return;
+        };
+        let minutes = wait.as_secs().div_ceil(60);
+        let zh = self.flow_context().is_some_and(|c| {
+            c.iter()
+                .any(|(k, v)| k == "language" && v.starts_with("zh"))
+        });
+        let (text, voice) = if zh {
+            let wait = if minutes <= 1 {
+                "不到一分钟".to_string()
+            } else {
+                format!("大约{minutes}分钟")
+            };
+            (
+                format!("您前面还有{}位。预计等待{wait}。", position - 1),
+                "cmn",
+            )
+        } else {
+            let wait = if minutes <= 1 {
+                "less than a minute".to_string()
+            } else {
+                format!("about {minutes} minutes")
+            };
+            (
+                format!("You are number {position} in line. Your expected wait is {wait}."),
+                "en",
+            )
+        };
+        self.journal_event(
+            CallEventKind::Queue,
+            &format!("position {position}, expected wait {} s", wait.as_secs()),
+        )
+        .await;
+        let say = [PromptItem::Say {
+            text,
+            voice: voice.into(),
+        }];
+        let id = self.play_flow_prompts(&say, false).await;
+        if let Some(w) = self.queue.as_mut() {
+            w.announcing = id;
+        }
+    }
+
+    /// A playlist ended: after an announcement, the music resumes. True
+    /// when it was one.
+    pub(super) async fn queue_announcement_done(&mut self, id: PlaybackId) -> bool {
+        let Some(w) = self.queue.as_mut().filter(|w| w.announcing == Some(id)) else {
+            return false;
+        };
+        w.announcing = None;
+        if w.answered_by.is_none() {
+            self.play_music_on_hold().await;
+        }
+        true
     }
 
     /// The caller waited the queue's maximum: overflow, or the flow's
