@@ -65,3 +65,27 @@ fn feature_codes_change_the_agents_state_and_are_stored() {
     let codes: Vec<&str> = calls.iter().filter_map(|c| c["agent"].as_str()).collect();
     assert!(codes.contains(&"app:feature:*21"), "{codes:?}");
 }
+
+/// A ready agent whose phone unregisters is no longer offered calls: not
+/// ready, "no phone registered".
+#[test]
+fn an_agent_whose_phone_unregisters_is_made_not_ready() {
+    let sw = Switch::start(SwitchOpts::new());
+    let contact_port = alloc_port();
+    let r = sipp_register(&sw, "1002", "pw1002", contact_port, 600, "u1");
+    assert!(r.ok(), "{}", r.describe());
+    log_in(&sw, "1002");
+    assert_eq!(sw.agent_state("1002"), "available");
+    let r = SippClient::new(&sw.agents(), "unregister.xml", "15s")
+        .agent("1002", "pw1002", contact_port)
+        .run(Duration::from_secs(20));
+    assert!(r.ok(), "unregistering: {}", r.describe());
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while sw.agent_state("1002") != "not_ready" && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let agents = sw.agent_states();
+    let a = agents.iter().find(|a| a["agent"] == "1002").unwrap();
+    assert_eq!(a["state"], "not_ready", "{a:#}");
+    assert_eq!(a["reason"], "no phone registered", "{a:#}");
+}

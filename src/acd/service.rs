@@ -111,6 +111,9 @@ enum Msg {
     States {
         reply: oneshot::Sender<Vec<(String, String)>>,
     },
+    EndpointLost {
+        agent: String,
+    },
     Position {
         entry: EntryId,
         reply: oneshot::Sender<Option<(usize, Duration)>>,
@@ -215,6 +218,15 @@ impl Acd {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Msg::Position { entry, reply }).await.ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// Agent `agent`'s last phone unregistered (or its registration
+    /// expired).
+    pub async fn endpoint_lost(&self, agent: &str) {
+        let msg = Msg::EndpointLost {
+            agent: agent.to_string(),
+        };
+        let _ = self.tx.send(msg).await;
     }
 
     /// Every agent's state: (extension, state).
@@ -503,6 +515,13 @@ impl Task {
                     }
                 }
             }
+            Msg::EndpointLost { agent } => match self.ids.get(&agent) {
+                Some(&a) => self
+                    .floor
+                    .on_agent(a, AgentEvent::EndpointLost, now)
+                    .unwrap_or_default(),
+                None => return,
+            },
             Msg::Position { entry, reply } => {
                 let _ = reply.send(self.estimate(entry));
                 return;

@@ -141,15 +141,21 @@ impl Registrar {
         self.location.len()
     }
 
-    /// Drops expired bindings (memory and database).
-    pub fn purge(&mut self, now_unix: u64) {
+    /// Drops expired bindings (memory and database); the AORs left with
+    /// no contact.
+    pub fn purge(&mut self, now_unix: u64) -> Vec<String> {
+        let mut emptied = Vec::new();
         for (aor, contact) in self.location.purge(now_unix) {
+            if self.location.lookup(&aor, now_unix).is_empty() && !emptied.contains(&aor) {
+                emptied.push(aor.clone());
+            }
             self.persister.queue(BindingOp::Delete {
                 profile: self.name.clone(),
                 aor,
                 contact,
             });
         }
+        emptied
     }
 
     /// Handles one REGISTER (RFC 3261 10.3).

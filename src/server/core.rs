@@ -91,9 +91,11 @@ impl Core {
                 }
                 _ = purge.tick() => {
                     let now = unix_now();
+                    let mut lost = Vec::new();
                     for r in self.registrars.values_mut() {
-                        r.purge(now);
+                        lost.extend(r.purge(now));
                     }
+                    self.endpoints_lost(lost);
                 }
             }
             self.drain_actions();
@@ -296,13 +298,29 @@ impl Core {
             }
             Method::Register => match self.registrars.get_mut(&flow.profile) {
                 Some(registrar) => {
-                    let reply = registrar.handle(flow, &msg, unix_now(), Instant::now());
+                    let now = unix_now();
+                    let reply = registrar.handle(flow, &msg, now, Instant::now());
+                    let aor = msg.to().ok().and_then(|t| {
+                        t.uri
+                            .user_unescaped()
+                            .map(|u| String::from_utf8_lossy(&u).into_owned())
+                    });
+                    let gone = reply.status == 200
+                        && aor.as_ref().is_some_and(|a| {
+                            matches!(
+                                registrar.lookup(a, now),
+                                crate::registrar::Lookup::NotRegistered
+                            )
+                        });
                     let headers: Vec<(&str, &str)> = reply
                         .headers
                         .iter()
                         .map(|(n, v)| (*n, v.as_str()))
                         .collect();
                     self.answer(&key, &msg, reply_flow, reply.status, reply.reason, &headers);
+                    if gone {
+                        self.endpoints_lost(aor.into_iter().collect());
+                    }
                 }
                 None => self.answer(
                     &key,
@@ -425,6 +443,22 @@ impl Core {
                 &[("Allow", ALLOW)],
             ),
         }
+    }
+
+    /// Agents whose last phone unregistered or expired: the ACD stops
+    /// offering them calls (not ready, "no phone registered").
+    fn endpoints_lost(&self, agents: Vec<String>) {
+        let Some(acd) = self.calls.acd.clone() else {
+            return;
+        };
+        if agents.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for agent in agents {
+                acd.endpoint_lost(&agent).await;
+            }
+        });
     }
 
     fn owns_dialog(&self, msg: &SipMessage) -> bool {
