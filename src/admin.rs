@@ -375,3 +375,38 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     }
     Ok(out)
 }
+
+/// `switchboard agent ID ready|break [REASON]|logout`: asks the running
+/// switch (SIGHUP) to change an agent's state, as their feature codes do.
+pub async fn change_agent(
+    cfg: &Settings,
+    agent: &str,
+    state: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<String> {
+    if cfg.contact_center.agent(agent).is_none() {
+        let ids: Vec<&str> = cfg
+            .contact_center
+            .agents
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
+        anyhow::bail!("no agent `{agent}`; agents are: {}", ids.join(", "));
+    }
+    let (request, reason) = match (state, reason) {
+        ("ready", None) => ("ready", ""),
+        ("break", r) => ("not_ready", r.unwrap_or("break")),
+        ("logout", None) => ("log_out", ""),
+        (other, _) => anyhow::bail!("`{other}`: say ready, break [REASON] or logout"),
+    };
+    let store = open_store(&cfg.switch).await?;
+    store
+        .push_agent_request(agent, request, reason, crate::call::unix_ms())
+        .await?;
+    let pid_file = crate::server::reload::pid_file(&cfg.switch.database);
+    let applied = match crate::server::reload::signal_reload(&pid_file) {
+        Ok(pid) => format!("switch {pid} applies it now"),
+        Err(_) => "no switch is running: it applies when one starts".into(),
+    };
+    Ok(format!("agent {agent}: {state} asked; {applied}\n"))
+}

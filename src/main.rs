@@ -56,6 +56,18 @@ enum Command {
         #[command(subcommand)]
         action: CustomersAction,
     },
+    /// Change an agent's state as their feature codes do: `agent ID ready`,
+    /// `agent ID break [REASON]`, `agent ID logout`.
+    Agent {
+        /// The agent's extension.
+        id: String,
+        /// ready, break or logout.
+        state: String,
+        /// A break's reason code.
+        reason: Option<String>,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+    },
     /// Show the agents (contact-center/agents.toml) with their state and
     /// latest transitions, as the running switch stored them.
     Agents {
@@ -174,6 +186,16 @@ fn main() -> ExitCode {
         }),
         Command::Status { config } => admin_command(&config, config::load_settings, |cfg| {
             Box::pin(switchboard::admin::status(cfg))
+        }),
+        Command::Agent {
+            id,
+            state,
+            reason,
+            config,
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(async move {
+                switchboard::admin::change_agent(cfg, &id, &state, reason.as_deref()).await
+            })
         }),
         Command::Queues {
             config,

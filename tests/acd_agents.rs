@@ -89,3 +89,51 @@ fn an_agent_whose_phone_unregisters_is_made_not_ready() {
     assert_eq!(a["state"], "not_ready", "{a:#}");
     assert_eq!(a["reason"], "no phone registered", "{a:#}");
 }
+
+fn admin_agent(sw: &Switch, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("agent")
+        .args(args)
+        .arg("--config")
+        .arg(sw.config_dir())
+        .output()
+        .unwrap()
+}
+
+/// An admin changes agents' states from the command line; the running
+/// switch applies it at once (SIGHUP). Unknown agents and states are
+/// refused with what is valid.
+#[test]
+fn an_admin_changes_an_agents_state() {
+    let sw = Switch::start(SwitchOpts::new());
+    let wait = |id: &str, state: &str| {
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while sw.agent_state(id) != state && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sw.agent_state(id)
+    };
+    let out = admin_agent(&sw, &["1004", "ready"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applies it now"));
+    assert_eq!(wait("1004", "available"), "available");
+    let out = admin_agent(&sw, &["1004", "break", "training"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(wait("1004", "not_ready"), "not_ready");
+    let agents = sw.agent_states();
+    let a = agents.iter().find(|a| a["agent"] == "1004").unwrap();
+    assert_eq!(a["reason"], "training", "{a:#}");
+    assert!(admin_agent(&sw, &["1004", "logout"]).status.success());
+    assert_eq!(wait("1004", "logged_out"), "logged_out");
+
+    let out = admin_agent(&sw, &["1009", "ready"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no agent `1009`; agents are: 1001, 1002, 1003, 1004, 1005"),
+        "{err}"
+    );
+    let out = admin_agent(&sw, &["1004", "nap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("say ready, break [REASON] or logout"));
+}

@@ -161,8 +161,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
         flows: cfg.flows.clone(),
         crm: crate::crm::client(),
-        acd,
+        acd: acd.clone(),
     });
+    let acd_handle = acd;
     let core = core::Core::new(
         TransactionLayer::new(tx_config),
         endpoint.clone(),
@@ -176,7 +177,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         crate::trunk::start(&endpoint, &store, p.id, &p.profile);
     }
     reload::apply_overrides(&cfg.flows, &store).await;
-    reload::spawn_on_hangup(cfg.flows.clone(), store.clone());
+    if let Some(acd) = &acd_handle {
+        reload::apply_agent_requests(acd, &store).await;
+    }
+    reload::spawn_on_hangup(cfg.flows.clone(), store.clone(), acd_handle);
     let pid_file = reload::pid_file(&cfg.switch.database);
     let _pid_file = match reload::PidFile::write(pid_file.clone()) {
         Ok(f) => Some(f),

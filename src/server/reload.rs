@@ -36,7 +36,7 @@ impl Drop for PidFile {
 
 /// Reloads the flows and the forced calendars on every SIGHUP, for as
 /// long as the switch runs.
-pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store) {
+pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store, acd: Option<crate::acd::service::Acd>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -47,10 +47,40 @@ pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store) {
         while hup.recv().await.is_some() {
             reload(&flows);
             apply_overrides(&flows, &store).await;
+            if let Some(acd) = &acd {
+                apply_agent_requests(acd, &store).await;
+            }
         }
     });
     #[cfg(not(unix))]
-    let _ = (flows, store);
+    let _ = (flows, store, acd);
+}
+
+/// Applies the agent state changes admins asked for (`switchboard agent`).
+pub async fn apply_agent_requests(acd: &crate::acd::service::Acd, store: &Store) {
+    use crate::acd::service::AgentRequest;
+    let requests = match store.take_agent_requests().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("agent requests not read: {e}");
+            return;
+        }
+    };
+    for (agent, request, reason) in requests {
+        let request = match request.as_str() {
+            "ready" => AgentRequest::Ready,
+            "not_ready" => AgentRequest::NotReady { reason },
+            "log_out" => AgentRequest::LogOut,
+            other => {
+                tracing::warn!(agent, "unknown agent request `{other}`");
+                continue;
+            }
+        };
+        match acd.agent(&agent, request).await {
+            Ok(state) => tracing::info!(agent, state, "admin changed the agent's state"),
+            Err(why) => tracing::warn!(agent, "admin's agent request refused: {why}"),
+        }
+    }
 }
 
 /// Applies the calendars forced in the database; the others follow their

@@ -41,6 +41,41 @@ impl Store {
         tx.commit().await
     }
 
+    /// Stores an admin's request (`ready`, `not_ready` with a reason,
+    /// `log_out`) for the running switch to apply.
+    pub async fn push_agent_request(
+        &self,
+        agent: &str,
+        request: &str,
+        reason: &str,
+        at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO agent_requests (agent, request, reason, asked_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(agent)
+        .bind(request)
+        .bind(reason)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the pending admin requests, oldest first: (agent, request,
+    /// reason).
+    pub async fn take_agent_requests(&self) -> sqlx::Result<Vec<(String, String, String)>> {
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query_as("SELECT agent, request, reason FROM agent_requests ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM agent_requests")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     /// Every agent's stored state: (agent, state, reason).
     pub async fn agent_states(&self) -> sqlx::Result<Vec<(String, String, String)>> {
         sqlx::query_as("SELECT agent, state, reason FROM agent_states ORDER BY agent")
@@ -101,5 +136,21 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+
+        store
+            .push_agent_request("1001", "ready", "", 3)
+            .await
+            .unwrap();
+        store
+            .push_agent_request("1002", "not_ready", "lunch", 4)
+            .await
+            .unwrap();
+        let taken = store.take_agent_requests().await.unwrap();
+        assert_eq!(taken.len(), 2);
+        assert_eq!(
+            taken[1],
+            ("1002".into(), "not_ready".into(), "lunch".into())
+        );
+        assert!(store.take_agent_requests().await.unwrap().is_empty());
     }
 }
