@@ -438,3 +438,30 @@ fn waiting_callers_hear_their_position_and_expected_wait() {
     );
     assert!((4_500..6_500).contains(&(at[1] - at[0])), "{at:?}");
 }
+
+/// The agent hangs up first (their phone sends BYE after 500 ms): the
+/// caller gets a BYE, the agent wraps up (3 s) and is available again;
+/// the stay counts as answered.
+#[test]
+fn the_agent_hanging_up_first_leaves_them_in_wrap_up_then_available() {
+    let sw = switch(3);
+    let _phone = phone(&sw, "1003", "uas_bye.xml");
+    log_in(&sw, "1003");
+    let c = call(&sw, "402");
+    assert!(
+        c.await_bye(Duration::from_secs(10)),
+        "the agent's BYE reaches the caller"
+    );
+    assert!(wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)));
+    assert!(wait_state(&sw, "1003", "available", Duration::from_secs(6)));
+    let calls = sw.wait_calls_ended(2, Duration::from_secs(10));
+    let r = record(&calls, &c.call_id);
+    assert_eq!(r["hangup_by"], "agent", "{r:#}");
+    assert_eq!(r["agent"], "1003", "{r:#}");
+    let s = queue_stats(&sw);
+    assert_eq!(
+        (s["answered"].as_i64(), s["abandoned"].as_i64()),
+        (Some(1), Some(0)),
+        "{s:#}"
+    );
+}
