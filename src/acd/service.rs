@@ -638,7 +638,9 @@ impl Task {
                         .map(|q| Duration::from_millis(self.queues[q].ring_timeout_ms as u64))
                         .unwrap_or(Duration::from_secs(15));
                     let mut delivered = true;
-                    for a in agents {
+                    // An agent whose claim was lost meanwhile is not rung.
+                    let held = |a: &usize| self.floor.agent(*a).state.entry() == Some(entry);
+                    for a in agents.into_iter().filter(held) {
                         let agent = self.floor.router().agents()[a].id.clone();
                         let offer = ToCaller::Offer {
                             agent,
@@ -659,16 +661,46 @@ impl Task {
                     self.tell(entry, ToCaller::StopRinging { agent });
                 }
                 Order::Transition { agent, from, to } => {
-                    self.store_transition(agent, from, to).await
+                    let entry = to.entry();
+                    if !self.store_transition(agent, from, to).await
+                        && let Some(entry) = entry
+                    {
+                        // Another node holds this agent: not ready here.
+                        let id = &self.floor.router().agents()[agent].id;
+                        tracing::warn!(agent = %id, entry, "agent claimed elsewhere");
+                        let reason = "claimed by another node".to_string();
+                        let lost = AgentEvent::NotReady { reason };
+                        pending.extend(
+                            self.floor
+                                .on_agent(agent, lost, now_ms())
+                                .unwrap_or_default(),
+                        );
+                    }
                 }
             }
         }
     }
 
-    async fn store_transition(&self, agent: usize, from: AgentState, to: AgentState) {
+    /// Stores a transition; an offer's reservation is a claim, which
+    /// another node sharing the database may have won (then false).
+    async fn store_transition(&self, agent: usize, from: AgentState, to: AgentState) -> bool {
         let id = self.floor.router().agents()[agent].id.clone();
         tracing::info!(agent = %id, from = %from, to = %to, "agent state");
-        let Some(store) = &self.store else { return };
+        let Some(store) = &self.store else {
+            return true;
+        };
+        if matches!(
+            (&from, &to),
+            (AgentState::Available { .. }, AgentState::Reserved { .. })
+        ) {
+            return match store.claim_agent(&id, now_ms()).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!("agent claim not stored: {e}");
+                    true
+                }
+            };
+        }
         let reason = match &to {
             AgentState::NotReady { reason } => reason.clone(),
             _ => String::new(),
@@ -683,6 +715,7 @@ impl Task {
         if let Err(e) = store.record_agent_transition(&t).await {
             tracing::error!("agent transition not stored: {e}");
         }
+        true
     }
 
     /// Sends to the call of `entry`; false when it cannot take it (the

@@ -41,6 +41,37 @@ impl Store {
         tx.commit().await
     }
 
+    /// Claims an available agent for an offer: the agent's stored state
+    /// goes from `available` to `reserved` in one conditional update, so
+    /// of two nodes sharing the database only one can ever claim the same
+    /// agent (the other gets `false`). The claim is stored as a transition.
+    pub async fn claim_agent(&self, agent: &str, at: i64) -> sqlx::Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE agent_states SET state = 'reserved', reason = '', since = ?
+             WHERE agent = ? AND state = 'available'",
+        )
+        .bind(at)
+        .bind(agent)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO agent_events (agent, from_state, to_state, reason, at) VALUES (?, 'available', 'reserved', '', ?)",
+        )
+        .bind(agent)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Stores an admin's request (`ready`, `not_ready` with a reason,
     /// `log_out`) for the running switch to apply.
     pub async fn push_agent_request(
@@ -137,6 +168,15 @@ mod tests {
                 .is_empty()
         );
 
+        // One claim of an available agent wins, however many are made.
+        store
+            .record_agent_transition(&t("reserved", "available", 3))
+            .await
+            .unwrap();
+        let claims: Vec<bool> = racing_claims(&store).await;
+        assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{claims:?}");
+        assert_eq!(store.agent_states().await.unwrap()[0].1, "reserved");
+
         store
             .push_agent_request("1001", "ready", "", 3)
             .await
@@ -152,5 +192,20 @@ mod tests {
             ("1002".into(), "not_ready".into(), "lunch".into())
         );
         assert!(store.take_agent_requests().await.unwrap().is_empty());
+    }
+
+    /// Eight claims of agent 1001 racing.
+    async fn racing_claims(store: &Store) -> Vec<bool> {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move { s.claim_agent("1001", 10 + i).await.unwrap() })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
     }
 }
