@@ -58,7 +58,8 @@ const QUEUES: &str = r#"
 skills = { orders = 5 }
 ring_timeout_seconds = 5
 wrap_up_seconds = 3
-max_wait_seconds = 60
+max_wait_seconds = 10
+overflow = "t_complaints"
 
 [queue.t_complaints]
 skills = { complaints = 5 }
@@ -464,4 +465,35 @@ fn the_agent_hanging_up_first_leaves_them_in_wrap_up_then_available() {
         (Some(1), Some(0)),
         "{s:#}"
     );
+}
+
+/// Nobody who takes orders is logged in: after t_orders' maximum wait
+/// (10 s) the caller overflows to t_complaints, whose agent answers.
+#[test]
+fn a_caller_waiting_too_long_overflows_to_the_next_queue() {
+    let sw = switch(3);
+    let _phone = phone(&sw, "1003", "uas_echo.xml");
+    log_in(&sw, "1003");
+    let mut c = call(&sw, "401");
+    assert!(
+        wait_state(&sw, "1003", "on_call", Duration::from_secs(20)),
+        "answered after the overflow"
+    );
+    assert_eq!(c.bye(), 200);
+    let calls = sw.wait_calls_ended(2, Duration::from_secs(10));
+    let r = record(&calls, &c.call_id);
+    let q = journey(&r, "queue");
+    assert_eq!(q[1], "t_orders: joined at position 1", "{q:?}");
+    assert!(
+        q.contains(&"t_orders: waited too long, overflow to t_complaints".to_string()),
+        "{q:?}"
+    );
+    assert_eq!(q.last().unwrap(), "answered by 1003", "{q:?}");
+    let waited = queue_event_at(&r, "t_orders: waited too long, overflow to t_complaints")
+        - queue_event_at(&r, "t_orders: joined at position 1");
+    assert!(
+        (9_500..12_000).contains(&waited),
+        "max wait 10 s: {waited} ms"
+    );
+    assert_eq!(r["agent"], "1003", "{r:#}");
 }
