@@ -85,6 +85,10 @@
 #   CARRIER_PORT [29080] AGENTS_PORT [29060] UAC_PORT [29090]
 #   MEDIA_PORT     SIPp's media port (and +2) [29100]
 #   RTP_PORTS      the switch's [media] rtp_ports ["40000-49999"]
+#   SWITCH_NICE    the switch's nice value [unset: as the shell's]; a
+#                  negative one keeps a build beside the bench from delaying
+#                  its packets (the run's others CPU % tells how busy the
+#                  rest of the machine was)
 #   SWITCHBOARD_BIN  binary to run [$CARGO_TARGET_DIR or target, /release/switchboard]
 #   SKIP_BUILD=1   do not run cargo build
 #   KEEP=1         keep the work folder (logs, captures, CDR JSON)

@@ -103,6 +103,7 @@ toml_set() {
 # CARGO_TARGET_DIR, relative to the repository when not absolute).
 release_bin() {
     local dir="${CARGO_TARGET_DIR:-target}"
+    # shellcheck disable=SC2154 # root: set by the sourcing script
     [[ "$dir" == /* ]] || dir="$root/$dir"
     echo "$dir/release/switchboard"
 }
@@ -124,11 +125,13 @@ copy_demo_config() {
 # launch_switch CONFIG LOG PORT...: starts $SWITCHBOARD_BIN on CONFIG
 # (sets switch_pid, adds it to pids) and waits, at most 30 s, until it has
 # a UDP socket on every PORT of 127.0.0.1; dies with its log's tail if it
-# exits or does not listen.
+# exits or does not listen. SWITCH_NICE (if set) is its nice value.
 launch_switch() {
     local cfg="$1" logf="$2"
     shift 2
-    env -u RUST_LOG "$SWITCHBOARD_BIN" serve --config "$cfg" >"$logf" 2>&1 &
+    local nice=()
+    [[ -n "${SWITCH_NICE:-}" ]] && nice=(nice -n "$SWITCH_NICE")
+    env -u RUST_LOG "${nice[@]}" "$SWITCHBOARD_BIN" serve --config "$cfg" >"$logf" 2>&1 &
     pids+=($!)
     switch_pid=$!
     local deadline=$(($(now_ms) + 30000)) port up
