@@ -1,7 +1,8 @@
 # Shell helpers shared by the benchmark scripts (sip_load.sh,
-# media_load.sh): process bookkeeping, /proc and SIPp statistics
-# readers, and a TOML key setter. Sourced, never run; the sourcing
-# script defines log() and die() and sets `set -euo pipefail`.
+# media_load.sh, ivr_load.sh): process bookkeeping, /proc and SIPp
+# statistics readers, a TOML key setter, the demo configuration's copy and
+# the switch's start. Sourced, never run; the sourcing script sets $root
+# (the repository), defines log() and die() and sets `set -euo pipefail`.
 # shellcheck shell=bash
 
 # ---------------------------------------------------------------- cleanup
@@ -57,6 +58,10 @@ counts_col() {
         END { if (!c || last == "") { print 0; exit } split(last, f, ";"); print f[c] + 0 }' "$1" 2>/dev/null || echo 0
 }
 
+# cpu_ticks PID: utime + stime of the process (all its threads), in clock
+# ticks (getconf CLK_TCK a second).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Anonymous resident memory (heap, stacks): what calls allocate, without the
 # binary's code pages, which the first calls fault in once for all calls.
@@ -92,6 +97,60 @@ toml_set() {
             if (!done) { print ""; print "[" sec "]"; print key " = " val }
         }' "$file" >"$file.new"
     mv "$file.new" "$file"
+}
+
+# release_bin: where `cargo build --release` puts the switch (honours
+# CARGO_TARGET_DIR, relative to the repository when not absolute).
+release_bin() {
+    local dir="${CARGO_TARGET_DIR:-target}"
+    # shellcheck disable=SC2154 # root: set by the sourcing script
+    [[ "$dir" == /* ]] || dir="$root/$dir"
+    echo "$dir/release/switchboard"
+}
+
+# copy_demo_config DIR: DIR becomes a fresh copy of the repository's demo
+# configuration (switchboard.toml, sip-profiles/, ivr-flows/, prompts/)
+# with an empty recordings/ folder.
+copy_demo_config() {
+    local cfg="$1" d
+    rm -rf "$cfg"
+    mkdir -p "$cfg/recordings"
+    cp "$root/switchboard.toml" "$cfg/"
+    cp -r "$root/sip-profiles" "$cfg/"
+    for d in prompts ivr-flows; do
+        if [[ -d "$root/$d" ]]; then cp -r "$root/$d" "$cfg/"; else mkdir -p "$cfg/$d"; fi
+    done
+}
+
+# launch_switch CONFIG LOG PORT...: starts $SWITCHBOARD_BIN on CONFIG
+# (sets switch_pid, adds it to pids) and waits, at most 30 s, until it has
+# a UDP socket on every PORT of 127.0.0.1; dies with its log's tail if it
+# exits or does not listen. SWITCH_NICE (if set) is its nice value.
+launch_switch() {
+    local cfg="$1" logf="$2"
+    shift 2
+    local nice=()
+    [[ -n "${SWITCH_NICE:-}" ]] && nice=(nice -n "$SWITCH_NICE")
+    env -u RUST_LOG "${nice[@]}" "$SWITCHBOARD_BIN" serve --config "$cfg" >"$logf" 2>&1 &
+    pids+=($!)
+    switch_pid=$!
+    local deadline=$(($(now_ms) + 30000)) port up
+    while :; do
+        kill -0 "$switch_pid" 2>/dev/null || die "the switch exited at start: $(tail -n 20 "$logf")"
+        up=1
+        for port in "$@"; do udp_listening "$port" || up=0; done
+        ((up == 1)) && return 0
+        (($(now_ms) < deadline)) || die "the switch did not listen on UDP $* within 30 s (log: $logf)"
+        sleep 0.2
+    done
+}
+
+# stop_started: stops every process this script started (switch, peers).
+stop_started() {
+    local p
+    for p in "${pids[@]}"; do stop_pid "$p"; done
+    pids=()
+    switch_pid=""
 }
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap

@@ -40,7 +40,7 @@
 #   CARRIER_PORT [27080] AGENTS_PORT [27060] UAS_PORT [27070]
 #   UAC_PORT [27090] MEDIA_PORT [28000] (SIPp media ports, steps of 100)
 #   RTP_PORTS        the switch's [media] rtp_ports ["40000-49999"]
-#   SWITCHBOARD_BIN  binary to run [target/release/switchboard]
+#   SWITCHBOARD_BIN  binary to run [$CARGO_TARGET_DIR or target, /release/switchboard]
 #   SKIP_BUILD=1     do not run cargo build
 #   KEEP=1           keep the work folder (logs, recordings, CDR JSON)
 #   ENFORCE_TARGETS=1  exit 3 when a figure misses its target
@@ -66,7 +66,7 @@ UAS_PORT="${UAS_PORT:-27070}"
 UAC_PORT="${UAC_PORT:-27090}"
 MEDIA_PORT="${MEDIA_PORT:-28000}"
 RTP_PORTS="${RTP_PORTS:-40000-49999}"
-SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-$root/target/release/switchboard}"
+SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 KEEP="${KEEP:-0}"
 ENFORCE_TARGETS="${ENFORCE_TARGETS:-0}"
@@ -99,6 +99,7 @@ log "work folder: $work"
 source "$root/benches/lib.sh"
 
 install_cleanup
+SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-$(release_bin)}"
 
 # ------------------------------------------------------------- scenarios
 # The speech of g711a.pcap as raw A-law, for SIPp's rtp_stream.
@@ -190,12 +191,7 @@ printf 'SEQUENTIAL\n%s;pw%s;[authentication username=%s password=pw%s]\n' "$AGEN
 # --------------------------------------------------------- configuration
 make_config() {
     local cfg="$work/config"
-    rm -rf "$cfg"
-    mkdir -p "$cfg/recordings"
-    cp "$root/switchboard.toml" "$cfg/"
-    cp -r "$root/sip-profiles" "$cfg/"
-    [[ -d "$root/prompts" ]] && cp -r "$root/prompts" "$cfg/"
-    [[ -d "$root/ivr-flows" ]] && cp -r "$root/ivr-flows" "$cfg/"
+    copy_demo_config "$cfg"
     toml_set "$cfg/switchboard.toml" log level '"warn"'
     toml_set "$cfg/switchboard.toml" media rtp_ports "\"$RTP_PORTS\""
     local p port
@@ -210,23 +206,12 @@ make_config() {
     echo "$cfg"
 }
 
-# cpu_ticks PID: utime + stime of the process, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
 start_switch() {
-    local cfg="$1" level="$2"
+    local cfg="$1" level="$2" port
     for port in "$CARRIER_PORT" "$AGENTS_PORT" "$UAS_PORT" "$UAC_PORT"; do
         udp_listening "$port" && die "UDP port $port is already in use on $LO; set the *_PORT variables"
     done
-    env -u RUST_LOG "$SWITCHBOARD_BIN" serve --config "$cfg" >"$work/switch.$level.log" 2>&1 &
-    pids+=($!)
-    switch_pid=$!
-    local deadline=$(($(now_ms) + 30000))
-    until udp_listening "$CARRIER_PORT" && udp_listening "$AGENTS_PORT"; do
-        kill -0 "$switch_pid" 2>/dev/null || die "the switch exited at start: $(tail -n 20 "$work/switch.$level.log")"
-        (($(now_ms) < deadline)) || die "the switch did not listen within 30 s"
-        sleep 0.2
-    done
+    launch_switch "$cfg" "$work/switch.$level.log" "$CARRIER_PORT" "$AGENTS_PORT"
 }
 
 start_agent() {
@@ -318,7 +303,7 @@ run_level() {
     ok="$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')"
     failed="$(stat_col "$dir/stat.csv" 'FailedCall(C)')"
     read -r calls answered caller_rx caller_lost agent_rx < <(cdr_totals "$cfg" "$n")
-    stop_switch_and_peers
+    stop_started
     local sent=$((caller_rx + caller_lost))
     local relayed=$((caller_rx + agent_rx))
     local lost_ppm=1000000
@@ -350,13 +335,6 @@ run_level() {
         return 0
     fi
     return 1
-}
-
-stop_switch_and_peers() {
-    local p
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    pids=()
-    switch_pid=""
 }
 
 # -------------------------------------------------------------------- main

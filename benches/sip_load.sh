@@ -39,7 +39,7 @@
 #   CARRIER_PORT [25080] AGENTS_PORT [25060] UAS_PORT [25070]
 #   SIPP_PORT [25090]  first of 3 local ports of the SIPp clients
 #   MEDIA_PORT [26000] first of the SIPp media ports (steps of 100)
-#   SWITCHBOARD_BIN    binary to run [target/release/switchboard]
+#   SWITCHBOARD_BIN    binary to run [$CARGO_TARGET_DIR or target, /release/switchboard]
 #   SKIP_BUILD=1       do not run cargo build
 #   KEEP=1             keep the work folder (logs, SIPp stats) on exit
 #   ENFORCE_TARGETS=1  exit 3 when a figure misses its target
@@ -76,7 +76,7 @@ AGENTS_PORT="${AGENTS_PORT:-25060}"
 UAS_PORT="${UAS_PORT:-25070}"
 SIPP_PORT="${SIPP_PORT:-25090}"
 MEDIA_PORT="${MEDIA_PORT:-26000}"
-SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-$root/target/release/switchboard}"
+SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 KEEP="${KEEP:-0}"
 ENFORCE_TARGETS="${ENFORCE_TARGETS:-0}"
@@ -111,6 +111,7 @@ log "work folder: $work"
 source "$root/benches/lib.sh"
 
 install_cleanup
+SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-$(release_bin)}"
 
 # ------------------------------------------------------------ configuration
 users_csv="$work/users.csv"
@@ -126,12 +127,7 @@ printf 'SEQUENTIAL\n%s;%s;[authentication username=%s password=%s]\n' \
 
 make_config() {
     local cfg="$work/config"
-    mkdir -p "$cfg"
-    cp "$root/switchboard.toml" "$cfg/"
-    cp -r "$root/sip-profiles" "$cfg/"
-    if [[ -d "$root/ivr-flows" ]]; then cp -r "$root/ivr-flows" "$cfg/"; else mkdir -p "$cfg/ivr-flows"; fi
-    if [[ -d "$root/prompts" ]]; then cp -r "$root/prompts" "$cfg/"; fi
-    mkdir -p "$cfg/recordings"
+    copy_demo_config "$cfg"
     [[ -f "$cfg/sip-profiles/agents.toml" && -f "$cfg/sip-profiles/carrier.toml" ]] ||
         die "expected sip-profiles/agents.toml and sip-profiles/carrier.toml in $root"
 
@@ -217,12 +213,7 @@ start_switch() {
     log "switch up (pid $switch_pid, RSS $(rss_kib "$switch_pid") KiB)"
 }
 
-stop_switch() {
-    local p
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    pids=()
-    switch_pid=""
-    }
+stop_switch() { stop_started; }
 
 # --------------------------------------------------------------- SIPp runs
 # run_step NAME RATE COUNT LIMIT SIPP-ARGS...: runs one bounded SIPp client

@@ -53,6 +53,8 @@ else
         "sox:cmd=sox"
         "tshark:cmd=tshark"
         "espeak-ng:cmd=espeak-ng"
+        # benches/ivr_load.sh captures the switch's prompts on lo with it.
+        "tcpdump:cmd=tcpdump"
     )
 fi
 

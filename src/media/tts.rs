@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -23,8 +24,42 @@ pub const SPEAK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest text spoken as one prompt.
 pub const MAX_TEXT: usize = 2000;
 
-/// Texts spoken so far by this process: names each one's partial file.
-static SPEAKING: AtomicU64 = AtomicU64::new(0);
+/// Numbers the partial files of this process's speakers apart.
+static PARTIAL_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// The files being spoken now by this process. Calls reaching a prompt at
+/// once (a burst of callers after a start or a reload) would each run the
+/// engine for the same text; all but one wait for it instead.
+static SPEAKING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static SPOKEN: Condvar = Condvar::new();
+
+fn speaking() -> MutexGuard<'static, Vec<PathBuf>> {
+    SPEAKING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// This thread's turn to speak one file: taken when no other thread of the
+/// process is speaking it, given back (waking those waiting) when dropped.
+struct SpeakTurn(PathBuf);
+
+impl SpeakTurn {
+    /// Waits (at most about [`SPEAK_TIMEOUT`], the other speaker's limit)
+    /// while another thread speaks `path`.
+    fn take(path: &Path) -> Self {
+        let mut now = speaking();
+        while now.iter().any(|p| p == path) {
+            now = SPOKEN.wait(now).unwrap_or_else(|e| e.into_inner());
+        }
+        now.push(path.to_path_buf());
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for SpeakTurn {
+    fn drop(&mut self) {
+        speaking().retain(|p| *p != self.0);
+        SPOKEN.notify_all();
+    }
+}
 
 /// A voice prompts can be spoken in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -126,12 +161,17 @@ impl Tts {
         if path.is_file() {
             return Ok(path);
         }
+        let _turn = SpeakTurn::take(&path);
+        if path.is_file() {
+            // Spoken by the call this one waited for.
+            return Ok(path);
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| TtsError::Io(self.dir.clone(), e))?;
         // Spoken to a file of its own, then renamed: a call reading the
-        // cache never sees half a file, and two calls speaking the same
-        // text at once both end with a whole one. Of its own within the
-        // process too: calls of one switch speak at the same time.
-        let n = SPEAKING.fetch_add(1, Ordering::Relaxed);
+        // cache never sees half a file, and two processes speaking the same
+        // text at once both end with a whole one. The number keeps the
+        // threads of one process apart too, turn or no turn.
+        let n = PARTIAL_FILES.fetch_add(1, Ordering::Relaxed);
         let partial = path.with_extension(format!("{}-{n}.part", std::process::id()));
         let result = run_engine(voice, text, &partial);
         if let Err(e) = result {
@@ -240,27 +280,39 @@ mod tests {
         );
     }
 
-    /// Calls of one switch often speak the same new prompt at once (the
-    /// first callers of a flow): each gets the whole file.
+    /// Calls reaching a prompt at once speak its text at once, on threads
+    /// of one process: each must get the whole file (needs espeak-ng).
     #[test]
-    fn one_text_spoken_by_many_calls_at_once_is_whole_for_each() {
+    fn one_text_spoken_at_once_by_many_calls_ends_whole_for_each() {
         let dir = tempfile::tempdir().unwrap();
         let tts = Tts::new(dir.path().join("tts"));
-        let text = "For orders and delivery, press 1. For complaints, press 3.";
-        let paths: Vec<_> = std::thread::scope(|s| {
-            let speakers: Vec<_> = (0..6)
-                .map(|_| s.spawn(|| tts.speak(Voice::English, text)))
+        let text = "For orders and delivery, press 1. For any agent, press 0.";
+        let barrier = std::sync::Barrier::new(6);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let path = tts.speak(Voice::English, text)?;
+                        let prompt = EncodedPrompt::load(&path, OutputFormat::PCMU)
+                            .map_err(|e| TtsError::Io(path.clone(), std::io::Error::other(e)))?;
+                        Ok::<_, TtsError>((path, prompt.duration()))
+                    })
+                })
                 .collect();
-            speakers.into_iter().map(|t| t.join().unwrap()).collect()
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        for path in paths {
-            let path = path.unwrap_or_else(|e| panic!("not spoken: {e}"));
-            let prompt = EncodedPrompt::load(&path, OutputFormat::PCMU).unwrap();
-            let secs = prompt.duration().as_secs_f64();
-            assert!((2.0..15.0).contains(&secs), "{secs} s");
+        let whole = EncodedPrompt::load(tts.cached_path(Voice::English, text), OutputFormat::PCMU)
+            .unwrap()
+            .duration();
+        assert!(whole > Duration::from_secs(2), "{whole:?}");
+        for r in results {
+            let (path, duration) = r.unwrap_or_else(|e| panic!("a call could not speak: {e}"));
+            assert_eq!(path, tts.cached_path(Voice::English, text));
+            assert_eq!(duration, whole);
         }
         let names: Vec<_> = std::fs::read_dir(tts.dir()).unwrap().flatten().collect();
-        assert_eq!(names.len(), 1, "one file, no partial ones: {names:?}");
+        assert_eq!(names.len(), 1, "no partial files left: {names:?}");
     }
 
     #[test]

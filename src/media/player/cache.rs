@@ -26,19 +26,21 @@
 //!
 //! # Cache
 //! [`PromptCache`] maps `(path as given, OutputFormat)` to an
-//! `Arc<EncodedPrompt>`. Conversion runs outside the lock (two concurrent
-//! first loads of one key may both convert; the first insert wins and both
-//! callers get the same `Arc`). Total size is bounded by a byte budget; the
+//! `Arc<EncodedPrompt>`. Conversion runs outside the lock, once per key:
+//! callers asking for a key being converted wait for that conversion (a
+//! burst of callers reaching a new prompt together would otherwise convert
+//! it once each, all at once, and starve the media threads of CPU). Total size is bounded by a byte budget; the
 //! least recently used entries are evicted (linear scan: the cache holds
 //! prompts, i.e. tens to hundreds of entries). Evicted prompts stay alive
 //! while players hold them. A prompt larger than the whole budget is
 //! returned but not kept. Files changed on disk are not noticed: call
 //! [`PromptCache::invalidate`] or [`PromptCache::clear`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::mem::size_of;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -311,6 +313,8 @@ struct Entry {
 #[derive(Default)]
 struct Inner {
     map: HashMap<Key, Entry>,
+    /// Keys being converted now (by the caller that took them).
+    converting: HashSet<Key>,
     total: usize,
     clock: u64,
 }
@@ -319,7 +323,26 @@ struct Inner {
 /// Share it between calls behind an `Arc`.
 pub struct PromptCache {
     inner: Mutex<Inner>,
+    /// Signalled when a conversion ends (converted or failed).
+    converted: Condvar,
+    conversions: AtomicU64,
     budget: usize,
+}
+
+/// A key taken for conversion; given back (waking the callers waiting for
+/// it) when dropped, whether the conversion succeeded, failed or panicked.
+struct Converting<'a> {
+    cache: &'a PromptCache,
+    key: Option<Key>,
+}
+
+impl Drop for Converting<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.cache.lock().converting.remove(&key);
+            self.cache.converted.notify_all();
+        }
+    }
 }
 
 impl PromptCache {
@@ -327,8 +350,15 @@ impl PromptCache {
     pub fn new(budget_bytes: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
+            converted: Condvar::new(),
+            conversions: AtomicU64::new(0),
             budget: budget_bytes,
         }
+    }
+
+    /// How many times a file was read and converted (a cache miss each).
+    pub fn conversions(&self) -> u64 {
+        self.conversions.load(Ordering::Relaxed)
     }
 
     /// The prompt at `path` converted to `format`: from the cache, or read,
@@ -342,20 +372,43 @@ impl PromptCache {
         let key = (path.as_ref().to_path_buf(), format);
         {
             let mut inner = self.lock();
-            inner.clock += 1;
-            let now = inner.clock;
-            if let Some(e) = inner.map.get_mut(&key) {
-                e.last_used = now;
-                return Ok(Arc::clone(&e.prompt));
+            loop {
+                inner.clock += 1;
+                let now = inner.clock;
+                if let Some(e) = inner.map.get_mut(&key) {
+                    e.last_used = now;
+                    return Ok(Arc::clone(&e.prompt));
+                }
+                if !inner.converting.contains(&key) {
+                    break;
+                }
+                // Another caller converts it: wait for its result (or,
+                // if that failed or was not kept, convert it ourselves).
+                inner = self
+                    .converted
+                    .wait(inner)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
+            inner.converting.insert(key.clone());
         }
-        let prompt = Arc::new(EncodedPrompt::load(&key.0, format)?);
+        let mut turn = Converting {
+            cache: self,
+            key: Some(key.clone()),
+        };
+        self.conversions.fetch_add(1, Ordering::Relaxed);
+        let loaded = EncodedPrompt::load(&key.0, format);
+        let prompt = Arc::new(loaded?);
         let size = prompt.memory_size();
         let mut inner = self.lock();
+        // Inserted below, under this lock: waiters woken after it find it.
+        inner.converting.remove(&key);
+        turn.key = None;
+        self.converted.notify_all();
         inner.clock += 1;
         let now = inner.clock;
         if let Some(e) = inner.map.get_mut(&key) {
-            // Converted concurrently by another caller: share theirs.
+            // There already (one conversion of a key runs at a time, so
+            // only if it was put back meanwhile): share it.
             e.last_used = now;
             return Ok(Arc::clone(&e.prompt));
         }

@@ -308,6 +308,51 @@ fn cache_is_shared_across_threads() {
     assert_eq!(cache.len(), 1);
 }
 
+/// A burst of callers reaching a new prompt together: one converts it, the
+/// others wait for that conversion instead of each converting it at once.
+#[test]
+fn callers_asking_at_once_share_one_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_wav(
+        dir.path(),
+        "a.wav",
+        22050,
+        &[tone(440.0, 22050, 5.0, 8000.0)],
+    );
+    let cache = PromptCache::new(1 << 22);
+    let barrier = std::sync::Barrier::new(8);
+    let got: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    cache.get(&a, OutputFormat::PCMU).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(cache.conversions(), 1);
+    assert!(got.iter().all(|p| Arc::ptr_eq(p, &got[0])));
+    assert_eq!(got[0].duration(), Duration::from_secs(5));
+
+    // A conversion that fails leaves nobody waiting: each caller tries.
+    let missing = dir.path().join("nope.wav");
+    let errors = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| cache.get(&missing, OutputFormat::PCMU).is_err()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|failed| *failed)
+            .count()
+    });
+    assert_eq!(errors, 4);
+    assert_eq!(cache.conversions(), 1 + 4);
+    assert_eq!(cache.len(), 1);
+}
+
 #[test]
 fn missing_or_non_wav_file_errors_name_it() {
     let dir = tempfile::tempdir().unwrap();
