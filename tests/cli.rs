@@ -29,9 +29,14 @@ fn config_with_agents(agents: &str) -> tempfile::TempDir {
     )
     .unwrap();
     fs::write(dir.path().join("sip-profiles/agents.toml"), agents).unwrap();
-    // The prompts (music on hold, the demo flow's files) and the flows.
+    // The prompts (music on hold, the demo flow's files), the flows and
+    // the queues they name.
     copy_dir(&root.join("prompts"), &dir.path().join("prompts"));
     copy_dir(&root.join("ivr-flows"), &dir.path().join("ivr-flows"));
+    copy_dir(
+        &root.join("contact-center"),
+        &dir.path().join("contact-center"),
+    );
     dir
 }
 

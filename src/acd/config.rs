@@ -120,8 +120,13 @@ struct RelaxEntry {
 }
 
 /// Loads `dir/contact-center/` (absent: no agents, no queues); agents'
-/// ids must be among `extensions` (the SIP users of internal profiles).
-pub fn load(dir: &Path, extensions: &[&str], problems: &mut Vec<ConfigProblem>) -> ContactCenter {
+/// ids must be among `extensions` (the SIP users of internal profiles),
+/// when known.
+pub fn load(
+    dir: &Path,
+    extensions: Option<&[&str]>,
+    problems: &mut Vec<ConfigProblem>,
+) -> ContactCenter {
     let mut cc = ContactCenter {
         max_missed: 3,
         ..Default::default()
@@ -191,7 +196,12 @@ fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn agents(text: &str, extensions: &[&str], cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
+fn agents(
+    text: &str,
+    extensions: Option<&[&str]>,
+    cc: &mut ContactCenter,
+    sink: &mut ProblemSink<'_>,
+) {
     let file: AgentsFile = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => return sink.toml_error(&e),
@@ -208,7 +218,9 @@ fn agents(text: &str, extensions: &[&str], cc: &mut ContactCenter, sink: &mut Pr
                 &format!("agent[{i}].id"),
                 format!("`{id}` is not an extension (digits)"),
             );
-        } else if !extensions.contains(&id.as_str()) {
+        } else if let Some(extensions) = extensions
+            && !extensions.contains(&id.as_str())
+        {
             sink.at_span(
                 a.id.span(),
                 &format!("agent[{i}].id"),

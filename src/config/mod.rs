@@ -77,8 +77,8 @@ pub struct Settings {
 /// Loads and checks `switchboard.toml` and `sip-profiles/` of `dir`.
 pub fn load_settings(dir: &Path) -> Result<Settings, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
-    let (switch, profiles) = settings_parts(dir, &mut problems);
-    let contact_center = contact_center(dir, &profiles, &mut problems);
+    let (switch, profiles, complete) = settings_parts(dir, &mut problems);
+    let contact_center = contact_center(dir, &profiles, complete, &mut problems);
     match switch {
         Some(switch) if problems.is_empty() => Ok(Settings {
             switch,
@@ -92,7 +92,7 @@ pub fn load_settings(dir: &Path) -> Result<Settings, Vec<ConfigProblem>> {
 /// Loads and checks the configuration folder `dir`.
 pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
-    let (switch, profiles) = settings_parts(dir, &mut problems);
+    let (switch, profiles, complete) = settings_parts(dir, &mut problems);
 
     let prompts = switch
         .as_ref()
@@ -112,7 +112,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
         &crate::flow::flow_files(&flows_dir),
         &mut problems,
     );
-    let contact_center = contact_center(dir, &profiles, &mut problems);
+    let contact_center = contact_center(dir, &profiles, complete, &mut problems);
     if let Some(f) = &flows {
         check_transfers(&profiles, &f.current(), &mut problems);
         check_queues(&contact_center, &f.current(), &mut problems);
@@ -135,8 +135,14 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
 fn contact_center(
     dir: &Path,
     profiles: &[Profile],
+    complete: bool,
     problems: &mut Vec<ConfigProblem>,
 ) -> crate::acd::config::ContactCenter {
+    // A profile with problems of its own may hold the agents' users: their
+    // ids are not reported again.
+    if !complete {
+        return crate::acd::config::load(dir, None, problems);
+    }
     let extensions: Vec<&str> = profiles
         .iter()
         .filter_map(|p| match &p.kind {
@@ -145,7 +151,7 @@ fn contact_center(
         })
         .flatten()
         .collect();
-    crate::acd::config::load(dir, &extensions, problems)
+    crate::acd::config::load(dir, Some(&extensions), problems)
 }
 
 /// `switchboard.toml` (if valid) and the valid profiles; problems go to
@@ -153,7 +159,7 @@ fn contact_center(
 fn settings_parts(
     dir: &Path,
     problems: &mut Vec<ConfigProblem>,
-) -> (Option<SwitchSettings>, Vec<Profile>) {
+) -> (Option<SwitchSettings>, Vec<Profile>, bool) {
     let switch_path = dir.join("switchboard.toml");
     let shown = PathBuf::from("switchboard.toml");
     let switch = match std::fs::read_to_string(&switch_path) {
@@ -212,7 +218,8 @@ fn settings_parts(
     }
     cross_check(dir, &profiles, &attempted, problems);
 
-    (switch, profiles)
+    let complete = attempted.len() == profiles.len();
+    (switch, profiles, complete)
 }
 
 /// Trunk numbers that run a flow name a flow and calendar that exist.
