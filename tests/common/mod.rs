@@ -414,7 +414,9 @@ impl Switch {
                 )
                 .is_ok()
             });
-            if up {
+            // Ready once it listens and wrote its pid file (what `reload`
+            // and the admin commands signal).
+            if up && self.dir.path().join("switchboard.pid").is_file() {
                 return;
             }
             if Instant::now() >= deadline {
