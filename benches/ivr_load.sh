@@ -37,6 +37,16 @@
 #     over the rest) show as timestamp gaps and are counted as "skipped";
 #     packets missing from the capture (sequence gaps) too. A capture that
 #     tcpdump reports drops for is not a pass, whatever it measured.
+#   - The machine's own pauses: this VM stops now and then (a 1 ms sleeper
+#     at real-time priority, alone on it, oversleeps by 11-13 ms about twice
+#     a minute), and no program on it can send on time through such a
+#     pause. benches/pause_probe.py runs beside the switch at real-time
+#     priority and notes every stretch of more than 5 ms it could not run;
+#     late packets that those stretches account for (without them the
+#     packet would have been within LATE_MS) are counted apart ("late in
+#     pauses"). A level whose every other check passed and whose late
+#     packets all fell in such pauses is reported as PASS*, beside the
+#     strict result.
 #   - CPU per prompt packet: the switch's utime + stime (/proc/PID/stat, so
 #     SIPp's and tcpdump's own costs are excluded; the kernel's work in the
 #     switch's send calls is included) over the hold window (from the
@@ -99,7 +109,7 @@
 #   LATE_MS        lateness counted as late [10]
 #   QUIET_WAIT     before each run, wait at most this long (s) for the
 #                  machine to be under QUIET_PERCENT [15] busy for 3 s, so
-#                  a run does not start in someone's build [300; 0: never]
+#                  a run does not start in someone's build [120; 0: never]
 #   CARRIER_PORT [29080] AGENTS_PORT [29060] UAC_PORT [29090]
 #   MEDIA_PORT     SIPp's media port (and +2) [29100]
 #   RTP_PORTS      the switch's [media] rtp_ports ["40000-49999"]
@@ -131,7 +141,7 @@ ENTRY_RATES="${ENTRY_RATES-50 100 200 400}"
 ENTRY_CALLS="${ENTRY_CALLS:-}"
 DIGIT_AT_MS="${DIGIT_AT_MS:-9000}"
 LATE_MS="${LATE_MS:-10}"
-QUIET_WAIT="${QUIET_WAIT:-300}"
+QUIET_WAIT="${QUIET_WAIT:-120}"
 QUIET_PERCENT="${QUIET_PERCENT:-15}"
 CARRIER_PORT="${CARRIER_PORT:-29080}"
 AGENTS_PORT="${AGENTS_PORT:-29060}"
@@ -336,10 +346,29 @@ stop_capture() {
     awk '/dropped by (kernel|interface)/ { d += $1 } END { print d + 0 }' "$file.log"
 }
 
+# --------------------------------------------------- the machine's pauses
+# benches/pause_probe.py at real-time priority beside the switch: the
+# stretches (> 5 ms) during which the machine itself did not run it.
+probe_pid=""
+start_probe() {
+    local out="$1" rt=()
+    [[ "$(id -u)" == 0 ]] && command -v chrt >/dev/null && rt=(chrt -f 10)
+    "${rt[@]}" python3 "$root/benches/pause_probe.py" 7200 --over-ms 5 >"$out" 2>"$out.log" &
+    probe_pid=$!
+    pids+=("$probe_pid")
+}
+
+stop_probe() {
+    [[ -n "$probe_pid" ]] || return 0
+    stop_pid "$probe_pid"
+    forget_pid "$probe_pid"
+    probe_pid=""
+}
+
 # ------------------------------------------------------- others' CPU
 # The machine is shared (a build may run beside the bench): once a second,
-# the machine's busy time (/proc/stat, steal included) and the CPU of the
-# switch, SIPp and tcpdump, so that the time the rest of the machine took
+# the machine's busy time (/proc/stat, steal included), the steal alone
+# and the CPU of the switch, SIPp and tcpdump, so that the time the rest of the machine took
 # can be told beside late packets.
 sampler_pid=""
 start_sampler() {
@@ -348,7 +377,7 @@ start_sampler() {
     (
         local i p line
         for ((i = 0; i < 7200; i++)); do
-            line="$(date +%s) $(awk '/^cpu / { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6; exit }' /proc/stat)"
+            line="$(date +%s) $(awk '/^cpu / { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6, $9; exit }' /proc/stat)"
             for p in "$@"; do line+=" $(cpu_ticks "$p")"; done
             echo "$line"
             sleep 1
@@ -372,27 +401,28 @@ others_cpu() {
     awk '
         NR > 1 && $3 > t {
             ours = 0
-            for (i = 4; i <= NF; i++) if ($i >= p[i]) ours += $i - p[i]  # a process gone reads 0
+            for (i = 5; i <= NF; i++) if ($i >= p[i]) ours += $i - p[i]  # a process gone reads 0
             o = (($2 - b) - ours) * 100 / ($3 - t)
             if (o < 0) o = 0
             sum += o; n++
             if (o > max) max = o
         }
-        { b = $2; t = $3; for (i = 4; i <= NF; i++) p[i] = $i }
+        { b = $2; t = $3; for (i = 5; i <= NF; i++) p[i] = $i }
         END { printf "%.0f %.0f\n", n ? sum / n : 0, max }' "$1" 2>/dev/null || echo "0 0"
 }
 
-# others_at SAMPLES UNIXSECOND: the others percentage in the second ending
-# nearest after UNIXSECOND.
+# others_at SAMPLES UNIXSECOND: "N%, steal M%": the others percentage and
+# the time the hypervisor stole, in the second ending nearest after
+# UNIXSECOND.
 others_at() {
     awk -v at="$2" '
         NR > 1 && $3 > t && $1 > at && !done {
             ours = 0
-            for (i = 4; i <= NF; i++) if ($i >= p[i]) ours += $i - p[i]
+            for (i = 5; i <= NF; i++) if ($i >= p[i]) ours += $i - p[i]
             o = (($2 - b) - ours) * 100 / ($3 - t)
-            printf "%.0f", (o < 0 ? 0 : o); done = 1
+            printf "%.0f%%, steal %.0f%%", (o < 0 ? 0 : o), ($4 - st) * 100 / ($3 - t); done = 1
         }
-        { b = $2; t = $3; for (i = 4; i <= NF; i++) p[i] = $i }
+        { b = $2; t = $3; st = $4; for (i = 5; i <= NF; i++) p[i] = $i }
         END { if (!done) printf "?" }' "$1" 2>/dev/null || echo "?"
 }
 
@@ -453,6 +483,7 @@ EOF
 # leaves 2 s after its digit. Sets the r_* figures below.
 r_ok=0 r_failed=0 r_in_menu=0 r_by_switch=0 r_left=0 r_late=0 r_skipped=0 r_gaps=0 r_drops=0
 r_streams=0 r_max_late_us=0 r_p99_us=0 r_window_packets=0 r_cpu_ns=0 r_entry_x100=0 r_pass=0
+r_late_paused=0 r_pauses=0 r_pass_paused=0
 r_why="" r_log_errors=0 r_others_mean=0 r_others_max=0
 run_callers() {
     local name="$1" n="$2" rate="$3" hold="$4"
@@ -468,6 +499,7 @@ run_callers() {
     launch_switch "$cfg" "$dir/switch.log" "$CARRIER_PORT" "$AGENTS_PORT"
     log "$name: switch pid $switch_pid, open files limit $(awk '/Max open files/ { print $4 }' "/proc/$switch_pid/limits")"
     start_capture "$dir/rtp.pcap"
+    start_probe "$dir/pauses.txt"
 
     local ramp_s=$(((n + rate - 1) / rate))
     local stay_ms=2000
@@ -532,6 +564,7 @@ run_callers() {
     stop_sampler
     read -r r_others_mean r_others_max < <(others_cpu "$dir/cpu.samples")
     r_drops="$(stop_capture "$dir/rtp.pcap")"
+    stop_probe
     read -r _ _ r_in_menu r_by_switch r_entry_x100 < <(cdr_figures "$cfg" "$n" "$dir/cdrs.json")
     # Errors, panics and warnings, but the first start's notice that it made
     # the personal-data key.
@@ -543,7 +576,8 @@ run_callers() {
     local window=()
     ((hold > 0 && ticks1 > 0)) && window=(--window "$w0" "$w1")
     local figures
-    figures="$(python3 "$root/benches/rtp_schedule.py" "$dir/rtp.pcap" --late-ms "$LATE_MS" "${window[@]}")" ||
+    figures="$(python3 "$root/benches/rtp_schedule.py" "$dir/rtp.pcap" --late-ms "$LATE_MS" "${window[@]}" \
+        --pauses "$dir/pauses.txt")" ||
         die "the capture could not be read ($dir/rtp.pcap)"
     local kv k v late_seconds="-"
     for kv in $figures; do
@@ -556,6 +590,8 @@ run_callers() {
             p99_late_us) r_p99_us="$v" ;;
             skipped) r_skipped="$v" ;;
             seq_gaps) r_gaps="$v" ;;
+            late_in_pauses) r_late_paused="$v" ;;
+            pauses) r_pauses="$v" ;;
             window_packets) r_window_packets="$v" ;;
             late_seconds) late_seconds="$v" ;;
         esac
@@ -565,9 +601,9 @@ run_callers() {
         for at in ${late_seconds//,/ }; do
             sec="${at%%:*}"
             cnt="${at#*:}"
-            list+=" +$((sec - t_start))s:$cnt(others $(others_at "$dir/cpu.samples" "$sec")%)"
+            list+=" +$((sec - t_start))s:$cnt(others $(others_at "$dir/cpu.samples" "$sec"))"
         done
-        log "$name: most late packets at (s after SIPp's start: count, other processes' share of the machine):$list"
+        log "$name: most late packets at (s after SIPp's start: count, other processes' share of the machine, the hypervisor's steal):$list"
     fi
     r_cpu_ns=0
     if ((ticks1 > 0 && r_window_packets > 0)); then
@@ -590,6 +626,10 @@ run_callers() {
     ((r_drops == 0)) || r_why+=" capture-dropped-$r_drops"
     r_pass=0
     [[ -z "$r_why" ]] && r_pass=1
+    # The same checks, but late packets that the machine's own pauses
+    # account for do not count.
+    r_pass_paused=0
+    [[ "${r_why// $r_late-late/}" == "" && $r_late == "$r_late_paused" ]] && r_pass_paused=1
     if [[ -s "$dir/err.log" && $r_pass == 0 ]]; then
         log "$name: SIPp errors: $(awk 'NR > 1 && NR <= 4' "$dir/err.log" | cut -c1-200)"
     fi
@@ -610,21 +650,39 @@ fi
 log "levels: $LEVELS callers entering at $RAMP_RATE/s, all in the menu for ${HOLD_SECONDS} s; entry rates: ${ENTRY_RATES:-(none)}"
 log "open files: soft $(ulimit -Sn), hard $(ulimit -Hn); switch RTP ports $RTP_PORTS"
 
+# verdict: PASS, PASS* (late packets only in the machine's pauses) or
+# FAIL: and why.
+verdict() {
+    if [[ $r_pass == 1 ]]; then
+        echo PASS
+    elif [[ $r_pass_paused == 1 ]]; then
+        echo "PASS*"
+    else
+        echo "FAIL:$r_why"
+    fi
+}
+
 level_rows=()
 best=0
 best_cpu_ns=0
+best_paused=0
+best_paused_cpu_ns=0
 for n in $LEVELS; do
     log "level $n: $n callers"
     run_callers "level.$n" "$n" "$RAMP_RATE" "$HOLD_SECONDS"
-    level_rows+=("$(printf '%7d %7d %6d %7d %7d %7d %6s %7s %9s %8s %7s   %s' \
-        "$n" "$r_ok" "$((n - r_ok > r_failed ? n - r_ok : r_failed))" "$r_in_menu" "$r_late" \
-        "$r_skipped" "$r_drops" "$(fmt_ms "$r_max_late_us")" "$(fmt_us "$r_cpu_ns")" "$(fmt_rate "$r_entry_x100")" \
-        "$r_others_mean/$r_others_max" "$([[ $r_pass == 1 ]] && echo PASS || echo "FAIL:$r_why")")")
+    level_rows+=("$(printf '%7d %7d %6d %7d %7d %7d %6d %7d %6s %7s %9s %8s %7s   %s' \
+        "$n" "$r_ok" "$((n - r_ok > r_failed ? n - r_ok : r_failed))" "$r_in_menu" "$r_late" "$r_late_paused" \
+        "$r_pauses" "$r_skipped" "$r_drops" "$(fmt_ms "$r_max_late_us")" "$(fmt_us "$r_cpu_ns")" \
+        "$(fmt_rate "$r_entry_x100")" "$r_others_mean/$r_others_max" "$(verdict)")")
     log "level $n: ${level_rows[-1]}"
     log "level $n: $r_window_packets packets in the hold window (expected $((n * HOLD_SECONDS * 50))), p99 lateness $(fmt_ms "$r_p99_us") ms, $r_gaps missing"
     if [[ $r_pass == 1 ]]; then
         best="$n"
         best_cpu_ns="$r_cpu_ns"
+    fi
+    if [[ $r_pass == 1 || $r_pass_paused == 1 ]]; then
+        best_paused="$n"
+        best_paused_cpu_ns="$r_cpu_ns"
     elif [[ "$STOP_AT_FAIL" == 1 ]]; then
         break
     fi
@@ -632,22 +690,27 @@ done
 
 entry_rows=()
 entry_best=0
+entry_best_paused=0
 if [[ -n "$ENTRY_RATES" ]]; then
     first_level="${LEVELS%% *}"
-    entry_n="${ENTRY_CALLS:-$((best > 0 ? best : first_level))}"
+    entry_n="${ENTRY_CALLS:-$((best_paused > 0 ? best_paused : first_level))}"
     for rate in $ENTRY_RATES; do
         log "entry: $entry_n callers offered at $rate/s"
         run_callers "entry.$rate" "$entry_n" "$rate" 0
-        achieved_ok=$((r_entry_x100 * 100 >= rate * 100 * 90))
-        why="$r_why"
-        ((achieved_ok == 1)) || why+=" answered-at-$(fmt_rate "$r_entry_x100")/s"
-        entry_rows+=("$(printf '%7d %7d %7d %6d %7d %10s %7d %7d %6s %7s %7s   %s' \
+        # Answered at >= 90% of the offered rate, or it did not keep up.
+        if ((r_entry_x100 * 100 < rate * 100 * 90)); then
+            r_why+=" answered-at-$(fmt_rate "$r_entry_x100")/s"
+            r_pass=0
+            r_pass_paused=0
+        fi
+        entry_rows+=("$(printf '%7d %7d %7d %6d %7d %10s %7d %7d %6d %7d %6s %7s %7s   %s' \
             "$rate" "$entry_n" "$r_ok" "$((entry_n - r_ok > r_failed ? entry_n - r_ok : r_failed))" \
-            "$r_in_menu" "$(fmt_rate "$r_entry_x100")" "$r_late" "$r_skipped" "$r_drops" "$(fmt_ms "$r_max_late_us")" \
-            "$r_others_mean/$r_others_max" "$([[ -z "$why" ]] && echo PASS || echo "FAIL:$why")")")
+            "$r_in_menu" "$(fmt_rate "$r_entry_x100")" "$r_late" "$r_late_paused" "$r_pauses" "$r_skipped" "$r_drops" \
+            "$(fmt_ms "$r_max_late_us")" "$r_others_mean/$r_others_max" "$(verdict)")")
         log "entry $rate/s: ${entry_rows[-1]}"
-        if [[ -z "$why" ]]; then
-            entry_best="$rate"
+        [[ $r_pass == 1 ]] && entry_best="$rate"
+        if [[ $r_pass == 1 || $r_pass_paused == 1 ]]; then
+            entry_best_paused="$rate"
         else
             break
         fi
@@ -658,39 +721,48 @@ echo
 echo "== Switchboard IVR load ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)): callers in the demo flow's menu"
 echo "   (notice, lookup, calendar branch, menu; key 1 by RFC 4733, then prompts), ${HOLD_SECONDS} s held, entering at $RAMP_RATE/s"
 echo "   late = RTP packets > ${LATE_MS} ms behind their schedule; CPU = switch utime+stime in the hold / packets sent in it"
-printf '%7s %7s %6s %7s %7s %7s %6s %7s %9s %8s %7s   %s\n' callers ok failed "in menu" late skipped \
-    "cap" "max" "CPU" "entry" "others" result
-printf '%7s %7s %6s %7s %7s %7s %6s %7s %9s %8s %7s\n' "" "" "" "" ">${LATE_MS}ms" frames drops "late ms" "us/pkt" \
-    "calls/s" "CPU %"
+printf '%7s %7s %6s %7s %7s %7s %6s %7s %6s %7s %9s %8s %7s   %s\n' callers ok failed "in menu" late "late in" \
+    "pauses" skipped "cap" "max" "CPU" "entry" "others" result
+printf '%7s %7s %6s %7s %7s %7s %6s %7s %6s %7s %9s %8s %7s\n' "" "" "" "" ">${LATE_MS}ms" pauses ">${LATE_MS}ms" frames \
+    drops "late ms" "us/pkt" "calls/s" "CPU %"
 for l in "${level_rows[@]}"; do echo "$l"; done
 if ((${#entry_rows[@]} > 0)); then
     echo
     echo "entry test: $entry_n callers offered at each rate, each leaving 2 s after its key"
-    printf '%7s %7s %7s %6s %7s %10s %7s %7s %6s %7s %7s   %s\n' offered callers ok failed "in menu" "answered" late \
-        skipped "cap" "max" "others" result
-    printf '%7s %7s %7s %6s %7s %10s %7s %7s %6s %7s %7s\n' "calls/s" "" "" "" "" "calls/s" ">${LATE_MS}ms" frames \
-        drops "late ms" "CPU %"
+    printf '%7s %7s %7s %6s %7s %10s %7s %7s %6s %7s %6s %7s %7s   %s\n' offered callers ok failed "in menu" "answered" \
+        late "late in" pauses skipped "cap" "max" "others" result
+    printf '%7s %7s %7s %6s %7s %10s %7s %7s %6s %7s %6s %7s %7s\n' "calls/s" "" "" "" "" "calls/s" ">${LATE_MS}ms" \
+        pauses ">${LATE_MS}ms" frames drops "late ms" "CPU %"
     for l in "${entry_rows[@]}"; do echo "$l"; done
 fi
+echo "pauses: stretches > ${LATE_MS} ms during which the machine itself stopped: a real-time probe beside the switch"
+echo "  (benches/pause_probe.py) could not run either; 'late in pauses': late packets those pauses account for."
+echo "  PASS* = every check passed but some packets were late, all of them inside such pauses."
 echo "others CPU % = mean/max over 1 s samples of the machine's CPU (all cores) taken by processes other than the"
-echo "switch, SIPp and tcpdump: a build or tests beside the bench delay the switch's packets too."
+echo "  switch, SIPp and tcpdump: a build or tests beside the bench delay the switch's packets too."
 echo
 missed=0
 if ((best == 0)); then
-    echo "RESULT: no level held (target $CALLERS_TARGET concurrent callers)"
-    missed=1
+    echo "RESULT: no level held with 0 late packets (target $CALLERS_TARGET concurrent callers)"
 else
     printf 'RESULT: highest level held for %d s with 0 failed calls and 0 late packets: %d concurrent callers (target %d): %s\n' \
         "$HOLD_SECONDS" "$best" "$CALLERS_TARGET" "$( ((best >= CALLERS_TARGET)) && echo met || echo MISSED)"
     printf 'RESULT: CPU per prompt packet sent at %d callers: %s us (target <= %d us): %s\n' "$best" \
         "$(fmt_us "$best_cpu_ns")" $((CPU_TARGET_NS / 1000)) "$( ((best_cpu_ns <= CPU_TARGET_NS)) && echo met || echo MISSED)"
-    ((best >= CALLERS_TARGET && best_cpu_ns <= CPU_TARGET_NS)) || missed=1
+fi
+((best >= CALLERS_TARGET && best > 0 && best_cpu_ns <= CPU_TARGET_NS)) || missed=1
+if ((best_paused > best)); then
+    printf 'RESULT: highest level held with 0 failed calls and no late packet but in the machine'"'"'s own pauses: %d concurrent callers; CPU per packet there: %s us\n' \
+        "$best_paused" "$(fmt_us "$best_paused_cpu_ns")"
 fi
 if [[ -n "$ENTRY_RATES" ]]; then
     if ((entry_best > 0)); then
         echo "RESULT: entry rate: $entry_best calls/s offered, all $entry_n callers answered and in the menu, 0 late packets"
     else
-        echo "RESULT: entry rate: no rate of $ENTRY_RATES passed with $entry_n callers"
+        echo "RESULT: entry rate: no rate of $ENTRY_RATES passed with $entry_n callers and 0 late packets"
+    fi
+    if ((entry_best_paused > entry_best)); then
+        echo "RESULT: entry rate, late packets only in the machine's own pauses: $entry_best_paused calls/s"
     fi
 fi
 if [[ "$ENFORCE_TARGETS" == 1 && $missed == 1 ]]; then

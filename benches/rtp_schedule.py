@@ -31,9 +31,14 @@ Prints one line of key=value pairs (read by benches/ivr_load.sh):
   streams packets late max_late_us p99_late_us skipped seq_gaps
   window_packets window_late (packets captured within --window FROM TO,
   Unix seconds, and how many of them were late) late_seconds (the 5
-  seconds with the most late packets: UNIXSECOND:COUNT,...; "-" for none).
+  seconds with the most late packets: UNIXSECOND:COUNT,...; "-" for none);
+  with --pauses FILE (lines "FROM TO", Unix seconds: stretches during which
+  the machine itself stopped, seen by benches/pause_probe.py) also
+  late_in_pauses (late packets that would not have been late without the
+  part of a pause that fell between their due time and their sending) and
+  pauses (how many pauses longer than --late-ms the capture's span holds).
 
-Usage: rtp_schedule.py CAPTURE.pcap [--late-ms 10] [--window FROM TO]
+Usage: rtp_schedule.py CAPTURE.pcap [--late-ms 10] [--window FROM TO] [--pauses FILE]
                        [--clock 8000] [--show N]
 Standard library only.
 """
@@ -92,6 +97,7 @@ def main():
     ap.add_argument("--window", type=float, nargs=2, metavar=("FROM", "TO"))
     ap.add_argument("--clock", type=int, default=8000, help="RTP clock rate")
     ap.add_argument("--show", type=int, default=0, help="print the N latest streams")
+    ap.add_argument("--pauses", help="the machine's pauses: lines FROM TO (Unix seconds)")
     args = ap.parse_args()
 
     udp_rtp = struct.Struct("!HHHHBBHII")  # UDP header, then RTP's first 12 bytes
@@ -121,6 +127,27 @@ def main():
         s[2].append((s[2][-1] if s[2] else 0) + dseq)
 
     late_s = args.late_ms / 1000.0
+    pauses = []
+    if args.pauses:
+        with open(args.pauses) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2:
+                    pauses.append((float(parts[0]), float(parts[1])))
+        pauses.sort()
+
+    def in_pause(due, sent):
+        """Whether pauses between `due` and `sent` account for all but
+        late_s of the lateness."""
+        overlap = 0.0
+        for a, b in pauses:
+            if a >= sent:
+                break
+            if b > due:
+                overlap += min(b, sent) - max(a, due)
+        return (sent - due) - overlap <= late_s
+
+    late_in_pauses = 0
     rate = float(args.clock)
     total = late = window = window_late = skipped = gaps = 0
     late_by_second = {}
@@ -140,6 +167,8 @@ def main():
                 worst = d
             if d > late_s:
                 stream_late += 1
+                if pauses and in_pause(t - d, t):
+                    late_in_pauses += 1
                 sec = int(t)
                 late_by_second[sec] = late_by_second.get(sec, 0) + 1
                 if w0 <= t <= w1:
@@ -176,6 +205,9 @@ def main():
             p99 = (bucket + 1) / 10000.0
             break
     worst = worst_all
+    first = min((v[0][0] for v in streams.values()), default=0.0)
+    last = max((v[0][-1] for v in streams.values()), default=0.0)
+    long_pauses = sum(1 for a, b in pauses if b - a > late_s and b >= first and a <= last)
     top = sorted(late_by_second.items(), key=lambda kv: -kv[1])[:5]
     worst_seconds = ",".join(f"{sec}:{n}" for sec, n in sorted(top))
     for first, (sport, ssrc), n, sl, w, sk, g in sorted(per_stream)[-args.show :] if args.show else []:
@@ -188,6 +220,7 @@ def main():
         f"streams={len(streams)} packets={total} late={late} max_late_us={int(worst * 1e6)} "
         f"p99_late_us={int(p99 * 1e6)} skipped={skipped} seq_gaps={gaps} "
         f"window_packets={window} window_late={window_late} late_seconds={worst_seconds or '-'}"
+        + (f" late_in_pauses={late_in_pauses} pauses={long_pauses}" if args.pauses else "")
     )
 
 
