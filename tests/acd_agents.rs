@@ -80,10 +80,7 @@ fn an_agent_whose_phone_unregisters_is_made_not_ready() {
         .agent("1002", "pw1002", contact_port)
         .run(Duration::from_secs(20));
     assert!(r.ok(), "unregistering: {}", r.describe());
-    let end = std::time::Instant::now() + Duration::from_secs(5);
-    while sw.agent_state("1002") != "not_ready" && std::time::Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    sw.wait_agent_state("1002", "not_ready", Duration::from_secs(5));
     let agents = sw.agent_states();
     let a = agents.iter().find(|a| a["agent"] == "1002").unwrap();
     assert_eq!(a["state"], "not_ready", "{a:#}");
@@ -91,13 +88,7 @@ fn an_agent_whose_phone_unregisters_is_made_not_ready() {
 }
 
 fn admin_agent(sw: &Switch, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("agent")
-        .args(args)
-        .arg("--config")
-        .arg(sw.config_dir())
-        .output()
-        .unwrap()
+    sw.command(&[&["agent"], args].concat())
 }
 
 /// An admin changes agents' states from the command line; the running
@@ -107,10 +98,7 @@ fn admin_agent(sw: &Switch, args: &[&str]) -> std::process::Output {
 fn an_admin_changes_an_agents_state() {
     let sw = Switch::start(SwitchOpts::new());
     let wait = |id: &str, state: &str| {
-        let end = std::time::Instant::now() + Duration::from_secs(5);
-        while sw.agent_state(id) != state && std::time::Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        sw.wait_agent_state(id, state, Duration::from_secs(5));
         sw.agent_state(id)
     };
     let out = admin_agent(&sw, &["1004", "ready"]);

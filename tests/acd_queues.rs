@@ -14,7 +14,7 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FLOW: &str = r#"
 entry = "identify"
@@ -130,18 +130,6 @@ fn queue_event_at(call: &serde_json::Value, detail: &str) -> i64 {
         .unwrap_or_else(|| panic!("no queue event `{detail}`: {call:#}"))
 }
 
-/// Waits (bounded) until agent `ext`'s stored state is `state`.
-fn wait_state(sw: &Switch, ext: &str, state: &str, limit: Duration) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if sw.agent_state(ext) == state {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
 #[test]
 fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
     let sw = switch(3);
@@ -152,9 +140,9 @@ fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
     log_in(&sw, "1003");
 
     let mut a = call(&sw, "402");
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     let mut o = call(&sw, "401");
-    assert!(wait_state(&sw, "1001", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1001", "on_call", Duration::from_secs(10)));
     // 1003 is busy: a standard complaint waits, then a VIP one.
     let mut b = call(&sw, "402");
     std::thread::sleep(Duration::from_secs(1));
@@ -166,15 +154,15 @@ fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
 
     assert_eq!(a.bye(), 200);
     assert!(
-        wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)),
+        sw.wait_agent_state("1003", "wrap_up", Duration::from_secs(5)),
         "the agent wraps up after the call"
     );
     // After 3 s of wrap-up the VIP goes first.
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(v.bye(), 200);
-    assert!(wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)));
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "wrap_up", Duration::from_secs(5)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(b.bye(), 200);
     assert_eq!(o.bye(), 200);
@@ -241,7 +229,7 @@ fn an_agent_who_does_not_answer_is_skipped_and_made_not_ready() {
 
     let mut c = call(&sw, "402");
     assert!(
-        wait_state(&sw, "1003", "on_call", Duration::from_secs(20)),
+        sw.wait_agent_state("1003", "on_call", Duration::from_secs(20)),
         "the next agent answers after the first rang out"
     );
     assert_eq!(c.bye(), 200);
@@ -286,7 +274,7 @@ fn a_switch_killed_mid_queue_leaves_no_agent_stuck() {
     assert!(r.ok(), "*22:\n{}", r.describe());
 
     let _talking = call(&sw, "402");
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     let _waiting = call(&sw, "402");
     std::thread::sleep(Duration::from_millis(500));
     sw.kill();
@@ -294,7 +282,7 @@ fn a_switch_killed_mid_queue_leaves_no_agent_stuck() {
 
     sw.restart();
     assert!(
-        wait_state(&sw, "1003", "available", Duration::from_secs(10)),
+        sw.wait_agent_state("1003", "available", Duration::from_secs(10)),
         "1003 is free after the restart"
     );
     assert_eq!(sw.agent_state("1001"), "not_ready", "the break is kept");
@@ -308,11 +296,7 @@ fn a_switch_killed_mid_queue_leaves_no_agent_stuck() {
 
 /// `switchboard queues --json` for t_complaints.
 fn queue_stats(sw: &Switch) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["queues", "--json", "--config"])
-        .arg(sw.config_dir())
-        .output()
-        .unwrap();
+    let out = sw.command(&["queues", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -334,7 +318,7 @@ fn queue_figures_equal_those_computed_by_hand() {
     log_in(&sw, "1003");
 
     let mut a = call(&sw, "402");
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     let mut b = call(&sw, "402");
     std::thread::sleep(Duration::from_millis(1500));
     let live = queue_stats(&sw);
@@ -346,9 +330,9 @@ fn queue_figures_equal_those_computed_by_hand() {
     assert_eq!(b.bye(), 200);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(a.bye(), 200);
-    assert!(wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)));
+    assert!(sw.wait_agent_state("1003", "wrap_up", Duration::from_secs(5)));
     let mut c = call(&sw, "402");
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(c.bye(), 200);
 
@@ -404,7 +388,7 @@ fn waiting_callers_hear_their_position_and_expected_wait() {
     let _phone = phone(&sw, "1003", "uas_echo.xml");
     log_in(&sw, "1003");
     let mut a = call(&sw, "402");
-    assert!(wait_state(&sw, "1003", "on_call", Duration::from_secs(10)));
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     let mut b = call(&sw, "402");
     let (mut seq, mut ts) = (1u16, 0u32);
     let heard = b.listen(&mut seq, &mut ts, 60_000, Duration::from_millis(7_500));
@@ -453,8 +437,8 @@ fn the_agent_hanging_up_first_leaves_them_in_wrap_up_then_available() {
         c.await_bye(Duration::from_secs(10)),
         "the agent's BYE reaches the caller"
     );
-    assert!(wait_state(&sw, "1003", "wrap_up", Duration::from_secs(5)));
-    assert!(wait_state(&sw, "1003", "available", Duration::from_secs(6)));
+    assert!(sw.wait_agent_state("1003", "wrap_up", Duration::from_secs(5)));
+    assert!(sw.wait_agent_state("1003", "available", Duration::from_secs(6)));
     let calls = sw.wait_calls_ended(2, Duration::from_secs(10));
     let r = record(&calls, &c.call_id);
     assert_eq!(r["hangup_by"], "agent", "{r:#}");
@@ -476,7 +460,7 @@ fn a_caller_waiting_too_long_overflows_to_the_next_queue() {
     log_in(&sw, "1003");
     let mut c = call(&sw, "401");
     assert!(
-        wait_state(&sw, "1003", "on_call", Duration::from_secs(20)),
+        sw.wait_agent_state("1003", "on_call", Duration::from_secs(20)),
         "answered after the overflow"
     );
     assert_eq!(c.bye(), 200);

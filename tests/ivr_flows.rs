@@ -172,12 +172,7 @@ fn menu_key_1_bridges_the_caller_to_a_registered_agent() {
 }
 
 fn reload(sw: &Switch) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("reload")
-        .arg("--config")
-        .arg(sw.config_dir())
-        .output()
-        .unwrap()
+    sw.command(&["reload"])
 }
 
 fn wait_for_log(sw: &Switch, needle: &str, times: usize) -> bool {
@@ -292,15 +287,6 @@ fn a_flow_reloaded_during_a_call_leaves_that_call_alone() {
     );
 }
 
-fn switchboard_cmd(sw: &Switch, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .arg("--config")
-        .arg(sw.config_dir())
-        .output()
-        .unwrap()
-}
-
 /// An admin forces the demo's always-open calendar closed (an emergency
 /// closure) with `switchboard calendar`: the running switch applies it at
 /// once and a call to 100 gets the night branch; an unknown calendar or
@@ -308,7 +294,7 @@ fn switchboard_cmd(sw: &Switch, args: &[&str]) -> std::process::Output {
 #[test]
 fn an_admin_closes_a_calendar_in_an_emergency() {
     let sw = Switch::start(SwitchOpts::new());
-    let out = switchboard_cmd(&sw, &["calendar", "always-open", "closed"]);
+    let out = sw.command(&["calendar", "always-open", "closed"]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -336,15 +322,15 @@ fn an_admin_closes_a_calendar_in_an_emergency() {
         "{c:#}"
     );
 
-    let out = switchboard_cmd(&sw, &["calendar", "nope", "closed"]);
+    let out = sw.command(&["calendar", "nope", "closed"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no calendar `nope`"),
         "{out:?}"
     );
-    let out = switchboard_cmd(&sw, &["calendar", "always-open", "ajar"]);
+    let out = sw.command(&["calendar", "always-open", "ajar"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let out = switchboard_cmd(&sw, &["calendar", "always-open", "auto"]);
+    let out = sw.command(&["calendar", "always-open", "auto"]);
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("back to its hours"),

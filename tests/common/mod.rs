@@ -531,6 +531,29 @@ impl Switch {
         }
     }
 
+    /// Runs `switchboard ARGS --config <this switch's folder>`.
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.path())
+            .output()
+            .expect("run switchboard")
+    }
+
+    /// Waits (bounded by `limit`) until agent `ext`'s stored state is
+    /// `state`; whether it came.
+    pub fn wait_agent_state(&self, ext: &str, state: &str, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.agent_state(ext) == state {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// The latest calls as `switchboard calls --json` prints them.
     pub fn calls(&self) -> Vec<serde_json::Value> {
         let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
