@@ -20,8 +20,14 @@ Switchboard demo
     An unknown number (sip:4999@...) gets 404; an agent that is not
     registered gets 480.
   - The IVR: sip:100@127.0.0.1:5080 (the notice, then the menu: 1, 2, 3
-    or 0 ring the agents); sip:199@... is the same flow at night (a
-    callback request). From +15550101 (a demo VIP) the menu is skipped.
+    or 0 queue the caller for the agents with that skill); sip:199@... is
+    the same flow at night (a callback request). From +15550101 (a demo
+    VIP) the menu is skipped.
+  - Agents start logged out: from the softphone dial *21 to log in and be
+    ready (*22 break, *23 log out), or run
+    \`target/release/switchboard agent 1001 ready\`. A queue nobody is
+    logged in to takes a message. \`switchboard agents\` and
+    \`switchboard queues\` show the floor.
   - Media checks without an agent: sip:9196@127.0.0.1:5080 echoes your
     audio; sip:9197@127.0.0.1:5080 records you until # and plays it back.
   - Every call is in \`target/release/switchboard calls\` (CDR, codecs,
