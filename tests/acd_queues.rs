@@ -103,6 +103,13 @@ fn phone(sw: &Switch, ext: &str, scenario_file: &str) -> SippServer {
     uas
 }
 
+/// A phone for agent `ext` who then logs in (`*21`).
+fn ready_phone(sw: &Switch, ext: &str, scenario_file: &str) -> SippServer {
+    let uas = phone(sw, ext, scenario_file);
+    log_in(sw, ext);
+    uas
+}
+
 fn call(sw: &Switch, number: &str) -> RawCaller {
     let mut c = RawCaller::new(sw.carrier_addr(), number);
     let (status, ok) = c.invite("0 101", None);
@@ -267,8 +274,7 @@ fn an_agent_who_does_not_answer_is_skipped_and_made_not_ready() {
 #[test]
 fn a_switch_killed_mid_queue_leaves_no_agent_stuck() {
     let mut sw = switch(3);
-    let _complaints = phone(&sw, "1003", "uas_echo.xml");
-    log_in(&sw, "1003");
+    let _complaints = ready_phone(&sw, "1003", "uas_echo.xml");
     log_in(&sw, "1001");
     let r = dial_feature(&sw, "1001", "pw1001", "*22");
     assert!(r.ok(), "*22:\n{}", r.describe());
@@ -314,8 +320,7 @@ fn queue_stats(sw: &Switch) -> serde_json::Value {
 #[test]
 fn queue_figures_equal_those_computed_by_hand() {
     let sw = switch(3);
-    let _phone = phone(&sw, "1003", "uas_echo.xml");
-    log_in(&sw, "1003");
+    let _phone = ready_phone(&sw, "1003", "uas_echo.xml");
 
     let mut a = call(&sw, "402");
     assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
@@ -385,8 +390,7 @@ fn queue_figures_equal_those_computed_by_hand() {
 #[test]
 fn waiting_callers_hear_their_position_and_expected_wait() {
     let sw = switch(3);
-    let _phone = phone(&sw, "1003", "uas_echo.xml");
-    log_in(&sw, "1003");
+    let _phone = ready_phone(&sw, "1003", "uas_echo.xml");
     let mut a = call(&sw, "402");
     assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
     let mut b = call(&sw, "402");
@@ -430,8 +434,7 @@ fn waiting_callers_hear_their_position_and_expected_wait() {
 #[test]
 fn the_agent_hanging_up_first_leaves_them_in_wrap_up_then_available() {
     let sw = switch(3);
-    let _phone = phone(&sw, "1003", "uas_bye.xml");
-    log_in(&sw, "1003");
+    let _phone = ready_phone(&sw, "1003", "uas_bye.xml");
     let c = call(&sw, "402");
     assert!(
         c.await_bye(Duration::from_secs(10)),
@@ -456,8 +459,7 @@ fn the_agent_hanging_up_first_leaves_them_in_wrap_up_then_available() {
 #[test]
 fn a_caller_waiting_too_long_overflows_to_the_next_queue() {
     let sw = switch(3);
-    let _phone = phone(&sw, "1003", "uas_echo.xml");
-    log_in(&sw, "1003");
+    let _phone = ready_phone(&sw, "1003", "uas_echo.xml");
     let mut c = call(&sw, "401");
     assert!(
         sw.wait_agent_state("1003", "on_call", Duration::from_secs(20)),

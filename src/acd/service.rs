@@ -375,13 +375,7 @@ impl Task {
                 self.row_joined(entry, &call_id, q, priority, now).await;
                 let since = since.unwrap_or(now).min(now);
                 let orders = self.floor.join(entry, q, priority, since, now);
-                let joined = Joined {
-                    entry,
-                    position: self.floor.router().position(entry).unwrap_or(0),
-                    max_wait: Duration::from_millis(self.queues[q].max_wait_ms as u64),
-                    announce_every: Duration::from_millis(self.queues[q].announce_every_ms as u64),
-                };
-                let _ = reply.send(Ok(joined));
+                let _ = reply.send(Ok(self.joined(entry, q)));
                 orders
             }
             Msg::Leave { entry } => {
@@ -451,14 +445,7 @@ impl Task {
                     Some(q) => {
                         self.row_joined(entry, &call_id, q, e.priority, now).await;
                         orders.extend(self.floor.join(entry, q, e.priority, e.since, now));
-                        let joined = Joined {
-                            entry,
-                            position: self.floor.router().position(entry).unwrap_or(0),
-                            max_wait: Duration::from_millis(self.queues[q].max_wait_ms as u64),
-                            announce_every: Duration::from_millis(
-                                self.queues[q].announce_every_ms as u64,
-                            ),
-                        };
+                        let joined = self.joined(entry, q);
                         let _ = reply.send(Some((self.queues[q].spec.name.clone(), joined)));
                     }
                     None => {
@@ -587,6 +574,17 @@ impl Task {
             return String::new();
         };
         store.queue_call_id(id).await.unwrap_or_default()
+    }
+
+    /// What a caller who just joined queue `q` as `entry` is told.
+    fn joined(&self, entry: EntryId, q: usize) -> Joined {
+        let ms = |v: i64| Duration::from_millis(v.max(0) as u64);
+        Joined {
+            entry,
+            position: self.floor.router().position(entry).unwrap_or(0),
+            max_wait: ms(self.queues[q].max_wait_ms),
+            announce_every: ms(self.queues[q].announce_every_ms),
+        }
     }
 
     /// Whether any agent able to serve queue `q` is logged in.

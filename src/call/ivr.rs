@@ -403,15 +403,7 @@ impl Call {
         max_wait: Duration,
     ) -> Option<Input> {
         let failed = Some(Input::HandOffDone { answered: false });
-        let (reply, found) = tokio::sync::oneshot::channel();
-        self.ep
-            .send(ToCore::FindAgents {
-                trunk: self.profile.clone(),
-                extensions: agents,
-                reply,
-            })
-            .await;
-        let Some(found) = found.await.ok().flatten() else {
+        let Some(found) = self.find_agents(agents).await else {
             self.journal_event(CallEventKind::Queue, "no agents profile")
                 .await;
             return failed;
@@ -429,6 +421,23 @@ impl Call {
         let targets = found.contacts.into_iter().map(Target::from).collect();
         self.ring_for_flow(&format!("queue {queue}"), &found.profile, targets, wait)
             .await
+    }
+
+    /// The registered phones of `extensions` on this trunk's agents
+    /// profile (`None`: the trunk has none).
+    pub(super) async fn find_agents(
+        &self,
+        extensions: Vec<String>,
+    ) -> Option<crate::sip::endpoint::AgentContacts> {
+        let (reply, found) = tokio::sync::oneshot::channel();
+        self.ep
+            .send(ToCore::FindAgents {
+                trunk: self.profile.clone(),
+                extensions,
+                reply,
+            })
+            .await;
+        found.await.ok().flatten()
     }
 
     /// Rings a transfer's target for at most `ring`; `None` while it

@@ -777,18 +777,8 @@ impl Call {
     }
 
     async fn cancel_forks(&mut self) {
-        let mut cancels = Vec::new();
-        for f in &mut self.forks {
-            if f.is_pending() && !f.cancel_sent {
-                f.cancel_sent = true;
-                if let Some(c) = f.cancel() {
-                    cancels.push((c, f.target.flow));
-                }
-            }
-        }
-        for ((key, msg), flow) in cancels {
-            self.send_request(key, flow, msg).await;
-        }
+        let all: Vec<usize> = (0..self.forks.len()).collect();
+        self.cancel_these_forks(&all).await;
     }
 
     /// A response on the caller's INVITE transaction.

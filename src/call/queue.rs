@@ -20,7 +20,6 @@ use crate::flow::engine::Input;
 use crate::flow::model::PromptItem;
 use crate::media::player::PlaybackId;
 use crate::server::routing::Target;
-use crate::sip::endpoint::ToCore;
 use crate::store::CallEventKind;
 
 /// Messages the ACD may have queued for one call.
@@ -144,15 +143,7 @@ impl Call {
         let Some(entry) = self.queue.as_ref().map(|w| w.entry) else {
             return;
         };
-        let (reply, found) = tokio::sync::oneshot::channel();
-        self.ep
-            .send(ToCore::FindAgents {
-                trunk: self.profile.clone(),
-                extensions: vec![agent.clone()],
-                reply,
-            })
-            .await;
-        let found = found.await.ok().flatten();
+        let found = self.find_agents(vec![agent.clone()]).await;
         let Some(found) = found.filter(|f| !f.contacts.is_empty()) else {
             self.journal_event(CallEventKind::Queue, &format!("{agent} has no phone"))
                 .await;
@@ -254,7 +245,8 @@ impl Call {
         w.offers.iter().find(|o| o.forks.contains(&i))
     }
 
-    async fn cancel_these_forks(&mut self, forks: &[usize]) {
+    /// Cancels the forks `forks` (indexes) that are still pending.
+    pub(super) async fn cancel_these_forks(&mut self, forks: &[usize]) {
         let mut cancels = Vec::new();
         for &i in forks {
             if let Some(f) = self.forks.get_mut(i)
