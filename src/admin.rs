@@ -410,3 +410,47 @@ pub async fn change_agent(
     };
     Ok(format!("agent {agent}: {state} asked; {applied}\n"))
 }
+
+/// `switchboard callbacks`: the latest `limit` callback requests (newest
+/// first) and what the dialer did with them.
+pub async fn callbacks(switch: &SwitchSettings, limit: u32, json: bool) -> anyhow::Result<String> {
+    let store = open_store(switch).await?;
+    let list = store.recent_callbacks(limit).await?;
+    if json {
+        let rows: Vec<_> = list
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "call_id": c.call_id,
+                    "number": c.number,
+                    "queue": c.queue,
+                    "priority": c.priority,
+                    "requested_at": c.requested_at,
+                    "place_since": c.place_since,
+                    "not_before": c.not_before,
+                    "calendar": c.calendar,
+                    "state": c.state,
+                    "attempts": c.attempts,
+                    "agent": c.agent,
+                    "outcome": c.outcome,
+                })
+            })
+            .collect();
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&rows)?));
+    }
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:<5} {:<16} {:<12} {:<9} {:>8} {:<6} outcome",
+        "id", "number", "queue", "state", "attempts", "agent"
+    )?;
+    for c in &list {
+        writeln!(
+            out,
+            "{:<5} {:<16} {:<12} {:<9} {:>8} {:<6} {}",
+            c.id, c.number, c.queue, c.state, c.attempts, c.agent, c.outcome
+        )?;
+    }
+    Ok(out)
+}

@@ -89,6 +89,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the latest callback requests: number, queue, place in line,
+    /// state, attempts, the last agent and outcome.
+    Callbacks {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// How many requests, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the latest call detail records: legs and their quality,
     /// recordings, digits, hold and media timeouts.
     Calls {
@@ -209,6 +221,13 @@ fn main() -> ExitCode {
                 Box::pin(switchboard::admin::agents(cfg, json))
             })
         }
+        Command::Callbacks {
+            config,
+            limit,
+            json,
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(switchboard::admin::callbacks(&cfg.switch, limit, json))
+        }),
         Command::Calls {
             config,
             limit,

@@ -352,6 +352,33 @@ fn a_flow_syntax_error_is_located_and_its_numbers_not_reported_again() {
 }
 
 #[test]
+fn queue_and_callback_nodes_naming_unknown_queues_are_located() {
+    let (dir, text) = config_with_demo_flow(|t| {
+        t.replace("queue = \"orders\"", "queue = \"ordrs\"")
+            .replace("queue = \"any_agent\"\nnext", "queue = \"anyone\"\nnext")
+    });
+    let err = check_errors(&dir);
+    let queues = "queues: after_sales, any_agent, complaints, orders, vip";
+    // A node's problems point at its `type` line.
+    for want in [
+        format!(
+            "ivr-flows/demo.toml:{}: nodes.orders.queue: no queue `ordrs` in contact-center/queues.toml ({queues}) and no `agents` to ring",
+            line_with(&text, "[nodes.orders]") + 1
+        ),
+        format!(
+            "ivr-flows/demo.toml:{}: nodes.night.queue: no queue `anyone` in contact-center/queues.toml ({queues})",
+            line_with(&text, "[nodes.night]") + 1
+        ),
+    ] {
+        assert!(
+            err.lines().any(|l| l == want),
+            "missing `{want}` in:\n{err}"
+        );
+    }
+    assert_eq!(err.lines().count(), 2, "one line per problem:\n{err}");
+}
+
+#[test]
 fn a_flow_exit_to_a_missing_node_is_located_with_the_valid_nodes() {
     let (dir, text) =
         config_with_demo_flow(|t| t.replace("\"1\" = \"orders\"", "\"1\" = \"ordrs\""));
@@ -553,6 +580,7 @@ fn contact_center_mistakes_are_located() {
             "overflow = \"any_agent\"\nannounce_every_seconds = 20",
             "overflow = \"anyone\"\nannounce_every_seconds = 20",
         )
+        .replacen("callback_digit = \"1\"", "callback_digit = \"12\"", 1)
     });
     let err = check_errors(&dir);
     let expect = [
@@ -567,6 +595,10 @@ fn contact_center_mistakes_are_located() {
         format!(
             "contact-center/queues.toml:{}: queue.vip.overflow: no queue `anyone`; queues: after_sales, any_agent, complaints, orders, vip",
             line_with(&text, "\"anyone\"")
+        ),
+        format!(
+            "contact-center/queues.toml:{}: queue.orders.callback_digit: `12` is not one key (0-9, * or #)",
+            line_with(&text, "\"12\"")
         ),
     ];
     for e in &expect {

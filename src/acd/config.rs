@@ -46,6 +46,33 @@ pub struct QueueConfig {
     pub announce_every_ms: i64,
     /// Answered within this counts toward the service level.
     pub service_level_ms: i64,
+    /// Callbacks: how a request is made, tried and given up.
+    pub callback: CallbackPolicy,
+}
+
+/// A queue's callbacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackPolicy {
+    /// The key a waiting caller presses to be called back, keeping their
+    /// place in line (`None`: not offered).
+    pub digit: Option<char>,
+    /// Attempts to reach the customer before the request fails.
+    pub attempts: u32,
+    /// Wait between attempts.
+    pub retry_ms: i64,
+    /// How long the customer's phone rings.
+    pub ring_ms: i64,
+}
+
+impl Default for CallbackPolicy {
+    fn default() -> Self {
+        CallbackPolicy {
+            digit: None,
+            attempts: 3,
+            retry_ms: 300_000,
+            ring_ms: 30_000,
+        }
+    }
 }
 
 /// Agents and queues.
@@ -110,6 +137,10 @@ struct QueueEntry {
     join_empty: Option<bool>,
     announce_every_seconds: Option<Spanned<i64>>,
     service_level_seconds: Option<Spanned<i64>>,
+    callback_digit: Option<Spanned<String>>,
+    callback_attempts: Option<Spanned<i64>>,
+    callback_retry_seconds: Option<Spanned<i64>>,
+    callback_ring_seconds: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +414,7 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             20,
             sink,
         );
+        let callback = callback_policy(q, &field, sink);
         let on_max_wait = match &q.overflow {
             None => MaxWait::Exit,
             Some(o) if o.get_ref() == name => {
@@ -418,6 +450,54 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             join_empty: q.join_empty.unwrap_or(true),
             announce_every_ms,
             service_level_ms,
+            callback,
         });
+    }
+}
+
+/// A queue's `callback_*` fields.
+fn callback_policy(
+    q: &QueueEntry,
+    field: &dyn Fn(&str) -> String,
+    sink: &mut ProblemSink<'_>,
+) -> CallbackPolicy {
+    let d = CallbackPolicy::default();
+    let digit = q.callback_digit.as_ref().and_then(|v| {
+        let mut chars = v.get_ref().chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(c),
+            _ => {
+                sink.at_span(
+                    v.span(),
+                    &field("callback_digit"),
+                    format!("`{}` is not one key (0-9, * or #)", v.get_ref()),
+                );
+                None
+            }
+        }
+    });
+    let number =
+        |v: &Option<Spanned<i64>>, f: &str, range, default: i64, sink: &mut ProblemSink<'_>| {
+            v.as_ref()
+                .and_then(|v| in_range(v, range, &field(f), sink))
+                .unwrap_or(default)
+        };
+    CallbackPolicy {
+        digit,
+        attempts: number(&q.callback_attempts, "callback_attempts", 1..=10, 3, sink) as u32,
+        retry_ms: number(
+            &q.callback_retry_seconds,
+            "callback_retry_seconds",
+            10..=86_400,
+            d.retry_ms / 1000,
+            sink,
+        ) * 1000,
+        ring_ms: number(
+            &q.callback_ring_seconds,
+            "callback_ring_seconds",
+            5..=120,
+            d.ring_ms / 1000,
+            sink,
+        ) * 1000,
     }
 }

@@ -77,6 +77,18 @@ pub struct Joined {
     pub max_wait: Duration,
     /// How often the caller hears their position (zero: never).
     pub announce_every: Duration,
+    /// The key that asks for a callback instead of waiting (none: not
+    /// offered).
+    pub callback_digit: Option<char>,
+}
+
+/// A caller's place in line, as a callback request keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub queue: String,
+    pub priority: u8,
+    /// When they joined (unix ms).
+    pub since: Millis,
 }
 
 enum Msg {
@@ -87,9 +99,16 @@ enum Msg {
         since: Option<Millis>,
         caller: mpsc::Sender<ToCaller>,
         reply: oneshot::Sender<Result<Joined, JoinRefused>>,
+        /// A callback request, not a caller on the line: no queue stay is
+        /// stored for it.
+        callback: bool,
     },
     Leave {
         entry: EntryId,
+    },
+    LeaveForCallback {
+        entry: EntryId,
+        reply: oneshot::Sender<Option<Place>>,
     },
     Offer {
         entry: EntryId,
@@ -158,12 +177,55 @@ impl Acd {
             since,
             caller,
             reply,
+            callback: false,
         };
+        self.send_join(msg, rx, queue).await
+    }
+
+    /// Puts callback request `id` in line in `queue` at its place (`since`,
+    /// `priority`); its offers go to `caller`, which rings the agent.
+    pub async fn join_callback(
+        &self,
+        id: i64,
+        queue: &str,
+        priority: u8,
+        since: Millis,
+        caller: mpsc::Sender<ToCaller>,
+    ) -> Result<Joined, JoinRefused> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Join {
+            call_id: format!("callback:{id}"),
+            queue: queue.to_string(),
+            priority,
+            since: Some(since),
+            caller,
+            reply,
+            callback: true,
+        };
+        self.send_join(msg, rx, queue).await
+    }
+
+    /// Sends a join (`msg`) and waits for its answer on `rx`.
+    async fn send_join(
+        &self,
+        msg: Msg,
+        rx: oneshot::Receiver<Result<Joined, JoinRefused>>,
+        queue: &str,
+    ) -> Result<Joined, JoinRefused> {
         if self.tx.send(msg).await.is_err() {
             return Err(JoinRefused::NoQueue(queue.to_string()));
         }
         rx.await
             .unwrap_or_else(|_| Err(JoinRefused::NoQueue(queue.to_string())))
+    }
+
+    /// The caller of `entry` asked to be called back: they leave the line;
+    /// their place (`None`: they were no longer waiting).
+    pub async fn leave_for_callback(&self, entry: EntryId) -> Option<Place> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::LeaveForCallback { entry, reply };
+        self.tx.send(msg).await.ok()?;
+        rx.await.ok().flatten()
     }
 
     /// The caller left the line (hung up, gave up, overflowed).
@@ -360,6 +422,7 @@ impl Task {
                 since,
                 caller,
                 reply,
+                callback,
             } => {
                 let Some(q) = self.queues.iter().position(|c| c.spec.name == queue) else {
                     let _ = reply.send(Err(JoinRefused::NoQueue(queue)));
@@ -372,7 +435,9 @@ impl Task {
                 let entry = self.next_entry;
                 self.next_entry += 1;
                 self.callers.insert(entry, caller);
-                self.row_joined(entry, &call_id, q, priority, now).await;
+                if !callback {
+                    self.row_joined(entry, &call_id, q, priority, now).await;
+                }
                 let since = since.unwrap_or(now).min(now);
                 let orders = self.floor.join(entry, q, priority, since, now);
                 let _ = reply.send(Ok(self.joined(entry, q)));
@@ -383,6 +448,19 @@ impl Task {
                 let orders = self.floor.leave(entry, now);
                 self.callers.remove(&entry);
                 orders
+            }
+            Msg::LeaveForCallback { entry, reply } => {
+                let place = self.floor.entry(entry).map(|e| Place {
+                    queue: self.queues[e.queue].spec.name.clone(),
+                    priority: e.priority,
+                    since: e.since,
+                });
+                if place.is_some() {
+                    self.row_ended(entry, "callback", now).await;
+                }
+                let _ = reply.send(place);
+                self.callers.remove(&entry);
+                self.floor.leave(entry, now)
             }
             Msg::Ended { entry } => {
                 let (agent, queue, since) = match self.floor.entry(entry) {
@@ -584,6 +662,7 @@ impl Task {
             position: self.floor.router().position(entry).unwrap_or(0),
             max_wait: ms(self.queues[q].max_wait_ms),
             announce_every: ms(self.queues[q].announce_every_ms),
+            callback_digit: self.queues[q].callback.digit,
         }
     }
 

@@ -43,6 +43,8 @@ pub(super) enum Phase {
     Done,
     /// An IVR flow (`ivr.rs`).
     Flow(Box<super::ivr::FlowRun>),
+    /// A callback the agent answered (`callback.rs`).
+    Callback(super::callback::CallbackRun),
 }
 
 /// A running application of one call.
@@ -289,9 +291,18 @@ impl Call {
             SessionEvent::PlaybackFinished(id)
             | SessionEvent::PlaybackStopped(id)
             | SessionEvent::PlaybackInterrupted { id, .. } => {
+                if self.hangup_after == Some(id) {
+                    self.note_end(HangupBy::Switch, "goodbye played", None);
+                    self.hang_up_both().await;
+                    return;
+                }
                 match self.app.as_ref().map(|a| &a.phase) {
                     Some(Phase::Flow(_)) => {
                         self.flow_playback_done(id).await;
+                        None
+                    }
+                    Some(Phase::Callback(_)) => {
+                        self.callback_playback_done(id).await;
                         None
                     }
                     Some(Phase::Prompt(p)) if *p == id => Some(self.begin_recording().await),
@@ -343,7 +354,7 @@ impl Call {
         }
         let path = match self.app.as_mut().map(|a| &mut a.phase) {
             Some(Phase::Recording(path)) => std::mem::take(path),
-            Some(Phase::Flow(_)) => {
+            Some(Phase::Flow(_) | Phase::Callback(_)) => {
                 if let Some(a) = self.app.as_mut() {
                     a.deadline = None;
                 }

@@ -41,35 +41,42 @@ impl Fork {
         matches!(self.state, ForkState::Calling | ForkState::Early)
     }
 
-    /// The CANCEL for this fork's INVITE (RFC 3261 9.1): same Request-URI,
-    /// Call-ID, From, To, top Via (so the same branch) and CSeq number.
+    /// The CANCEL for this fork's INVITE.
     pub fn cancel(&self) -> Option<(TransactionKey, SipMessage)> {
-        let inv = &self.invite;
-        let mut b = MessageBuilder::request(&Method::Cancel, inv.request_uri_str()?);
-        for name in [
-            HeaderName::Via,
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-        ] {
-            b = b.header(name, &super::dialog::header_text(inv, name)?);
-        }
-        for r in inv.headers_named(HeaderName::Route) {
-            b = b.header(HeaderName::Route, &r.to_str().ok()?);
-        }
-        let seq = inv.cseq().ok()?.seq;
-        let msg = b
-            .header(HeaderName::CSeq, &format!("{seq} CANCEL"))
-            .header(HeaderName::MaxForwards, "70")
-            .build()
-            .ok()?;
-        Some((transaction_key(&msg)?, msg))
+        cancel_of(&self.invite)
     }
+}
+
+/// The CANCEL for an INVITE the switch sent (RFC 3261 9.1): same
+/// Request-URI, Call-ID, From, To, top Via (so the same branch) and CSeq
+/// number.
+pub fn cancel_of(inv: &SipMessage) -> Option<(TransactionKey, SipMessage)> {
+    let mut b = MessageBuilder::request(&Method::Cancel, inv.request_uri_str()?);
+    for name in [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+    ] {
+        b = b.header(name, &super::dialog::header_text(inv, name)?);
+    }
+    for r in inv.headers_named(HeaderName::Route) {
+        b = b.header(HeaderName::Route, &r.to_str().ok()?);
+    }
+    let seq = inv.cseq().ok()?.seq;
+    let msg = b
+        .header(HeaderName::CSeq, &format!("{seq} CANCEL"))
+        .header(HeaderName::MaxForwards, "70")
+        .build()
+        .ok()?;
+    Some((transaction_key(&msg)?, msg))
 }
 
 /// What the switch puts in the agent's INVITE.
 pub struct InviteParts<'a> {
-    pub caller_invite: &'a SipMessage,
+    /// Who the phone is shown as calling: the caller's number and display
+    /// name (see [`Identity::of`]).
+    pub from: &'a Identity,
     pub target: &'a Target,
     /// Our address on the agents profile for Via and Contact (`ip:port`).
     pub sent_by: &'a str,
@@ -83,24 +90,57 @@ pub struct InviteParts<'a> {
     pub context: &'a [(String, String)],
 }
 
+/// The number and display name an INVITE the switch sends shows in From.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// A SIP user part: only characters that need no escaping.
+    pub user: String,
+    pub display: Option<String>,
+}
+
+impl Identity {
+    /// `user` (unsafe characters dropped; empty: anonymous) shown as
+    /// `display`.
+    pub fn new(user: &str, display: Option<&str>) -> Self {
+        let user: String = user
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "+-_.!~*'()".contains(*c))
+            .collect();
+        Identity {
+            user: if user.is_empty() {
+                "anonymous".into()
+            } else {
+                user
+            },
+            display: display.map(|d| d.replace(['"', '\\'], "")),
+        }
+    }
+
+    /// The caller's identity from their INVITE's From.
+    pub fn of(invite: &SipMessage) -> Self {
+        let Ok(from) = invite.from() else {
+            return Identity::new("", None);
+        };
+        let user = from
+            .uri
+            .user_unescaped()
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .unwrap_or_default();
+        Identity::new(&user, from.display_name().as_deref())
+    }
+}
+
 /// Builds the agent leg's INVITE and its dialog. The caller's number and
 /// display name go in From so the agent's phone shows who calls; the body
 /// is the switch's own offer (the media is anchored, see `media.rs`).
 pub fn build_invite(p: &InviteParts<'_>) -> Option<(TransactionKey, SipMessage, Dialog)> {
-    let caller = p.caller_invite.from().ok()?;
-    let user = caller
-        .uri
-        .user_unescaped()
-        .map(|u| String::from_utf8_lossy(&u).into_owned())
-        .unwrap_or_else(|| "anonymous".into());
-    let user: String = user
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "+-_.!~*'()".contains(*c))
-        .collect();
+    let user = &p.from.user;
     let host = p.sent_by.rsplit_once(':').map_or(p.sent_by, |(h, _)| h);
-    let display = caller
-        .display_name()
-        .map(|d| format!("\"{}\" ", d.replace(['"', '\\'], "")))
+    let display = p
+        .from
+        .display
+        .as_ref()
+        .map(|d| format!("\"{d}\" "))
         .unwrap_or_default();
     let tag = ids::tag();
     let local = format!("{display}<sip:{user}@{host}>;tag={tag}");

@@ -34,7 +34,7 @@ use crate::media::tts::{Tts, Voice};
 use crate::server::routing::Target;
 use crate::sip::endpoint::{ToCore, TransferRoute};
 use crate::sip::transport::Flow;
-use crate::store::{CallEventKind, HangupBy, NewCallback};
+use crate::store::{CallEventKind, HangupBy};
 
 /// Most actions performed for one input (lookups feed inputs back).
 const MAX_ROUNDS: usize = 16;
@@ -235,19 +235,19 @@ impl Call {
             },
             Action::Transfer { target, ring } => self.transfer(target, ring).await,
             Action::RecordVoicemail { max, beep } => self.record_voicemail(max, beep).await,
-            Action::StoreCallback { number } => {
-                if let Some(store) = self.store() {
-                    let request = NewCallback {
-                        call_id: &self.caller.call_id,
-                        number: &number,
-                        requested_at: unix_ms(),
-                        not_before: None,
-                        queue: "",
-                    };
-                    if let Err(e) = store.insert_callback(&request).await {
-                        tracing::error!(call_id = %self.caller.call_id, "callback request not stored: {e}");
-                    }
-                }
+            Action::StoreCallback {
+                number,
+                queue,
+                calendar,
+            } => {
+                let request = super::callback::Request {
+                    number,
+                    queue,
+                    calendar: calendar.unwrap_or_default(),
+                    place_since: None,
+                    priority: 0,
+                };
+                self.store_callback(request).await;
                 None
             }
             Action::Hangup => {
@@ -442,7 +442,11 @@ impl Call {
 
     /// Rings a transfer's target for at most `ring`; `None` while it
     /// rings, else the hand-off's failure at once (journaled).
-    async fn transfer(&mut self, target: TransferTarget, ring: Duration) -> Option<Input> {
+    pub(super) async fn transfer(
+        &mut self,
+        target: TransferTarget,
+        ring: Duration,
+    ) -> Option<Input> {
         let failed = Some(Input::HandOffDone { answered: false });
         let (reply, route) = tokio::sync::oneshot::channel();
         self.ep
@@ -479,7 +483,11 @@ impl Call {
                     self.journal_event(CallEventKind::Transfer, &why).await;
                     return failed;
                 };
-                let local = self.ep.local_addr(id, transport)?;
+                let Some(local) = self.ep.local_addr(id, transport) else {
+                    let why = format!("profile `{profile}` does not listen on {transport:?}");
+                    self.journal_event(CallEventKind::Transfer, &why).await;
+                    return failed;
+                };
                 let user: String = user
                     .chars()
                     .filter(|c| c.is_ascii_alphanumeric() || "+-_.".contains(*c))
@@ -527,14 +535,14 @@ impl Call {
                 return failed;
             }
         };
-        self.flow_run()?.handing_off = true;
+        self.set_handing_off(true);
         if let Some(a) = self.app.as_mut() {
             a.deadline = Some(Instant::now() + wait);
         }
         self.play_music_on_hold().await;
         self.start_forks(targets, Some(sdp)).await;
         if !self.forks.iter().any(|f| f.is_pending()) {
-            self.flow_run()?.handing_off = false;
+            self.set_handing_off(false);
             return failed;
         }
         None
@@ -546,10 +554,13 @@ impl Call {
         self.flow_run().map(|r| r.engine.context())
     }
 
-    /// Marks the flow as handing its caller to agents (or not).
+    /// Marks the flow (or a callback) as handing its caller to agents
+    /// (or to the customer called back), or not.
     pub(super) fn set_handing_off(&mut self, on: bool) {
-        if let Some(run) = self.flow_run() {
-            run.handing_off = on;
+        match self.app.as_mut().map(|a| &mut a.phase) {
+            Some(Phase::Flow(run)) => run.handing_off = on,
+            Some(Phase::Callback(run)) => run.dialing = on,
+            _ => {}
         }
     }
 
@@ -586,17 +597,19 @@ impl Call {
 
     /// Whether a queue node is ringing agents for the caller.
     pub(super) fn flow_handing_off(&self) -> bool {
-        matches!(
-            self.app.as_ref().map(|a| &a.phase),
-            Some(Phase::Flow(run)) if run.handing_off
-        )
+        match self.app.as_ref().map(|a| &a.phase) {
+            Some(Phase::Flow(run)) => run.handing_off,
+            Some(Phase::Callback(run)) => run.dialing,
+            _ => false,
+        }
     }
 
     /// An agent answered the queue: the caller is bridged, the flow is
     /// over, and the call goes on as a bridged call (re-INVITEs relayed).
     pub(super) async fn flow_handed_off(&mut self) {
-        if let Some(run) = self.flow_run() {
-            run.handing_off = false;
+        self.set_handing_off(false);
+        if self.origin.is_some() {
+            self.callback_connected().await;
         }
         self.flow_input(Input::HandOffDone { answered: true }).await;
         self.app = None;
@@ -604,6 +617,13 @@ impl Call {
 
     /// No agent answered (or every phone refused): the flow goes on.
     pub(super) async fn flow_handoff_failed(&mut self) {
+        if self.flow_handing_off() && self.origin.is_some() {
+            self.set_handing_off(false);
+            if let Some(a) = self.app.as_mut() {
+                a.deadline = None;
+            }
+            return self.customer_not_reached().await;
+        }
         let Some(run) = self.flow_run() else { return };
         if !run.handing_off {
             return;
@@ -618,6 +638,9 @@ impl Call {
 
     /// A key from the caller during a flow.
     pub(super) async fn flow_digit(&mut self, digit: char) {
+        if self.queue_digit(digit).await {
+            return;
+        }
         if self.flow_handing_off() {
             // Keys while agents ring are only journaled.
             return;
@@ -655,16 +678,18 @@ impl Call {
         self.flow_input(Input::Timeout).await;
     }
 
-    fn store(&self) -> Option<&crate::store::Store> {
+    pub(super) fn store(&self) -> Option<&crate::store::Store> {
         self.ctx.recordings.as_ref().and_then(|r| r.store.as_ref())
     }
 
     /// Whether the caller declined recording during a flow's notice.
     pub(super) fn recording_declined(&self) -> bool {
-        matches!(
-            self.app.as_ref().map(|a| &a.phase),
-            Some(Phase::Flow(run)) if run.opted_out || run.notice_missing
-        )
+        // A customer called back heard no notice.
+        self.origin.is_some()
+            || matches!(
+                self.app.as_ref().map(|a| &a.phase),
+                Some(Phase::Flow(run)) if run.opted_out || run.notice_missing
+            )
     }
 }
 

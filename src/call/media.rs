@@ -310,26 +310,101 @@ impl CallMedia {
         let caps = ctx.capabilities(codecs);
         let agent_offer = build_offer(&caps, &agent.next_session(), agent.addr);
         let bytes = Bytes::from(agent_offer.to_string());
+        let media = Self::with_legs(ctx, caller_codecs, [caller, agent], agent_offer);
         Ok((
             Self {
-                ctx,
-                caller_codecs,
-                caller,
-                agent,
                 caller_offer,
-                agent_offer,
-                caller_sdp: None,
-                caller_late_offer: None,
-                relay: None,
-                session: None,
-                reoffer: None,
-                local_offer: None,
-                refresh: None,
-                on_hold: false,
-                music: [false; 2],
+                ..media
             },
             bytes,
         ))
+    }
+
+    /// Media with these legs (caller, agent) and no SDP exchanged yet
+    /// besides our offer to the agent's side.
+    fn with_legs(
+        ctx: Arc<MediaContext>,
+        caller_codecs: Vec<Codec>,
+        [caller, agent]: [LegEnd; 2],
+        agent_offer: SessionDescription,
+    ) -> Self {
+        Self {
+            ctx,
+            caller_codecs,
+            caller,
+            agent,
+            caller_offer: None,
+            agent_offer,
+            caller_sdp: None,
+            caller_late_offer: None,
+            relay: None,
+            session: None,
+            reoffer: None,
+            local_offer: None,
+            refresh: None,
+            on_hold: false,
+            music: [false; 2],
+        }
+    }
+
+    /// Media for a call the switch places itself (a callback's call to an
+    /// agent's phone, whose signalling comes from `peer`): the caller's
+    /// leg is offered the codecs of `profile` that the switch's media
+    /// session plays (G.711), and the phone's answer
+    /// ([`Self::originated_answer`]) starts that session. The agent leg
+    /// gets its sockets later, when the switch rings the other party
+    /// ([`Self::offer_to_agents`]).
+    pub fn originate(
+        ctx: Arc<MediaContext>,
+        profile: &str,
+        peer: IpAddr,
+    ) -> Result<(Self, Bytes), Reject> {
+        let caller_codecs = ctx.codecs_of(profile);
+        let g711: Vec<Codec> = caller_codecs
+            .iter()
+            .filter(|c| AudioCodec::from_codec(c).is_g711())
+            .cloned()
+            .collect();
+        if g711.is_empty() {
+            return Err(Reject {
+                status: 488,
+                warning: None,
+                reason: format!("profile `{profile}` allows no G.711 codec"),
+            });
+        }
+        let sockets = ctx.ports.bind(false).map_err(Reject::unavailable)?;
+        let ip = ctx.ports.ip();
+        let session_id = u64::from(rand::random::<u32>());
+        let mut caller = LegEnd::new(Some(sockets), ip, session_id, vec![peer]);
+        let agent = LegEnd::new(None, ip, session_id + 1, Vec::new());
+        let offer = build_offer(&ctx.capabilities(g711), &caller.next_session(), caller.addr);
+        let bytes = Bytes::from(offer.to_string());
+        // The agent's offer is replaced by the offer to the other party.
+        let media = Self::with_legs(ctx, caller_codecs, [caller, agent], offer.clone());
+        Ok((
+            Self {
+                caller_sdp: Some(bytes.clone()),
+                caller_late_offer: Some(offer),
+                ..media
+            },
+            bytes,
+        ))
+    }
+
+    /// The answer of the phone the switch called ([`Self::originate`]):
+    /// fixes the caller's leg and starts the switch's session on it.
+    pub fn originated_answer(&mut self, body: &[u8], opts: SessionOptions) -> Result<(), Reject> {
+        let Some(ours) = self.caller_late_offer.take() else {
+            return Err(Reject {
+                status: 500,
+                warning: None,
+                reason: "no offer awaits an answer".into(),
+            });
+        };
+        let answer = parse_bytes(body).map_err(Reject::malformed)?;
+        let streams = process_answer(&ours, &answer).map_err(|e| Reject::negotiation(&e))?;
+        self.caller.agreed = Some(agreed_from(&streams[0]));
+        self.start_session(opts)
     }
 
     /// The agent's answer (in a 183 or the 200): fixes the agent leg and
@@ -539,15 +614,7 @@ impl CallMedia {
         let caps = self.ctx.capabilities(codecs);
         let offer = offer.clone();
         let bytes = self.answer_caller_offer(&offer, caps)?;
-        let setup = self
-            .leg_setup(Side::Caller)
-            .ok_or_else(|| Reject::unavailable("sockets already used"))?;
-        let handle = spawn_session(setup, opts).map_err(|e| Reject {
-            status: 488,
-            warning: Some(NegotiationError::NoCommonCodec.warning_header("switchboard")),
-            reason: e.to_string(),
-        })?;
-        self.session = Some(handle);
+        self.start_session(opts)?;
         self.caller_sdp = Some(bytes.clone());
         Ok(bytes)
     }
@@ -567,6 +634,21 @@ impl CallMedia {
             .map_err(|e| Reject::negotiation(&e))?;
         self.caller.agreed = Some(agreed_from(&ours.streams[0]));
         Ok(Bytes::from(ours.sdp.to_string()))
+    }
+
+    /// Starts the switch's own session on the caller's leg (its codec
+    /// agreed).
+    fn start_session(&mut self, opts: SessionOptions) -> Result<(), Reject> {
+        let setup = self
+            .leg_setup(Side::Caller)
+            .ok_or_else(|| Reject::unavailable("sockets already used"))?;
+        let handle = spawn_session(setup, opts).map_err(|e| Reject {
+            status: 488,
+            warning: Some(NegotiationError::NoCommonCodec.warning_header("switchboard")),
+            reason: e.to_string(),
+        })?;
+        self.session = Some(handle);
+        Ok(())
     }
 
     /// The media session of a call the switch answered itself.

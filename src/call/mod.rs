@@ -6,6 +6,8 @@
 //! (`media.rs`) and its detail record written as it goes (`record.rs`).
 
 mod app;
+mod callback;
+pub mod dialer;
 mod dialog;
 mod feature;
 mod fork;
@@ -35,8 +37,11 @@ use crate::sip::ids;
 use crate::sip::transaction::TransactionKey;
 use crate::sip::transport::Flow;
 
+pub use callback::{CallbackOrder, CallbackReport, originate_callback};
 pub use dialog::{Dialog, Side};
-use fork::{Fork, ForkState, InviteParts, best_failure, body_of, build_invite, reason_of};
+use fork::{
+    Fork, ForkState, Identity, InviteParts, best_failure, body_of, build_invite, reason_of,
+};
 use media::{CallMedia, MediaEvent, Reject, SDP};
 pub use media::{MediaContext, MusicOnHold};
 use record::EndInfo;
@@ -64,6 +69,8 @@ pub struct CallContext {
     pub crm: reqwest::Client,
     /// The ACD (queues and agents), when `contact-center/` defines any.
     pub acd: Option<crate::acd::service::Acd>,
+    /// Told when a callback request is stored (the dialer looks at once).
+    pub callbacks_due: Arc<tokio::sync::Notify>,
 }
 
 /// Where the switch's prompts are and their converted, cached copies.
@@ -147,6 +154,8 @@ enum Wake {
     Media(MediaEvent),
     Lookup(ivr::LookupDone),
     Queue(Option<crate::acd::service::ToCaller>),
+    /// A callback's agent leg is no longer wanted.
+    Withdrawn,
 }
 
 /// Where the caller's side stands.
@@ -199,6 +208,13 @@ struct Call {
     /// The trunk profile the call came in on.
     profile: String,
     sent_ringing: bool,
+    /// A call the switch placed itself (a callback): the caller's side is
+    /// the agent's phone, which the switch called.
+    origin: Option<Box<callback::Origin>>,
+    /// Who the forks' INVITEs show as calling (default: the caller).
+    present_as: Option<Identity>,
+    /// When this playlist ends the switch hangs up (a goodbye).
+    hangup_after: Option<crate::media::player::PlaybackId>,
 }
 
 impl Call {
@@ -242,7 +258,27 @@ impl Call {
             contact,
             sent_by: flow.local.to_string(),
         };
-        Ok(Self {
+        Ok(Self::with_caller(
+            ctx,
+            (ep, me),
+            key,
+            invite,
+            caller,
+            caller_cseq,
+        ))
+    }
+
+    /// A call whose caller's side is `caller` (the dialog of `invite`,
+    /// whose transaction is `key` and CSeq `caller_cseq`).
+    fn with_caller(
+        ctx: Arc<CallContext>,
+        (ep, me): (Endpoint, TuSender),
+        key: TransactionKey,
+        invite: SipMessage,
+        caller: Dialog,
+        caller_cseq: u32,
+    ) -> Self {
+        Self {
             ctx,
             ep,
             me,
@@ -271,7 +307,10 @@ impl Call {
             ring_deadline: Instant::now() + RING_TIMEOUT,
             profile: String::new(),
             sent_ringing: false,
-        })
+            origin: None,
+            present_as: None,
+            hangup_after: None,
+        }
     }
 
     fn local_tag(&self) -> Option<String> {
@@ -360,6 +399,7 @@ impl Call {
                 ev = media_event(&mut self.media) => Wake::Media(ev),
                 done = ivr::lookup_done(&mut self.app) => Wake::Lookup(done),
                 order = queue::next_order(&mut self.queue) => Wake::Queue(order),
+                _ = callback::withdrawn(&mut self.origin) => Wake::Withdrawn,
             };
             match wake {
                 Wake::Event(ev) => Box::pin(self.on_event(ev)).await,
@@ -367,6 +407,7 @@ impl Call {
                 Wake::Media(ev) => Box::pin(self.on_media_event(ev)).await,
                 Wake::Lookup(done) => Box::pin(self.flow_lookup_done(done)).await,
                 Wake::Queue(order) => Box::pin(self.on_queue_order(order)).await,
+                Wake::Withdrawn => Box::pin(self.origin_withdrawn()).await,
             }
         }
     }
@@ -505,8 +546,12 @@ impl Call {
                 continue;
             };
             let sent_by = local.to_string();
+            let from = self
+                .present_as
+                .clone()
+                .unwrap_or_else(|| Identity::of(&self.caller_invite));
             let parts = InviteParts {
-                caller_invite: &self.caller_invite,
+                from: &from,
                 target: &target,
                 sent_by: &sent_by,
                 max_forwards,
@@ -544,7 +589,9 @@ impl Call {
         match ev {
             TuEvent::Response { key, msg } => {
                 let status = msg.status().unwrap_or(500);
-                if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
+                if self.origin.is_some() && key == self.caller_key {
+                    self.on_origin_response(status, Some(&msg)).await;
+                } else if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
                     self.on_fork_response(i, status, &msg).await;
                 } else if self.refreshes.contains_key(&key) {
                     self.on_refresh_response(key, status, Some(&msg)).await;
@@ -555,7 +602,9 @@ impl Call {
                 }
             }
             TuEvent::Failed { key, status } => {
-                if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
+                if self.origin.is_some() && key == self.caller_key {
+                    self.on_origin_response(status, None).await;
+                } else if let Some(i) = self.forks.iter().position(|f| f.invite_key == key) {
                     self.on_fork_failure(i, status).await;
                 } else if self.refreshes.contains_key(&key) {
                     self.on_refresh_response(key, status, None).await;
@@ -781,8 +830,12 @@ impl Call {
         self.cancel_these_forks(&all).await;
     }
 
-    /// A response on the caller's INVITE transaction.
+    /// A response on the caller's INVITE transaction (none when the
+    /// switch placed the call: it sent the INVITE).
     async fn respond_caller(&mut self, status: u16, body: Option<(String, Bytes)>) {
+        if self.origin.is_some() {
+            return;
+        }
         let tag = self.local_tag();
         let mut b = respond::response(
             &self.caller_invite,
@@ -895,7 +948,12 @@ impl Call {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        if self.caller_state == CallerState::Proceeding && now >= self.ring_deadline {
+        if self.caller_state == CallerState::Proceeding
+            && now >= self.ring_deadline
+            && self.origin.is_some()
+        {
+            self.origin_withdrawn().await;
+        } else if self.caller_state == CallerState::Proceeding && now >= self.ring_deadline {
             self.note_end(HangupBy::Switch, "no answer", Some(480));
             self.cancel_forks().await;
             self.fail_caller(480).await;

@@ -6,7 +6,10 @@
 //! answer bridges the caller (as any hand-off of a flow); when the bridged
 //! call ends the agent goes to wrap-up. After the queue's maximum wait the
 //! caller moves to its overflow queue or leaves through the flow's
-//! `no_answer` exit. A caller who hangs up leaves the line.
+//! `no_answer` exit. A caller who hangs up leaves the line. Where the
+//! queue offers it, a caller may press its callback key instead of
+//! waiting: they leave the line, and a callback request keeps their place
+//! (`dialer.rs` calls them back).
 
 use std::time::Duration;
 
@@ -20,7 +23,7 @@ use crate::flow::engine::Input;
 use crate::flow::model::PromptItem;
 use crate::media::player::PlaybackId;
 use crate::server::routing::Target;
-use crate::store::CallEventKind;
+use crate::store::{CallEventKind, HangupBy};
 
 /// Messages the ACD may have queued for one call.
 const INBOX: usize = 32;
@@ -56,6 +59,8 @@ pub struct QueueWait {
     announce_every: Duration,
     next_announce: Option<Instant>,
     announcing: Option<PlaybackId>,
+    /// The key that asks for a callback (none: not offered).
+    callback_digit: Option<char>,
 }
 
 /// Waits for the ACD's next message to a queued call (forever when the
@@ -104,6 +109,9 @@ impl Call {
             next_announce: (joined.position > 0 && !joined.announce_every.is_zero())
                 .then(|| Instant::now() + FIRST_ANNOUNCEMENT),
             announcing: None,
+            callback_digit: joined
+                .callback_digit
+                .filter(|_| callable(&self.caller_number())),
         }));
         self.set_handing_off(true);
         self.play_music_on_hold().await;
@@ -191,7 +199,7 @@ impl Call {
     /// The caller's context as `X-Switchboard-*` headers: the queue, the
     /// call, and what the flow learnt (customer fields, language, its
     /// variables); values kept to printable text.
-    fn flow_context_headers(&mut self) -> Vec<(String, String)> {
+    pub(super) fn flow_context_headers(&mut self) -> Vec<(String, String)> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         if let Some(w) = self.queue.as_ref() {
             pairs.push(("queue".into(), w.queue.clone()));
@@ -377,11 +385,9 @@ impl Call {
             return;
         };
         let minutes = wait.as_secs().div_ceil(60);
-        let zh = self.flow_context().is_some_and(|c| {
-            c.iter()
-                .any(|(k, v)| k == "language" && v.starts_with("zh"))
-        });
-        let (text, voice) = if zh {
+        let callback = w.callback_digit;
+        let zh = self.speaks_chinese();
+        let (mut text, voice) = if zh {
             let wait = if minutes <= 1 {
                 "不到一分钟".to_string()
             } else {
@@ -402,6 +408,13 @@ impl Call {
                 "en",
             )
         };
+        if let Some(key) = callback {
+            text.push_str(&if zh {
+                format!("如需回拨并保留您的排队位置，请按{key}。")
+            } else {
+                format!(" To be called back and keep your place in line, press {key}.")
+            });
+        }
         self.journal_event(
             CallEventKind::Queue,
             &format!("position {position}, expected wait {} s", wait.as_secs()),
@@ -415,6 +428,85 @@ impl Call {
         if let Some(w) = self.queue.as_mut() {
             w.announcing = id;
         }
+    }
+
+    /// Whether the caller's language (as the flow knows it) is Chinese.
+    fn speaks_chinese(&mut self) -> bool {
+        self.flow_context().is_some_and(|c| {
+            c.iter()
+                .any(|(k, v)| k == "language" && v.starts_with("zh"))
+        })
+    }
+
+    /// A key from a waiting caller: the queue's callback key takes them
+    /// out of the line with a callback request at their place, tells them
+    /// so, and hangs up. True when the key was the callback key.
+    pub(super) async fn queue_digit(&mut self, digit: char) -> bool {
+        let Some(w) = self.queue.as_ref().filter(|w| w.answered_by.is_none()) else {
+            return false;
+        };
+        if w.callback_digit != Some(digit) || self.store().is_none() {
+            return false;
+        }
+        let (acd, entry) = (w.acd.clone(), w.entry);
+        let Some(place) = acd.leave_for_callback(entry).await else {
+            return false;
+        };
+        self.queue = None;
+        self.cancel_forks().await;
+        self.set_handing_off(false);
+        let number = self.caller_number();
+        let request = super::callback::Request {
+            number: number.clone(),
+            queue: place.queue.clone(),
+            calendar: String::new(),
+            place_since: Some(place.since),
+            priority: place.priority,
+        };
+        let stored = self.store_callback(request).await;
+        let detail = format!("{}: left for a callback, keeping the place", place.queue);
+        self.journal_event(CallEventKind::Queue, &detail).await;
+        let zh = self.speaks_chinese();
+        let last: String = number
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let (text, voice) = match (stored, zh) {
+            (true, true) => (
+                format!("谢谢。我们会回拨尾号为{last}的号码，并为您保留排队位置。再见。"),
+                "cmn",
+            ),
+            (true, false) => (
+                format!(
+                    "Thank you. We will call you back on your number ending in {last}, keeping your place in line. Goodbye."
+                ),
+                "en",
+            ),
+            (false, true) => ("对不起，现在无法安排回拨。再见。".to_string(), "cmn"),
+            (false, false) => (
+                "Sorry, we cannot take a callback request now. Goodbye.".to_string(),
+                "en",
+            ),
+        };
+        if let Some(s) = self.media.as_ref().and_then(|m| m.session()) {
+            let _ = s.stop_playback().await;
+        }
+        let say = [PromptItem::Say {
+            text,
+            voice: voice.into(),
+        }];
+        match self.play_flow_prompts(&say, false).await {
+            Some(id) => self.hangup_after = Some(id),
+            None => {
+                self.note_end(HangupBy::Switch, "left the queue for a callback", None);
+                self.hang_up_both().await;
+            }
+        }
+        true
     }
 
     /// A playlist ended: after an announcement, the music resumes. True
@@ -477,4 +569,11 @@ impl Call {
             w.acd.leave(w.entry).await;
         }
     }
+}
+
+/// Whether `number` can be called back: a number (E.164 or national
+/// digits), not an anonymous or textual caller.
+fn callable(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    (3..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
 }

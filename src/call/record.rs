@@ -120,9 +120,16 @@ impl Call {
         let Some(fork) = self.forks.get(i) else {
             return;
         };
-        let agent = AgentLeg {
-            agent: fork.target.extension.clone(),
-            call_id: fork.dialog.call_id.clone(),
+        let agent = match &self.origin {
+            // A callback: the agent is on the caller's side.
+            Some(o) => AgentLeg {
+                agent: o.agent().to_string(),
+                call_id: self.caller.call_id.clone(),
+            },
+            None => AgentLeg {
+                agent: fork.target.extension.clone(),
+                call_id: fork.dialog.call_id.clone(),
+            },
         };
         if let Some(cdr) = &self.ctx.cdr {
             cdr.mark_answered(&self.caller.call_id, at, agent).await;

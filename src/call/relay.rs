@@ -90,9 +90,11 @@ impl Call {
         let established = (self.agent.is_some() || self.app.is_some())
             && self.caller_state == CallerState::Answered;
         if method == Method::Bye {
-            let by = match side {
-                Side::Caller => HangupBy::Caller,
-                Side::Agent => HangupBy::Agent,
+            // In a callback the switch placed, the agent is on the
+            // caller's side and the customer on the agent's.
+            let by = match (side, self.origin.is_some()) {
+                (Side::Caller, false) | (Side::Agent, true) => HangupBy::Caller,
+                _ => HangupBy::Agent,
             };
             self.note_end(by, "BYE", None);
             self.respond_to(&key, &msg, flow, 200, None, false).await;

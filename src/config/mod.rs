@@ -285,7 +285,7 @@ fn check_numbers(
 }
 
 /// A flow's `queue` node names a queue of `contact-center/queues.toml`,
-/// or lists the `agents` it rings.
+/// or lists the `agents` it rings; a `callback` node's queue is one too.
 fn check_queues(
     cc: &crate::acd::config::ContactCenter,
     flows: &FlowSet,
@@ -296,10 +296,17 @@ fn check_queues(
             continue;
         };
         for node in flow.nodes.values() {
-            let crate::flow::model::NodeKind::Queue(q) = &node.kind else {
-                continue;
+            let (queue, why) = match &node.kind {
+                crate::flow::model::NodeKind::Queue(q) if q.agents.is_empty() => {
+                    (q.queue.as_str(), " and no `agents` to ring")
+                }
+                crate::flow::model::NodeKind::Callback(c) => match &c.queue {
+                    Some(q) => (q.as_str(), ""),
+                    None => continue,
+                },
+                _ => continue,
             };
-            if cc.queue(&q.queue).is_some() || !q.agents.is_empty() {
+            if cc.queue(queue).is_some() {
                 continue;
             }
             let known: Vec<&str> = cc.queues.iter().map(|q| q.spec.name.as_str()).collect();
@@ -308,8 +315,7 @@ fn check_queues(
                 line: node.line,
                 field: format!("nodes.{}.queue", node.name),
                 message: format!(
-                    "no queue `{}` in contact-center/queues.toml ({}) and no `agents` to ring",
-                    q.queue,
+                    "no queue `{queue}` in contact-center/queues.toml ({}){why}",
                     if known.is_empty() {
                         "no queues defined".to_string()
                     } else {

@@ -102,9 +102,12 @@ pub enum Action {
         max: Duration,
         beep: bool,
     },
-    /// Store a callback request to this number.
+    /// Store a callback request to this number, for `queue` (empty: the
+    /// first queue), dialled while `calendar` is open (`None`: any time).
     StoreCallback {
         number: String,
+        queue: String,
+        calendar: Option<String>,
     },
     Hangup,
 }
@@ -721,6 +724,8 @@ impl Engine {
                 out.push(journal(CallEventKind::Callback, "on the caller's number"));
                 out.push(Action::StoreCallback {
                     number: self.caller_number.clone(),
+                    queue: c.queue.clone().unwrap_or_default(),
+                    calendar: self.calendar.clone(),
                 });
                 Some(c.next.clone())
             }
@@ -740,6 +745,8 @@ impl Engine {
                     ));
                     out.push(Action::StoreCallback {
                         number: format!("+{number}"),
+                        queue: c.queue.clone().unwrap_or_default(),
+                        calendar: self.calendar.clone(),
                     });
                     return Some(c.next.clone());
                 }

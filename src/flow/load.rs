@@ -767,6 +767,7 @@ impl Builder<'_, '_, '_> {
             prompts: self.required_prompts(&raw.prompt, "callback", at),
             confirm_digit,
             change_digit,
+            queue: raw.queue.as_ref().map(|q| q.get_ref().clone()),
             next: self.required_exit(&raw.next, "next", "callback", at),
         }
     }

@@ -344,6 +344,9 @@ pub struct Callback {
     pub confirm_digit: char,
     /// Lets the caller key another number (ended by `#`).
     pub change_digit: char,
+    /// The ACD queue whose agents call back (`None`: the first queue of
+    /// `contact-center/queues.toml`).
+    pub queue: Option<String>,
     pub next: String,
 }
 

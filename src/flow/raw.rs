@@ -156,7 +156,7 @@ pub(super) fn keys_of(node_type: &str) -> &'static [&'static str] {
             "max_wait_seconds",
             "no_answer",
         ],
-        "callback" => &["prompt", "confirm_digit", "change_digit", "next"],
+        "callback" => &["prompt", "confirm_digit", "change_digit", "queue", "next"],
         "voicemail" => &["prompt", "max_seconds", "beep", "next"],
         "transfer" => &[
             "extension",

@@ -209,7 +209,9 @@ fn at_night_a_callback_is_taken_and_the_caller_hears_goodbye() {
     let a = step(&mut e, Input::Digit('1'));
     assert!(
         a.contains(&Action::StoreCallback {
-            number: CALLER.into()
+            number: CALLER.into(),
+            queue: "any_agent".into(),
+            calendar: Some("always-closed".into()),
         }),
         "{a:?}"
     );
@@ -236,7 +238,9 @@ fn a_callback_to_another_number_is_keyed_and_checked() {
     }
     assert!(
         last.contains(&Action::StoreCallback {
-            number: "+4420794600001".into()
+            number: "+4420794600001".into(),
+            queue: "any_agent".into(),
+            calendar: Some("always-closed".into()),
         }),
         "{last:?}"
     );

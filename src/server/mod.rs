@@ -162,7 +162,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         flows: cfg.flows.clone(),
         crm: crate::crm::client(),
         acd: acd.clone(),
+        callbacks_due: Arc::new(tokio::sync::Notify::new()),
     });
+    if let Some(acd) = &acd {
+        crate::call::dialer::start(crate::call::dialer::DialerSetup {
+            ctx: calls.clone(),
+            ep: endpoint.clone(),
+            acd: acd.clone(),
+            store: store.clone(),
+            flows: cfg.flows.clone(),
+            queues: cc.queues.clone(),
+        });
+    }
     let acd_handle = acd;
     let core = core::Core::new(
         TransactionLayer::new(tx_config),

@@ -10,7 +10,10 @@
 
 #![allow(dead_code)]
 
+pub mod acd;
 pub mod media;
+#[allow(unused_imports)]
+pub use acd::*;
 #[allow(unused_imports)]
 pub use media::*;
 
