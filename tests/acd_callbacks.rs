@@ -63,8 +63,8 @@ callback_ring_seconds = 5
 "#;
 
 /// The switch with the test flow and queue; calls out through the carrier
-/// trunk go to `proxy_port` (the customer's phone).
-fn switch(proxy_port: u16) -> Switch {
+/// trunk go to `proxy_port` (the customer's phone; none: no proxy).
+fn switch(proxy_port: Option<u16>) -> Switch {
     Switch::start(
         SwitchOpts::new()
             .file("ivr-flows/cb.toml", FLOW)
@@ -77,12 +77,14 @@ fn switch(proxy_port: u16) -> Switch {
                         "\"412\"",
                         "{ flow = \"cb\", calendar = \"always-closed\" }",
                     );
-                    set_toml_key(
-                        text,
-                        "outbound",
-                        "proxy",
-                        &format!("\"sip:127.0.0.1:{proxy_port}\""),
-                    );
+                    if let Some(port) = proxy_port {
+                        set_toml_key(
+                            text,
+                            "outbound",
+                            "proxy",
+                            &format!("\"sip:127.0.0.1:{port}\""),
+                        );
+                    }
                 }
                 if rel == "contact-center/queues.toml" {
                     text.push_str(QUEUES);
@@ -150,7 +152,7 @@ fn invites(uas: &SippServer) -> Vec<String> {
 #[test]
 fn a_waiting_caller_who_presses_1_keeps_their_place_and_is_called_back() {
     let customer = SippServer::start(&scenario("uas_bye.xml"), &["-rtp_echo"]);
-    let sw = switch(customer.port);
+    let sw = switch(Some(customer.port));
     sw.import_demo_customers();
     let agent = ready_phone(&sw, "1003", "uas_echo.xml");
 
@@ -260,7 +262,7 @@ fn a_waiting_caller_who_presses_1_keeps_their_place_and_is_called_back() {
 #[test]
 fn a_night_request_waits_for_opening_hours_and_fails_after_its_attempts() {
     let customer = SippServer::start(&scenario("uas_ring.xml"), &[]);
-    let sw = switch(customer.port);
+    let sw = switch(Some(customer.port));
     let agent = ready_phone(&sw, "1003", "uas_echo.xml");
 
     let mut night = RawCaller::new(sw.carrier_addr(), "412");
@@ -322,7 +324,7 @@ fn a_night_request_waits_for_opening_hours_and_fails_after_its_attempts() {
 #[test]
 fn a_switch_killed_while_a_request_waits_calls_back_after_the_restart() {
     let customer = SippServer::start(&scenario("uas_bye.xml"), &["-rtp_echo"]);
-    let mut sw = switch(customer.port);
+    let mut sw = switch(Some(customer.port));
     let _agent = ready_phone(&sw, "1003", "uas_echo.xml");
     let _busy = call(&sw, "411");
     assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
@@ -343,4 +345,38 @@ fn a_switch_killed_while_a_request_waits_calls_back_after_the_restart() {
     assert_eq!(done["agent"], "1003", "{done:#}");
     assert!(sw.wait_agent_state("1003", "wrap_up", Duration::from_secs(15)));
     assert!(sw.wait_agent_state("1003", "available", Duration::from_secs(10)));
+}
+
+/// Without an outbound proxy the trunk cannot call back: the request
+/// waits, saying why, and no agent is rung for it.
+#[test]
+fn a_trunk_that_cannot_call_out_rings_no_agent() {
+    let sw = switch(None);
+    let agent = ready_phone(&sw, "1003", "uas_echo.xml");
+    let mut busy = call(&sw, "411");
+    assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
+    let mut a = RawCaller::new(sw.carrier_addr(), "411");
+    a.from = "+15550199".into();
+    let (status, ok) = a.invite("0 101", None);
+    assert_eq!(status, 200, "{ok}");
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut seq, ts) = (1u16, 8_000u32);
+    a.send_digit(1, &mut seq, ts);
+    assert!(a.await_bye(Duration::from_secs(20)));
+    let id = callbacks(&sw)[0]["id"].as_i64().unwrap();
+    let waiting = wait_callback_where(&sw, id, Duration::from_secs(10), |c| {
+        c["outcome"] == "trunk `carrier` has no [outbound] proxy"
+    });
+    assert_eq!(waiting["state"], "pending", "{waiting:#}");
+    assert_eq!(waiting["attempts"], 0, "{waiting:#}");
+    // The agent is free, and stays so over the dialer's next looks.
+    assert_eq!(busy.bye(), 200);
+    assert!(sw.wait_agent_state("1003", "available", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(sw.agent_state("1003"), "available");
+    assert_eq!(
+        invites(&agent).len(),
+        1,
+        "only the busy call rang the agent"
+    );
 }

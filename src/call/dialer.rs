@@ -24,6 +24,7 @@ use crate::acd::agent::EntryId;
 use crate::acd::config::{CallbackPolicy, QueueConfig};
 use crate::acd::service::{Acd, JoinRefused, OfferOutcome, ToCaller};
 use crate::flow::Flows;
+use crate::flow::model::TransferTarget;
 use crate::server::routing::Target;
 use crate::sip::endpoint::{Endpoint, ToCore};
 use crate::store::{Callback, Store};
@@ -118,6 +119,18 @@ async fn run(env: Arc<Env>, flows: Arc<Flows>, first_queue: String) {
             if c.queue.is_empty() {
                 c.queue = first_queue.clone();
             }
+            if let Err(why) = reachable(&env, &c).await {
+                // No agent is bothered with a call that cannot go out.
+                if refused.get(&c.id) != Some(&why) {
+                    tracing::warn!(id = c.id, "callback waits: {why}");
+                    let _ = env
+                        .store
+                        .callback_attempted(c.id, "pending", &why, None, now)
+                        .await;
+                    refused.insert(c.id, why);
+                }
+                continue;
+            }
             let (tx, inbox) = mpsc::channel(16);
             let joined = env
                 .acd
@@ -146,6 +159,27 @@ async fn run(env: Arc<Env>, flows: Arc<Flows>, first_queue: String) {
                 }
             }
         }
+    }
+}
+
+/// Whether the trunk of request `c` can call its number (it has an
+/// outbound proxy); why not.
+async fn reachable(env: &Env, c: &Callback) -> Result<(), String> {
+    let (reply, route) = oneshot::channel();
+    env.ep
+        .send(ToCore::FindTransfer {
+            trunk: c.trunk.clone(),
+            target: TransferTarget::Trunk {
+                trunk: c.trunk.clone(),
+                number: c.number.clone(),
+            },
+            reply,
+        })
+        .await;
+    match route.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(why)) => Err(why),
+        Err(_) => Err("the switch is stopping".into()),
     }
 }
 
