@@ -136,6 +136,7 @@ fn call_json(
         "sip_status": c.sip_status,
         "disclosure_at": c.disclosure_at,
         "recording_opt_out": c.recording_opt_out,
+        "csat": c.csat,
         "legs": { "caller": leg(&c.legs[0]), "agent": leg(&c.legs[1]) },
         "recordings": recordings.iter().map(|r| json!({
             "path": r.path,

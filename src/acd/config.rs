@@ -48,6 +48,8 @@ pub struct QueueConfig {
     pub service_level_ms: i64,
     /// Callbacks: how a request is made, tried and given up.
     pub callback: CallbackPolicy,
+    /// After the agent hangs up, the caller rates the call (1 to 5).
+    pub survey: bool,
 }
 
 /// A queue's callbacks.
@@ -141,6 +143,7 @@ struct QueueEntry {
     callback_attempts: Option<Spanned<i64>>,
     callback_retry_seconds: Option<Spanned<i64>>,
     callback_ring_seconds: Option<Spanned<i64>>,
+    survey: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -451,6 +454,7 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             announce_every_ms,
             service_level_ms,
             callback,
+            survey: q.survey.unwrap_or(false),
         });
     }
 }

@@ -80,6 +80,8 @@ pub struct Joined {
     /// The key that asks for a callback instead of waiting (none: not
     /// offered).
     pub callback_digit: Option<char>,
+    /// The caller is asked to rate the call after the agent hangs up.
+    pub survey: bool,
 }
 
 /// A caller's place in line, as a callback request keeps it.
@@ -663,6 +665,7 @@ impl Task {
             max_wait: ms(self.queues[q].max_wait_ms),
             announce_every: ms(self.queues[q].announce_every_ms),
             callback_digit: self.queues[q].callback.digit,
+            survey: self.queues[q].survey,
         }
     }
 

@@ -45,6 +45,8 @@ pub(super) enum Phase {
     Flow(Box<super::ivr::FlowRun>),
     /// A callback the agent answered (`callback.rs`).
     Callback(super::callback::CallbackRun),
+    /// The caller rates the call after the agent hung up (`survey.rs`).
+    Survey(super::survey::SurveyRun),
 }
 
 /// A running application of one call.
@@ -281,6 +283,10 @@ impl Call {
                         self.flow_digit(digit).await;
                         None
                     }
+                    Some(Phase::Survey(_)) => {
+                        self.survey_digit(digit).await;
+                        None
+                    }
                     Some(Phase::Recording(path)) if digit == '#' => {
                         let path = std::mem::take(path);
                         Some(self.end_recording(path).await)
@@ -303,6 +309,10 @@ impl Call {
                     }
                     Some(Phase::Callback(_)) => {
                         self.callback_playback_done(id).await;
+                        None
+                    }
+                    Some(Phase::Survey(_)) => {
+                        self.survey_playback_done(id).await;
                         None
                     }
                     Some(Phase::Prompt(p)) if *p == id => Some(self.begin_recording().await),
@@ -359,6 +369,12 @@ impl Call {
                     a.deadline = None;
                 }
                 return self.flow_timer().await;
+            }
+            Some(Phase::Survey(_)) => {
+                if let Some(a) = self.app.as_mut() {
+                    a.deadline = None;
+                }
+                return self.survey_timeout().await;
             }
             _ => return,
         };

@@ -235,6 +235,9 @@ pub struct CallMedia {
     /// Our offer to the caller when it sent none, until its ACK answers.
     caller_late_offer: Option<SessionDescription>,
     relay: Option<RelayHandle>,
+    /// The relay's figures, once it gave the caller's leg back to a session
+    /// (a survey after the agent hung up).
+    relayed: Option<[LegSummary; 2]>,
     /// The switch's own end of the caller's leg (calls it answers itself).
     session: Option<SessionHandle>,
     reoffer: Option<Reoffer>,
@@ -338,6 +341,7 @@ impl CallMedia {
             caller_sdp: None,
             caller_late_offer: None,
             relay: None,
+            relayed: None,
             session: None,
             reoffer: None,
             local_offer: None,
@@ -634,6 +638,23 @@ impl CallMedia {
             .map_err(|e| Reject::negotiation(&e))?;
         self.caller.agreed = Some(agreed_from(&ours.streams[0]));
         Ok(Bytes::from(ours.sdp.to_string()))
+    }
+
+    /// The agent's leg is over: the relay gives the caller's sockets back
+    /// and the switch's own session takes the caller's leg on the same port
+    /// and codec (a post-call survey). Fails when the caller's codec is not
+    /// one the session plays (G.711).
+    pub async fn take_back_caller(&mut self, opts: SessionOptions) -> Result<(), Reject> {
+        let Some(relay) = self.relay.take() else {
+            return Err(Reject::unavailable("no relay to take the caller from"));
+        };
+        let (summary, [a, _agent]) = relay
+            .release()
+            .await
+            .map_err(|e| Reject::unavailable(e.to_string()))?;
+        self.relayed = Some([summary.a, summary.b]);
+        self.caller.sockets = Some(a);
+        self.start_session(opts)
     }
 
     /// Starts the switch's own session on the caller's leg (its codec
@@ -966,6 +987,13 @@ impl CallMedia {
             && let Ok(s) = r.stop().await
         {
             return [Some(s.a), Some(s.b)];
+        }
+        if let Some([a, b]) = self.relayed.take() {
+            // The talk's figures, not the survey's after it.
+            if let Some(s) = self.session.take() {
+                let _ = s.stop().await;
+            }
+            return [Some(a), Some(b)];
         }
         if let Some(s) = self.session.take()
             && let Ok(s) = s.stop().await

@@ -18,6 +18,7 @@ mod record;
 mod refresh;
 mod relay;
 mod session_timer;
+mod survey;
 #[cfg(test)]
 mod tests_handover;
 

@@ -54,13 +54,18 @@ pub struct QueueWait {
     /// for every offer of this wait).
     sdp: Option<bytes::Bytes>,
     /// The agent who answered: the entry is connected.
-    answered_by: Option<String>,
+    pub(super) answered_by: Option<String>,
     /// Position announcements: how often, the next one, the one playing.
     announce_every: Duration,
     next_announce: Option<Instant>,
     announcing: Option<PlaybackId>,
     /// The key that asks for a callback (none: not offered).
     callback_digit: Option<char>,
+    /// The caller rates the call after the agent hangs up (the queue's
+    /// `survey`; an overflow keeps the first queue's).
+    pub(super) survey: bool,
+    /// The caller's language is Chinese (what the flow knew at joining).
+    pub(super) chinese: bool,
 }
 
 /// Waits for the ACD's next message to a queued call (forever when the
@@ -96,6 +101,7 @@ impl Call {
             p => format!("{queue}: joined at position {p}"),
         };
         self.journal_event(CallEventKind::Queue, &detail).await;
+        let chinese = self.speaks_chinese();
         self.queue = Some(Box::new(QueueWait {
             acd,
             entry: joined.entry,
@@ -112,6 +118,8 @@ impl Call {
             callback_digit: joined
                 .callback_digit
                 .filter(|_| callable(&self.caller_number())),
+            survey: joined.survey,
+            chinese,
         }));
         self.set_handing_off(true);
         self.play_music_on_hold().await;

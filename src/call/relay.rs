@@ -102,6 +102,10 @@ impl Call {
                 // Agents still ringing (a flow's queue) are cancelled.
                 self.cancel_forks().await;
             }
+            if side == Side::Agent && established && self.survey_due() {
+                // The caller stays to rate the call.
+                return self.start_survey().await;
+            }
             if established && self.ending_since.is_none() {
                 self.send_bye(side.other()).await;
             }

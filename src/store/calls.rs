@@ -131,6 +131,7 @@ text_enum! {
         Voicemail => "voicemail",
         Queue => "queue",
         Transfer => "transfer",
+        Survey => "survey",
     }
 }
 
@@ -211,6 +212,8 @@ pub struct Cdr {
     pub disclosure_at: Option<i64>,
     /// The caller declined to be recorded (the notice's opt-out digit).
     pub recording_opt_out: bool,
+    /// The caller's rating in the post-call survey, 1 to 5.
+    pub csat: Option<u8>,
 }
 
 /// One entry of a call's journal.
@@ -229,6 +232,7 @@ const CDR_SELECT: &str = "
     SELECT c.call_id, c.profile, c.caller, c.callee, c.started_at, c.answered_at,
            c.agent, c.agent_call_id, c.ended_at, c.last_activity_at, c.disposition,
            c.hangup_by, c.cause, c.sip_status, c.disclosure_at, c.recording_opt_out,
+           c.csat,
            a.codec AS a_codec, a.packets_received AS a_received, a.packets_lost AS a_lost,
            a.loss_pct AS a_loss_pct, a.jitter_ms AS a_jitter_ms, a.rtt_ms AS a_rtt_ms,
            b.codec AS b_codec, b.packets_received AS b_received, b.packets_lost AS b_lost,
@@ -279,6 +283,17 @@ impl Store {
         .bind(call_id)
         .execute(self.pool())
         .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The caller rated the call `rating` (1 to 5) in the survey. Returns
+    /// false if the call is unknown.
+    pub async fn set_csat(&self, call_id: &str, rating: u8) -> sqlx::Result<bool> {
+        let r = sqlx::query("UPDATE calls SET csat = ? WHERE call_id = ?")
+            .bind(i64::from(rating))
+            .bind(call_id)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -534,6 +549,9 @@ impl Store {
             recording: row.try_get("recording")?,
             disclosure_at: row.try_get("disclosure_at")?,
             recording_opt_out: row.try_get("recording_opt_out")?,
+            csat: row
+                .try_get::<Option<i64>, _>("csat")?
+                .and_then(|v| u8::try_from(v).ok()),
         })
     }
 }
@@ -603,6 +621,17 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn a_survey_rating_is_kept_with_the_call_and_checked() {
+        let store = Store::open_in_memory().await.unwrap();
+        store.insert_call(&call("s1", 10)).await.unwrap();
+        assert_eq!(store.call("s1").await.unwrap().unwrap().csat, None);
+        assert!(store.set_csat("s1", 4).await.unwrap());
+        assert_eq!(store.call("s1").await.unwrap().unwrap().csat, Some(4));
+        assert!(store.set_csat("s1", 6).await.is_err(), "1 to 5 only");
+        assert!(!store.set_csat("nope", 3).await.unwrap());
     }
 
     #[tokio::test]

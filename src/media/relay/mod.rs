@@ -326,7 +326,7 @@ pub struct RelayClosed;
 pub struct RelayHandle {
     commands: mpsc::Sender<Command>,
     events: Option<mpsc::Receiver<RelayEvent>>,
-    task: JoinHandle<RelaySummary>,
+    task: JoinHandle<(RelaySummary, [MediaSockets; 2])>,
 }
 
 /// Start the relay task for one call. Must be called within a tokio runtime.
@@ -428,6 +428,12 @@ impl RelayHandle {
 
     /// Stop the relay and collect its summary.
     pub async fn stop(self) -> Result<RelaySummary, RelayClosed> {
+        Ok(self.release().await?.0)
+    }
+
+    /// Stop the relay and take back its legs' sockets (A, B), for a media
+    /// session to go on with one leg on the same ports.
+    pub async fn release(self) -> Result<(RelaySummary, [MediaSockets; 2]), RelayClosed> {
         let _ = self.commands.send(Command::Stop).await;
         self.task.await.map_err(|_| RelayClosed)
     }

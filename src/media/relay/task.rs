@@ -16,6 +16,7 @@ use super::rtcp_out;
 use super::{
     Command, LegId, LegSetup, RelayEvent, RelayOptions, RelaySetupError, RelaySummary, TapFrame,
 };
+use crate::media::ports::MediaSockets;
 use crate::media::rtp::{PacketKind, RTP_HEADER_LEN, RtpHeader, RtpPacket, RtpPacketMut, classify};
 use bytes::Bytes;
 use std::io;
@@ -122,7 +123,7 @@ impl Relay {
 
     /// Takes the relay boxed: an `async fn` keeps its arguments beside its
     /// locals, and a relay by value would sit in the task twice.
-    pub async fn run(mut self: Box<Self>) -> RelaySummary {
+    pub async fn run(mut self: Box<Self>) -> (RelaySummary, [MediaSockets; 2]) {
         let period = self.media_timeout.map_or(Duration::from_millis(100), |t| {
             (t / 4).clamp(Duration::from_millis(10), Duration::from_millis(100))
         });
@@ -159,7 +160,13 @@ impl Relay {
                 }
             }
         }
-        self.summary()
+        let summary = self.summary();
+        let sockets = self.legs.map(|leg| MediaSockets {
+            rtp_port: leg.rtp.local_addr().map_or(0, |a| a.port()),
+            rtp: leg.rtp,
+            rtcp: leg.rtcp,
+        });
+        (summary, sockets)
     }
 
     /// Whether anything goes out on the relay's own clock: a decoding
