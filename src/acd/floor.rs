@@ -124,6 +124,40 @@ impl Floor {
         out
     }
 
+    /// A caller transferred to agent `a` in particular: offered to them at
+    /// once if they are available (else `None`, nothing changes). Should
+    /// the agent not answer, the caller waits in queue `q` like any other
+    /// caller who joined at `since`.
+    pub fn join_direct(
+        &mut self,
+        entry: EntryId,
+        q: usize,
+        priority: u8,
+        since: Millis,
+        a: usize,
+        now: Millis,
+    ) -> Option<Vec<Order>> {
+        if self.entries.contains_key(&entry)
+            || !matches!(self.agents.get(a)?.state, AgentState::Available { .. })
+        {
+            return None;
+        }
+        let agents: SmallVec<[usize; 4]> = SmallVec::from_slice(&[a]);
+        self.entries.insert(
+            entry,
+            Entry {
+                queue: q,
+                priority,
+                since,
+                stage: Stage::Offered(agents.clone()),
+            },
+        );
+        let mut out = Vec::new();
+        self.agent_event(a, AgentEvent::Offer { entry }, now, &mut out);
+        out.push(Order::Offer { entry, agents });
+        Some(out)
+    }
+
     /// The caller of `entry` is gone (hung up, overflowed, a callback
     /// taken instead): offers are withdrawn, a call in progress ends.
     pub fn leave(&mut self, entry: EntryId, now: Millis) -> Vec<Order> {

@@ -65,6 +65,10 @@ pub enum JoinRefused {
     NoQueue(String),
     #[error("nobody is logged in to queue `{0}`")]
     Empty(String),
+    #[error("`{0}` is not an agent")]
+    NoAgent(String),
+    #[error("agent {0} is not available")]
+    Unavailable(String),
 }
 
 /// A caller in line.
@@ -104,6 +108,9 @@ enum Msg {
         /// A callback request, not a caller on the line: no queue stay is
         /// stored for it.
         callback: bool,
+        /// Offered to this agent only (a transfer to them); the queue is
+        /// where the caller waits should they not answer.
+        agent: Option<String>,
     },
     Leave {
         entry: EntryId,
@@ -141,11 +148,20 @@ enum Msg {
     },
 }
 
+/// How a caller joins (see [`Acd::join`], [`Acd::join_direct`],
+/// [`Acd::join_callback`]).
+struct JoinHow {
+    since: Option<Millis>,
+    callback: bool,
+    agent: Option<String>,
+}
+
 /// A cheap handle to the ACD task.
 #[derive(Clone, Debug)]
 pub struct Acd {
     tx: mpsc::Sender<Msg>,
     queues: Arc<Vec<String>>,
+    agents: Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -171,17 +187,36 @@ impl Acd {
         since: Option<Millis>,
         caller: mpsc::Sender<ToCaller>,
     ) -> Result<Joined, JoinRefused> {
-        let (reply, rx) = oneshot::channel();
-        let msg = Msg::Join {
-            call_id: call_id.to_string(),
-            queue: queue.to_string(),
-            priority,
+        let how = JoinHow {
             since,
-            caller,
-            reply,
             callback: false,
+            agent: None,
         };
-        self.send_join(msg, rx, queue).await
+        self.send_join(call_id, queue, priority, caller, how).await
+    }
+
+    /// Puts a caller transferred to agent `agent` in line: offered to that
+    /// agent at once, or refused when they are not available; should they
+    /// not answer, the caller waits in `queue`.
+    pub async fn join_direct(
+        &self,
+        call_id: &str,
+        agent: &str,
+        queue: &str,
+        priority: u8,
+        caller: mpsc::Sender<ToCaller>,
+    ) -> Result<Joined, JoinRefused> {
+        let how = JoinHow {
+            since: None,
+            callback: false,
+            agent: Some(agent.to_string()),
+        };
+        self.send_join(call_id, queue, priority, caller, how).await
+    }
+
+    /// Whether `id` is one of the ACD's agents.
+    pub fn has_agent(&self, id: &str) -> bool {
+        self.agents.iter().any(|a| a == id)
     }
 
     /// Puts callback request `id` in line in `queue` at its place (`since`,
@@ -194,26 +229,35 @@ impl Acd {
         since: Millis,
         caller: mpsc::Sender<ToCaller>,
     ) -> Result<Joined, JoinRefused> {
-        let (reply, rx) = oneshot::channel();
-        let msg = Msg::Join {
-            call_id: format!("callback:{id}"),
-            queue: queue.to_string(),
-            priority,
+        let how = JoinHow {
             since: Some(since),
-            caller,
-            reply,
             callback: true,
+            agent: None,
         };
-        self.send_join(msg, rx, queue).await
+        let call_id = format!("callback:{id}");
+        self.send_join(&call_id, queue, priority, caller, how).await
     }
 
-    /// Sends a join (`msg`) and waits for its answer on `rx`.
+    /// Sends a join and waits for its answer.
     async fn send_join(
         &self,
-        msg: Msg,
-        rx: oneshot::Receiver<Result<Joined, JoinRefused>>,
+        call_id: &str,
         queue: &str,
+        priority: u8,
+        caller: mpsc::Sender<ToCaller>,
+        how: JoinHow,
     ) -> Result<Joined, JoinRefused> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Join {
+            call_id: call_id.to_string(),
+            queue: queue.to_string(),
+            priority,
+            since: how.since,
+            caller,
+            reply,
+            callback: how.callback,
+            agent: how.agent,
+        };
         if self.tx.send(msg).await.is_err() {
             return Err(JoinRefused::NoQueue(queue.to_string()));
         }
@@ -337,8 +381,9 @@ pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
     task.restore().await;
     let (tx, rx) = mpsc::channel(QUEUE);
     let queues = Arc::new(cc.queues.iter().map(|q| q.spec.name.clone()).collect());
+    let agents = Arc::new(cc.agents.iter().map(|a| a.id.clone()).collect());
     tokio::spawn(task.run(rx));
-    Acd { tx, queues }
+    Acd { tx, queues, agents }
 }
 
 struct Task {
@@ -425,23 +470,43 @@ impl Task {
                 caller,
                 reply,
                 callback,
+                agent,
             } => {
                 let Some(q) = self.queues.iter().position(|c| c.spec.name == queue) else {
                     let _ = reply.send(Err(JoinRefused::NoQueue(queue)));
                     return;
                 };
-                if !self.queues[q].join_empty && !self.staffed(q) {
+                if agent.is_none() && !self.queues[q].join_empty && !self.staffed(q) {
                     let _ = reply.send(Err(JoinRefused::Empty(queue)));
                     return;
                 }
                 let entry = self.next_entry;
+                let since = since.unwrap_or(now).min(now);
+                let direct = match agent {
+                    None => None,
+                    Some(id) => {
+                        let Some(&a) = self.ids.get(&id) else {
+                            let _ = reply.send(Err(JoinRefused::NoAgent(id)));
+                            return;
+                        };
+                        match self.floor.join_direct(entry, q, priority, since, a, now) {
+                            Some(orders) => Some(orders),
+                            None => {
+                                let _ = reply.send(Err(JoinRefused::Unavailable(id)));
+                                return;
+                            }
+                        }
+                    }
+                };
                 self.next_entry += 1;
                 self.callers.insert(entry, caller);
                 if !callback {
                     self.row_joined(entry, &call_id, q, priority, now).await;
                 }
-                let since = since.unwrap_or(now).min(now);
-                let orders = self.floor.join(entry, q, priority, since, now);
+                let orders = match direct {
+                    Some(orders) => orders,
+                    None => self.floor.join(entry, q, priority, since, now),
+                };
                 let _ = reply.send(Ok(self.joined(entry, q)));
                 orders
             }

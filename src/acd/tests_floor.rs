@@ -77,6 +77,37 @@ fn a_caller_reaches_a_ready_agent_and_wrap_up_holds_them() {
 }
 
 #[test]
+fn a_direct_offer_rings_that_agent_and_falls_back_to_the_queue() {
+    let mut f = floor(Routing::LongestIdle, 3);
+    f.on_agent(0, AgentEvent::Ready, 0).unwrap();
+    f.on_agent(2, AgentEvent::Ready, 5).unwrap();
+    assert!(
+        f.join_direct(1, 0, 0, 10, 1, 10).is_none(),
+        "1 is logged out"
+    );
+    let o = f.join_direct(1, 0, 0, 10, 2, 10).unwrap();
+    assert_eq!(
+        offers(&o),
+        [(1, vec![2])],
+        "not the longest idle: the one named"
+    );
+    assert_eq!(f.agent(2).state, AgentState::Reserved { entry: 1 });
+    assert!(
+        f.join_direct(2, 0, 0, 10, 2, 10).is_none(),
+        "2 is taken now"
+    );
+    // No answer: the caller waits in queue 0, where agent 0 takes them.
+    let o = f
+        .on_agent(2, AgentEvent::NoAnswer { entry: 1 }, 20)
+        .unwrap();
+    assert_eq!(offers(&o), [(1, vec![0])]);
+    f.on_agent(0, AgentEvent::Answer { entry: 1 }, 30).unwrap();
+    let o = f.leave(1, 40);
+    assert!(offers(&o).is_empty());
+    assert!(matches!(f.agent(0).state, AgentState::WrapUp { .. }));
+}
+
+#[test]
 fn missed_offers_go_to_the_next_agent_then_make_the_agent_not_ready() {
     let mut f = floor(Routing::LongestIdle, 2);
     f.on_agent(0, AgentEvent::Ready, 0).unwrap();

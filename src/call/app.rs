@@ -47,6 +47,9 @@ pub(super) enum Phase {
     Callback(super::callback::CallbackRun),
     /// The caller rates the call after the agent hung up (`survey.rs`).
     Survey(super::survey::SurveyRun),
+    /// The caller waits on the switch's session after a transfer
+    /// (`transfer.rs`).
+    Held(super::transfer::HeldRun),
 }
 
 /// A running application of one call.
@@ -287,6 +290,11 @@ impl Call {
                         self.survey_digit(digit).await;
                         None
                     }
+                    Some(Phase::Held(_)) => {
+                        // The queue's callback key, after a transfer.
+                        self.queue_digit(digit).await;
+                        None
+                    }
                     Some(Phase::Recording(path)) if digit == '#' => {
                         let path = std::mem::take(path);
                         Some(self.end_recording(path).await)
@@ -313,6 +321,10 @@ impl Call {
                     }
                     Some(Phase::Survey(_)) => {
                         self.survey_playback_done(id).await;
+                        None
+                    }
+                    Some(Phase::Held(_)) => {
+                        self.queue_announcement_done(id).await;
                         None
                     }
                     Some(Phase::Prompt(p)) if *p == id => Some(self.begin_recording().await),

@@ -229,7 +229,7 @@ impl Call {
             } => match self.ctx.acd.clone().filter(|a| a.has_queue(&queue)) {
                 Some(acd) => {
                     let priority = u8::try_from(priority.clamp(0, 255)).unwrap_or(0);
-                    self.join_queue(acd, &queue, priority).await
+                    self.join_queue(acd, &queue, priority, None).await
                 }
                 None => self.queue_to_agents(&queue, agents, max_wait).await,
             },
@@ -560,6 +560,7 @@ impl Call {
         match self.app.as_mut().map(|a| &mut a.phase) {
             Some(Phase::Flow(run)) => run.handing_off = on,
             Some(Phase::Callback(run)) => run.dialing = on,
+            Some(Phase::Held(run)) => run.handing_off = on,
             _ => {}
         }
     }
@@ -600,6 +601,7 @@ impl Call {
         match self.app.as_ref().map(|a| &a.phase) {
             Some(Phase::Flow(run)) => run.handing_off,
             Some(Phase::Callback(run)) => run.dialing,
+            Some(Phase::Held(run)) => run.handing_off,
             _ => false,
         }
     }
@@ -686,6 +688,7 @@ impl Call {
     pub(super) fn recording_declined(&self) -> bool {
         // A customer called back heard no notice.
         self.origin.is_some()
+            || self.declined_recording
             || matches!(
                 self.app.as_ref().map(|a| &a.phase),
                 Some(Phase::Flow(run)) if run.opted_out || run.notice_missing

@@ -21,6 +21,7 @@ mod session_timer;
 mod survey;
 #[cfg(test)]
 mod tests_handover;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -216,6 +217,13 @@ struct Call {
     present_as: Option<Identity>,
     /// When this playlist ends the switch hangs up (a goodbye).
     hangup_after: Option<crate::media::player::PlaybackId>,
+    /// What the flow learnt about the caller, kept for the agents' phones
+    /// once the flow is over (a transfer to another queue or agent).
+    journey: Vec<(String, String)>,
+    /// The caller declined recording (or heard no notice) in the flow.
+    declined_recording: bool,
+    /// The agent who last transferred the call.
+    transferred_by: Option<String>,
 }
 
 impl Call {
@@ -311,6 +319,9 @@ impl Call {
             origin: None,
             present_as: None,
             hangup_after: None,
+            journey: Vec::new(),
+            declined_recording: false,
+            transferred_by: None,
         }
     }
 

@@ -43,9 +43,11 @@ struct Offer {
 /// The call's place in an ACD queue.
 #[derive(Debug)]
 pub struct QueueWait {
-    acd: Acd,
+    pub(super) acd: Acd,
     entry: EntryId,
-    queue: String,
+    pub(super) queue: String,
+    /// The caller's priority (kept through a transfer).
+    pub(super) priority: u8,
     inbox: mpsc::Receiver<ToCaller>,
     offers: Vec<Offer>,
     /// When the caller has waited the queue's maximum.
@@ -78,17 +80,29 @@ pub(super) async fn next_order(wait: &mut Option<Box<QueueWait>>) -> Option<ToCa
 }
 
 impl Call {
-    /// Puts the caller in line in `queue`; `None` while waiting, else the
-    /// hand-off's failure at once (the queue refused the caller).
+    /// Puts the caller in line in `queue` (or, with `agent`, offers them
+    /// to that agent alone, `queue` being where they wait should the agent
+    /// not answer); `None` while waiting, else the hand-off's failure at
+    /// once (the queue refused the caller).
     pub(super) async fn join_queue(
         &mut self,
         acd: Acd,
         queue: &str,
         priority: u8,
+        agent: Option<&str>,
     ) -> Option<Input> {
+        if let Some(ctx) = self.flow_context() {
+            // What the flow learnt outlives it.
+            self.journey = ctx;
+            self.declined_recording = self.recording_declined();
+        }
         let (tx, inbox) = mpsc::channel(INBOX);
         let call_id = self.caller.call_id.clone();
-        let joined = match acd.join(&call_id, queue, priority, None, tx).await {
+        let joined = match agent {
+            None => acd.join(&call_id, queue, priority, None, tx).await,
+            Some(a) => acd.join_direct(&call_id, a, queue, priority, tx).await,
+        };
+        let joined = match joined {
             Ok(j) => j,
             Err(refused) => {
                 self.journal_event(CallEventKind::Queue, &refused.to_string())
@@ -106,6 +120,7 @@ impl Call {
             acd,
             entry: joined.entry,
             queue: queue.to_string(),
+            priority,
             inbox,
             offers: Vec::new(),
             max_wait_at: Instant::now() + joined.max_wait,
@@ -213,8 +228,12 @@ impl Call {
             pairs.push(("queue".into(), w.queue.clone()));
         }
         pairs.push(("call".into(), self.caller.call_id.clone()));
-        if let Some(ctx) = self.flow_context() {
-            pairs.extend(ctx);
+        match self.flow_context() {
+            Some(ctx) => pairs.extend(ctx),
+            None => pairs.extend(self.journey.iter().cloned()),
+        }
+        if let Some(by) = &self.transferred_by {
+            pairs.push(("transferred_by".into(), by.clone()));
         }
         pairs
             .into_iter()
@@ -563,6 +582,13 @@ impl Call {
         }
         self.cancel_forks().await;
         self.set_handing_off(false);
+        if matches!(
+            self.app.as_ref().map(|a| &a.phase),
+            Some(super::app::Phase::Held(_))
+        ) {
+            // After a transfer no flow goes on.
+            return self.nobody_can_take_the_call().await;
+        }
         self.flow_input(Input::HandOffDone { answered: false })
             .await;
     }

@@ -257,12 +257,8 @@ impl Call {
         }
     }
 
-    /// Stops the media and closes the CDR.
-    pub(super) async fn finish_cdr(&mut self) {
-        let summary = match self.media.as_mut() {
-            Some(m) => m.stop().await,
-            None => [None, None],
-        };
+    /// Closes the recording, if any (the talk is over).
+    pub(super) async fn finish_recording(&mut self) {
         if let Some(rec) = self.recorder.take() {
             match rec.finish().await {
                 Ok(r) if r.write_error.is_some() || r.store_error.is_some() => {
@@ -274,6 +270,15 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// Stops the media and closes the CDR.
+    pub(super) async fn finish_cdr(&mut self) {
+        let summary = match self.media.as_mut() {
+            Some(m) => m.stop().await,
+            None => [None, None],
+        };
+        self.finish_recording().await;
         let Some(cdr) = self.ctx.cdr.clone() else {
             return;
         };

@@ -117,6 +117,9 @@ impl Call {
             self.respond_to(&key, &msg, flow, 491, None, false).await;
             return;
         }
+        if method == Method::Refer && self.on_refer(side, &key, flow, &msg).await {
+            return;
+        }
         let is_offer_method = matches!(method, Method::Invite | Method::Update);
         if is_offer_method {
             // Any re-INVITE or UPDATE from that side refreshes its session.
@@ -283,7 +286,7 @@ impl Call {
     }
 
     /// Answers a server transaction of this call.
-    async fn respond_to(
+    pub(super) async fn respond_to(
         &mut self,
         key: &TransactionKey,
         req: &SipMessage,

@@ -14,7 +14,6 @@ use super::Call;
 use super::app::{AppRun, Phase};
 use crate::flow::model::PromptItem;
 use crate::media::player::PlaybackId;
-use crate::media::session::SessionOptions;
 use crate::store::{CallEventKind, HangupBy};
 
 /// How long the caller has to key a rating once asked.
@@ -47,23 +46,8 @@ impl Call {
     /// caller is taken back from the relay and asked for a rating.
     pub(super) async fn start_survey(&mut self) {
         let chinese = self.queue.as_ref().is_some_and(|w| w.chinese);
-        self.agent = None;
-        self.timers[1] = None;
-        self.queue_call_ended().await;
-        let opts = SessionOptions {
-            media_timeout: self.ctx.media.relay.media_timeout,
-            ..SessionOptions::default()
-        };
-        let taken = match self.media.as_mut() {
-            Some(m) => m.take_back_caller(opts).await,
-            None => Err(super::media::Reject {
-                status: 500,
-                warning: None,
-                reason: "no media".into(),
-            }),
-        };
-        if let Err(reject) = taken {
-            let why = format!("not possible: {}", reject.reason);
+        if let Err(why) = self.keep_caller_without_agent().await {
+            let why = format!("not possible: {why}");
             self.journal_event(CallEventKind::Survey, &why).await;
             self.send_bye(super::Side::Caller).await;
             self.end();

@@ -15,7 +15,7 @@ use crate::sip::transaction::TransactionKey;
 use crate::sip::transport::Flow;
 
 /// Methods the switch accepts, for `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, REFER";
 
 /// The server transaction key of a request, and the flow its responses
 /// take (see [`reply_flow`]).

@@ -6,10 +6,14 @@ use super::*;
 
 /// A phone for agent `ext`: a SIPp UAS (`scenario`) registered as it.
 pub fn phone(sw: &Switch, ext: &str, scenario_file: &str) -> SippServer {
-    let uas = SippServer::start(
-        &scenario(scenario_file),
-        &["-rtp_echo", "-key", "agent_pts", "0 8"],
-    );
+    phone_with(sw, ext, scenario_file, &[])
+}
+
+/// [`phone`] with more SIPp arguments (`-key NAME VALUE`...).
+pub fn phone_with(sw: &Switch, ext: &str, scenario_file: &str, extra: &[&str]) -> SippServer {
+    let mut args = vec!["-rtp_echo", "-key", "agent_pts", "0 8"];
+    args.extend_from_slice(extra);
+    let uas = SippServer::start(&scenario(scenario_file), &args);
     let r = sipp_register(sw, ext, &format!("pw{ext}"), uas.port, 600, "u1");
     assert!(r.ok(), "registering {ext}:\n{}", r.describe());
     uas
