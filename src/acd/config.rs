@@ -50,6 +50,19 @@ pub struct QueueConfig {
     pub callback: CallbackPolicy,
     /// After the agent hangs up, the caller rates the call (1 to 5).
     pub survey: bool,
+    /// Messages spoken to waiting callers in turn, every
+    /// `message_every_ms` (the music resuming between them).
+    pub messages: std::sync::Arc<[QueueMessage]>,
+    pub message_every_ms: i64,
+}
+
+/// A message for waiting callers: its English text, and its Mandarin one
+/// for callers whose language is Chinese.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMessage {
+    pub en: String,
+    pub zh: Option<String>,
 }
 
 /// A queue's callbacks.
@@ -144,6 +157,9 @@ struct QueueEntry {
     callback_retry_seconds: Option<Spanned<i64>>,
     callback_ring_seconds: Option<Spanned<i64>>,
     survey: Option<bool>,
+    #[serde(default)]
+    messages: Vec<Spanned<QueueMessage>>,
+    message_every_seconds: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -418,6 +434,22 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             sink,
         );
         let callback = callback_policy(q, &field, sink);
+        for (i, m) in q.messages.iter().enumerate() {
+            if m.get_ref().en.trim().is_empty() {
+                sink.at_span(
+                    m.span(),
+                    &field(&format!("messages[{i}].en")),
+                    "a message needs its English text".into(),
+                );
+            }
+        }
+        let message_every_ms = seconds(
+            &q.message_every_seconds,
+            "message_every_seconds",
+            5..=3600,
+            45,
+            sink,
+        );
         let on_max_wait = match &q.overflow {
             None => MaxWait::Exit,
             Some(o) if o.get_ref() == name => {
@@ -455,6 +487,8 @@ fn queues(text: &str, cc: &mut ContactCenter, sink: &mut ProblemSink<'_>) {
             service_level_ms,
             callback,
             survey: q.survey.unwrap_or(false),
+            messages: q.messages.iter().map(|m| m.get_ref().clone()).collect(),
+            message_every_ms,
         });
     }
 }

@@ -72,7 +72,7 @@ pub enum JoinRefused {
 }
 
 /// A caller in line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Joined {
     pub entry: EntryId,
     /// 1-based place in line (0 when offered at once).
@@ -86,6 +86,9 @@ pub struct Joined {
     pub callback_digit: Option<char>,
     /// The caller is asked to rate the call after the agent hangs up.
     pub survey: bool,
+    /// Messages spoken in turn to the waiting caller, this often.
+    pub messages: Arc<[super::config::QueueMessage]>,
+    pub message_every: Duration,
 }
 
 /// A caller's place in line, as a callback request keeps it.
@@ -731,6 +734,8 @@ impl Task {
             announce_every: ms(self.queues[q].announce_every_ms),
             callback_digit: self.queues[q].callback.digit,
             survey: self.queues[q].survey,
+            messages: self.queues[q].messages.clone(),
+            message_every: ms(self.queues[q].message_every_ms),
         }
     }
 

@@ -29,6 +29,8 @@ use crate::store::{CallEventKind, HangupBy};
 const INBOX: usize = 32;
 /// A caller who has to wait hears their position this soon after joining.
 const FIRST_ANNOUNCEMENT: Duration = Duration::from_secs(1);
+/// A message that falls while something else is said waits this long.
+const MESSAGE_DELAY: Duration = Duration::from_secs(5);
 
 /// One agent being rung for the caller.
 #[derive(Debug)]
@@ -68,6 +70,11 @@ pub struct QueueWait {
     pub(super) survey: bool,
     /// The caller's language is Chinese (what the flow knew at joining).
     pub(super) chinese: bool,
+    /// The queue's messages, the next one due and which one it is.
+    messages: std::sync::Arc<[crate::acd::config::QueueMessage]>,
+    message_every: Duration,
+    next_message: Option<Instant>,
+    message_index: usize,
 }
 
 /// Waits for the ACD's next message to a queued call (forever when the
@@ -135,6 +142,11 @@ impl Call {
                 .filter(|_| callable(&self.caller_number())),
             survey: joined.survey,
             chinese,
+            next_message: (!joined.messages.is_empty())
+                .then(|| Instant::now() + joined.message_every),
+            messages: joined.messages.clone(),
+            message_every: joined.message_every,
+            message_index: 0,
         }));
         self.set_handing_off(true);
         self.play_music_on_hold().await;
@@ -149,6 +161,7 @@ impl Call {
             .map(|o| o.deadline)
             .chain([w.max_wait_at])
             .chain(w.next_announce)
+            .chain(w.next_message)
             .min()
     }
 
@@ -399,6 +412,47 @@ impl Call {
         {
             // An agent is being rung: announce later.
             w.next_announce = Some(now + w.announce_every);
+        }
+        let Some(w) = self.queue.as_mut().filter(|w| w.answered_by.is_none()) else {
+            return;
+        };
+        if w.next_message.is_some_and(|t| t <= now) {
+            if w.offers.is_empty() && w.announcing.is_none() {
+                self.play_queue_message().await;
+            } else {
+                // An agent rings, or the position is being said: later.
+                w.next_message = Some(now + MESSAGE_DELAY);
+            }
+        }
+    }
+
+    /// Speaks the queue's next message to the waiting caller (in their
+    /// language when the message has it), then the music resumes.
+    async fn play_queue_message(&mut self) {
+        let Some(w) = self.queue.as_mut() else { return };
+        w.next_message = Some(Instant::now() + w.message_every);
+        let Some(m) = w
+            .messages
+            .get(w.message_index % w.messages.len().max(1))
+            .cloned()
+        else {
+            return;
+        };
+        let n = w.message_index % w.messages.len() + 1;
+        w.message_index += 1;
+        let (text, voice) = match (&m.zh, w.chinese) {
+            (Some(zh), true) => (zh.clone(), "cmn"),
+            _ => (m.en.clone(), "en"),
+        };
+        self.journal_event(CallEventKind::Queue, &format!("message {n}"))
+            .await;
+        let say = [PromptItem::Say {
+            text,
+            voice: voice.into(),
+        }];
+        let id = self.play_flow_prompts(&say, false).await;
+        if let Some(w) = self.queue.as_mut() {
+            w.announcing = id;
         }
     }
 
