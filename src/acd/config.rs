@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use super::queue::{MAX_PROFICIENCY, QueueSpec, Relaxation, SkillId, Strategy};
 use crate::config::{ConfigProblem, ProblemSink};
+use crate::store::StoredAgent;
 
 /// One agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +110,69 @@ impl ContactCenter {
     pub fn agent(&self, id: &str) -> Option<usize> {
         self.agents.iter().position(|a| a.id == id)
     }
+
+    /// Adds the agents the database keeps: one with the id of an agent of
+    /// the file replaces it; skills no queue asks for are added too.
+    pub fn add_stored_agents(&mut self, stored: &[StoredAgent]) {
+        for s in stored {
+            let skills = s
+                .skills
+                .iter()
+                .map(|(name, &p)| (self.skill_id(name), p))
+                .collect();
+            let a = AgentConfig {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                team: s.team.clone(),
+                skills,
+            };
+            match self.agent(&s.id) {
+                Some(i) => self.agents[i] = a,
+                None => self.agents.push(a),
+            }
+        }
+    }
+
+    /// The id of skill `name`, added when new.
+    fn skill_id(&mut self, name: &str) -> SkillId {
+        match self.skills.iter().position(|s| s == name) {
+            Some(id) => id,
+            None => {
+                self.skills.push(name.to_string());
+                self.skills.len() - 1
+            }
+        }
+    }
+}
+
+/// Reads agents written as in `contact-center/agents.toml` (`[[agent]]`
+/// tables) from `text` (shown as `shown` in problems), for the database;
+/// ids must be among `extensions`. Every problem is located.
+pub fn parse_agents(
+    shown: &Path,
+    text: &str,
+    extensions: &[&str],
+) -> Result<Vec<StoredAgent>, Vec<ConfigProblem>> {
+    let mut cc = ContactCenter::default();
+    let mut sink = ProblemSink::new(shown, text);
+    agents(text, Some(extensions), &mut cc, &mut sink);
+    if !sink.problems.is_empty() {
+        return Err(sink.problems);
+    }
+    Ok(cc
+        .agents
+        .iter()
+        .map(|a| StoredAgent {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            team: a.team.clone(),
+            skills: a
+                .skills
+                .iter()
+                .map(|&(s, p)| (cc.skills[s].clone(), p))
+                .collect(),
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -300,14 +364,7 @@ fn agents(
             let Some(p) = in_range(p, 1..=i64::from(MAX_PROFICIENCY), &field, sink) else {
                 continue;
             };
-            let skill = match cc.skills.iter().position(|s| s == name) {
-                Some(s) => s,
-                None => {
-                    cc.skills.push(name.clone());
-                    cc.skills.len() - 1
-                }
-            };
-            skills.push((skill, p as u8));
+            skills.push((cc.skill_id(name), p as u8));
         }
         cc.agents.push(AgentConfig {
             id: id.clone(),
@@ -537,5 +594,56 @@ fn callback_policy(
             d.ring_ms / 1000,
             sink,
         ) * 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AGENTS: &str = "[[agent]]\nid = \"1001\"\nname = \"Ann\"\nskills = { orders = 9 }\n\n[[agent]]\nid = \"1002\"\nname = \"Bo\"\nteam = \"t\"\nskills = { vip = 4, orders = 2 }\n";
+
+    #[test]
+    fn stored_agents_are_parsed_and_replace_or_join_the_file_ones() {
+        let stored = parse_agents(Path::new("new.toml"), AGENTS, &["1001", "1002"]).unwrap();
+        assert_eq!(stored.len(), 2);
+        assert_eq!(
+            stored[1].skills,
+            [("orders".to_string(), 2), ("vip".to_string(), 4)].into()
+        );
+        let mut cc = ContactCenter::default();
+        cc.skills = vec!["orders".into()];
+        cc.agents.push(AgentConfig {
+            id: "1001".into(),
+            name: "Old".into(),
+            team: String::new(),
+            skills: vec![(0, 1)],
+        });
+        cc.add_stored_agents(&stored);
+        assert_eq!(cc.agents.len(), 2);
+        assert_eq!(
+            (cc.agents[0].name.as_str(), cc.agents[0].skills.as_slice()),
+            ("Ann", &[(0, 9)][..])
+        );
+        assert_eq!(cc.skills, ["orders", "vip"]);
+        assert_eq!(cc.agents[1].skills, [(0, 2), (1, 4)]);
+    }
+
+    #[test]
+    fn stored_agents_with_problems_are_located() {
+        let bad = AGENTS
+            .replace("1002", "1009")
+            .replace("orders = 9", "orders = 11");
+        let problems = parse_agents(Path::new("new.toml"), &bad, &["1001", "1002"]).unwrap_err();
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("new.toml:4: agent[0].skills.orders: 11 is out of range"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[1].starts_with("new.toml:7: agent[1].id: no SIP user `1009`"),
+            "{lines:#?}"
+        );
     }
 }

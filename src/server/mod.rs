@@ -141,11 +141,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let profiles = Arc::new(profiles);
     let (cdr, cdr_task) = CdrWriter::start(store.clone());
-    let cc = &cfg.contact_center;
+    let mut cc = cfg.contact_center.clone();
+    match store.stored_agents().await {
+        Ok(stored) => cc.add_stored_agents(&stored),
+        Err(e) => tracing::error!("agents of the database not read: {e}"),
+    }
     let acd = if cc.agents.is_empty() && cc.queues.is_empty() {
         None
     } else {
-        Some(crate::acd::service::start(cc, Some(store.clone())).await)
+        Some(crate::acd::service::start(&cc, Some(store.clone())).await)
     };
     let calls = Arc::new(CallContext {
         media: Arc::new(media_context(&cfg)),
