@@ -611,8 +611,10 @@ mod tests {
             stored[1].skills,
             [("orders".to_string(), 2), ("vip".to_string(), 4)].into()
         );
-        let mut cc = ContactCenter::default();
-        cc.skills = vec!["orders".into()];
+        let mut cc = ContactCenter {
+            skills: vec!["orders".into()],
+            ..Default::default()
+        };
         cc.agents.push(AgentConfig {
             id: "1001".into(),
             name: "Old".into(),
