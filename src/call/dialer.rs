@@ -98,24 +98,23 @@ async fn run(env: Arc<Env>, flows: Arc<Flows>, first_queue: String) {
             }
         }
         let now = unix_ms();
-        let due = match env.store.due_callbacks(now, BATCH).await {
+        let set = flows.current();
+        let at = jiff::Timestamp::now();
+        let closed: Vec<String> = set
+            .calendars()
+            .names()
+            .filter(|n| set.calendars().is_open(n, at) == Some(false))
+            .map(str::to_string)
+            .collect();
+        let skip: Vec<i64> = active.iter().copied().collect();
+        let due = match env.store.callbacks_to_dial(now, BATCH, &closed, &skip).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("callback requests not read: {e}");
                 continue;
             }
         };
-        let calendars = flows.current();
-        let at = jiff::Timestamp::now();
         for mut c in due {
-            if active.contains(&c.id) {
-                continue;
-            }
-            if !c.calendar.is_empty()
-                && calendars.calendars().is_open(&c.calendar, at) == Some(false)
-            {
-                continue;
-            }
             if c.queue.is_empty() {
                 c.queue = first_queue.clone();
             }

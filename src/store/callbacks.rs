@@ -119,15 +119,36 @@ impl Store {
     /// Pending requests due at `now` (not-before passed or unset), by
     /// place in line, at most `limit`.
     pub async fn due_callbacks(&self, now: i64, limit: u32) -> sqlx::Result<Vec<Callback>> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        self.callbacks_to_dial(now, limit, &[], &[]).await
+    }
+
+    /// [`Self::due_callbacks`] but for requests waiting for one of the
+    /// `closed` calendars and the requests `skip` (already in line), so
+    /// that those never hide the others behind the limit.
+    pub async fn callbacks_to_dial(
+        &self,
+        now: i64,
+        limit: u32,
+        closed: &[String],
+        skip: &[i64],
+    ) -> sqlx::Result<Vec<Callback>> {
+        let marks = |n: usize| vec!["?"; n].join(", ");
+        let sql = format!(
             "SELECT {COLUMNS} FROM callbacks
              WHERE state = 'pending' AND (not_before IS NULL OR not_before <= ?)
-             ORDER BY place_since, id LIMIT ?"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+               AND calendar NOT IN ({}) AND id NOT IN ({})
+             ORDER BY place_since, id LIMIT ?",
+            marks(closed.len()),
+            marks(skip.len())
+        );
+        let mut q = sqlx::query_as::<_, Row>(&sql).bind(now);
+        for c in closed {
+            q = q.bind(c);
+        }
+        for id in skip {
+            q = q.bind(id);
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
         rows.into_iter().map(|r| self.opened(r)).collect()
     }
 
@@ -379,6 +400,21 @@ mod tests {
             (1_000, 10, "carrier", "+15550100", "office")
         );
         assert_eq!(c.context, context);
+        let closed = ["office".to_string()];
+        assert!(
+            store
+                .callbacks_to_dial(6_000, 10, &closed, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .callbacks_to_dial(6_000, 10, &[], &[id])
+                .await
+                .unwrap()
+                .is_empty()
+        );
         store.callback_dialing(id, "1001", 7_000).await.unwrap();
         assert!(store.due_callbacks(8_000, 10).await.unwrap().is_empty());
         // A crash while dialing: pending again, the attempt counted.
