@@ -109,15 +109,16 @@ release_bin() {
 }
 
 # copy_demo_config DIR: DIR becomes a fresh copy of the repository's demo
-# configuration (switchboard.toml, sip-profiles/, ivr-flows/, prompts/)
-# with an empty recordings/ folder.
+# configuration (switchboard.toml, sip-profiles/, ivr-flows/, prompts/,
+# contact-center/: the demo flow's queue nodes name its queues) with an
+# empty recordings/ folder.
 copy_demo_config() {
     local cfg="$1" d
     rm -rf "$cfg"
     mkdir -p "$cfg/recordings"
     cp "$root/switchboard.toml" "$cfg/"
     cp -r "$root/sip-profiles" "$cfg/"
-    for d in prompts ivr-flows; do
+    for d in prompts ivr-flows contact-center; do
         if [[ -d "$root/$d" ]]; then cp -r "$root/$d" "$cfg/"; else mkdir -p "$cfg/$d"; fi
     done
 }
