@@ -92,7 +92,7 @@
 #   HOLD_MS        how long an agent talks before hanging up [1000]
 #   RING_SECONDS   the queue's ring timeout (5 to 120) [5]
 #   REG_RATE       registrations per second at set-up [200]
-#   WAITING        concurrent waiting callers to try, ascending ["500 1000"]
+#   WAITING        concurrent waiting callers to try, ascending ["500 1000 2000"]
 #                  ("" skips phase 2)
 #   WAIT_RATE      calls/s at which waiting callers enter [200]
 #   HOLD_SECONDS   how long all N callers wait together [20]
@@ -121,7 +121,7 @@ AGENTS="${AGENTS:-400}"
 HOLD_MS="${HOLD_MS:-1000}"
 RING_SECONDS="${RING_SECONDS:-5}"
 REG_RATE="${REG_RATE:-200}"
-WAITING="${WAITING-500 1000}"
+WAITING="${WAITING-500 1000 2000}"
 WAIT_RATE="${WAIT_RATE:-200}"
 HOLD_SECONDS="${HOLD_SECONDS:-20}"
 MIN_ACHIEVED="${MIN_ACHIEVED:-90}"
