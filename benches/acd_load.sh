@@ -47,11 +47,12 @@
 #     every call succeeded on both sides, every caller was answered by an
 #     agent, no offer was missed, and callers reached agents at >=
 #     MIN_ACHIEVED percent of the offered rate. The log also shows, per
-#     rate, the medians of the journal's steps (INVITE > joined the queue >
-#     offered to an agent > answered by them), SIPp's retransmissions (on
-#     loopback, a reply or ACK more than 500 ms late) and the switch's CPU
-#     by thread (tokio workers, SQLite's worker threads): where a rate
-#     that fails loses its time.
+#     rate, the medians of each call's steps (INVITE > joined the queue >
+#     offered to an agent > the agent's 200 > the call journals the answer,
+#     after starting the recording), SIPp's retransmissions (on loopback, a
+#     reply or ACK more than 500 ms late; an agent's BYE answered late keeps
+#     that agent busy) and the switch's CPU by thread (tokio workers,
+#     SQLite's worker threads): where a rate that fails loses its time.
 #
 # Phase 2, concurrent waiting callers: for each N of WAITING, a fresh switch
 # (nobody logged in) and N callers entering at WAIT_RATE/s (SIPp,
@@ -303,8 +304,10 @@ sipp_child() {
 # caller run (Call-IDs "N-PID@..."), from the newest LIMIT CDRs:
 # "calls ended answered missed by_agent by_switch joined waited_too_long
 #  to_agent_p50 p95 max (ms) reach_rate_x100 stages", stages being the
-# medians (ms) of the answered calls' steps, from their journal:
-# "start>joined/joined>offered/offered>answered".
+# medians (ms) of the answered calls' steps, from their journal and answer
+# time: "start>joined/joined>offered/offered>agent's 200/200>answered by"
+# (the last one is the call's work after the agent's answer, before it
+# journals it: starting the recording).
 cdr_queue() {
     "$SWITCHBOARD_BIN" calls --config "$1" --json --limit "$3" >"$4"
     python3 - "$4" "$2" <<'EOF'
@@ -313,7 +316,7 @@ calls = [c for c in json.load(open(sys.argv[1])) if f"-{sys.argv[2]}@" in c["cal
 def queue_events(c):
     return [e for e in c.get("events") or [] if e.get("kind") == "queue"]
 ended = answered = missed = by_agent = by_switch = joined = too_long = 0
-to_agent, at, stages = [], [], [[], [], []]
+to_agent, at, stages = [], [], [[], [], [], []]
 def first(ev, test):
     return next((e["at"] for e in ev if test(e["detail"])), None)
 for c in calls:
@@ -332,8 +335,10 @@ for c in calls:
         to_agent.append(ans["at"] - c["started_at"])
         j = first(ev, lambda d: ": joined" in d)
         o = first(ev, lambda d: d.startswith("offered to "))
-        if j is not None and o is not None:
-            for i, (a, b) in enumerate(((c["started_at"], j), (j, o), (o, ans["at"]))):
+        a200 = c.get("answered_at")
+        if j is not None and o is not None and a200:
+            steps = ((c["started_at"], j), (j, o), (o, a200), (a200, ans["at"]))
+            for i, (a, b) in enumerate(steps):
                 stages[i].append(b - a)
     by_agent += c.get("hangup_by") == "agent"
     by_switch += c.get("hangup_by") == "switch"
@@ -583,7 +588,7 @@ run_rate() {
     rate_rows+=("$row")
     log "rate $rate/s: $row"
     log "rate $rate/s: $calls CDRs, agents answered $uas_ok, hung up by agent $by_agent, $((wall / 1000)) s from the first INVITE to the last call's end"
-    log "rate $rate/s: median ms INVITE>joined/joined>offered/offered>answered: $stages; SIPp retransmissions (a reply or ACK over 500 ms late): callers $retrans, agents $uas_retrans"
+    log "rate $rate/s: median ms INVITE>joined/joined>offered/offered>agent's 200/200>journaled answer: $stages; SIPp retransmissions (a reply or ACK over 500 ms late): callers $retrans, agents $uas_retrans"
     log "rate $rate/s: the switch's threads (% of one core): $(threads_busiest "$dir/threads.before" "$dir/threads.after" "$wall")"
     if [[ -s "$dir/err.log" && "$verdict" != PASS ]]; then
         log "rate $rate/s: SIPp errors (callers): $(awk 'NR > 1 && NR <= 4' "$dir/err.log" | cut -c1-200)"
