@@ -77,8 +77,8 @@
 # process's CPU time over the wall time (100 = one core busy; this machine
 # has 2). "others CPU %" is the share of the whole machine (all cores =
 # 100) taken by processes other than the switch and SIPp, mean/max over
-# 1 s samples: a build beside the bench skews every figure, so each phase
-# first waits (at most QUIET_WAIT s) for the machine to be quiet. The
+# 1 s samples: a build beside the bench skews every figure, so each rate
+# and level first waits (at most QUIET_WAIT s) for the machine to be quiet. The
 # switch's database is in the temporary folder (TMPDIR, /tmp by default:
 # the disk); the ACD stores every agent transition and queue stay there
 # before going on, so a TMPDIR on tmpfs (/dev/shm) gives higher rates than
@@ -98,8 +98,9 @@
 #   WAIT_RATE      calls/s at which waiting callers enter [200]
 #   HOLD_SECONDS   how long all N callers wait together [20]
 #   MIN_ACHIEVED   percent of the offered rate callers must reach agents at [90]
-#   QUIET_WAIT     before each phase, wait at most this long (s) for the
-#                  machine to be under QUIET_PERCENT [15] busy for 3 s [60; 0: never]
+#   QUIET_WAIT     before each rate and level, wait at most this long (s)
+#                  for the machine to be under QUIET_PERCENT [15] busy for
+#                  3 s [60; 0: never]
 #   CARRIER_PORT [31080] AGENTS_PORT [31060] UAS_PORT (the agents' phones) [31070]
 #   UAC_PORT       first of 3 local ports of the SIPp clients [31090]
 #   MEDIA_PORT     first of SIPp's media ports (steps of 10) [31100]
@@ -605,12 +606,12 @@ run_rate() {
 phase1() {
     local cfg="$work/config.calls"
     make_config "$cfg"
-    wait_quiet
     start_switch "$cfg" "$work/switch.calls.log"
     log "phase 1: switch pid $switch_pid; $AGENTS agents talking $HOLD_MS ms; rates: $RATES, $LEVEL_SECONDS s each"
     setup_agents "$cfg"
     local rate
     for rate in $RATES; do
+        wait_quiet
         log "rate $rate/s: $((rate * LEVEL_SECONDS)) callers"
         run_rate "$cfg" "$rate" || true
         # Every agent free again before the next rate (wrap-up is 0 s).
