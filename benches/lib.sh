@@ -1,8 +1,10 @@
 # Shell helpers shared by the benchmark scripts (sip_load.sh,
-# media_load.sh, ivr_load.sh): process bookkeeping, /proc and SIPp
-# statistics readers, a TOML key setter, the demo configuration's copy and
-# the switch's start. Sourced, never run; the sourcing script sets $root
-# (the repository), defines log() and die() and sets `set -euo pipefail`.
+# media_load.sh, ivr_load.sh, acd_load.sh): process bookkeeping, /proc and
+# SIPp statistics readers, a TOML key setter, the demo configuration's copy,
+# the switch's start, and the shared machine's load (a quiet wait before a
+# run, the other processes' CPU during it). Sourced, never run; the sourcing
+# script sets $root (the repository), defines log() and die() and sets
+# `set -euo pipefail` (and QUIET_WAIT, QUIET_PERCENT to use wait_quiet).
 # shellcheck shell=bash
 
 # ---------------------------------------------------------------- cleanup
@@ -109,15 +111,16 @@ release_bin() {
 }
 
 # copy_demo_config DIR: DIR becomes a fresh copy of the repository's demo
-# configuration (switchboard.toml, sip-profiles/, ivr-flows/, prompts/)
-# with an empty recordings/ folder.
+# configuration (switchboard.toml, sip-profiles/, ivr-flows/, prompts/,
+# contact-center/: the demo flow's queue nodes name its queues) with an
+# empty recordings/ folder.
 copy_demo_config() {
     local cfg="$1" d
     rm -rf "$cfg"
     mkdir -p "$cfg/recordings"
     cp "$root/switchboard.toml" "$cfg/"
     cp -r "$root/sip-profiles" "$cfg/"
-    for d in prompts ivr-flows; do
+    for d in prompts ivr-flows contact-center; do
         if [[ -d "$root/$d" ]]; then cp -r "$root/$d" "$cfg/"; else mkdir -p "$cfg/$d"; fi
     done
 }
@@ -151,6 +154,96 @@ stop_started() {
     for p in "${pids[@]}"; do stop_pid "$p"; done
     pids=()
     switch_pid=""
+}
+
+# ------------------------------------------------------- others' CPU
+# The machine is shared (a build may run beside the bench): once a second,
+# the machine's busy time (/proc/stat, steal included), the steal alone
+# and the CPU of the given processes (the switch, SIPp, tcpdump...), so
+# that the time the rest of the machine took can be told beside the
+# figures.
+sampler_pid=""
+start_sampler() {
+    local out="$1"
+    shift
+    (
+        local i p line
+        for ((i = 0; i < 7200; i++)); do
+            line="$(date +%s) $(awk '/^cpu / { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6, $9; exit }' /proc/stat)"
+            for p in "$@"; do line+=" $(cpu_ticks "$p")"; done
+            echo "$line"
+            sleep 1
+        done
+    ) >"$out" &
+    sampler_pid=$!
+    pids+=("$sampler_pid")
+}
+
+stop_sampler() {
+    [[ -n "$sampler_pid" ]] || return 0
+    stop_pid "$sampler_pid"
+    forget_pid "$sampler_pid"
+    sampler_pid=""
+}
+
+# others_cpu SAMPLES: "MEAN MAX": the percentage of the machine (all
+# cores) busy with other processes than the sampled ones, on average and
+# in the busiest second.
+others_cpu() {
+    awk '
+        NR > 1 && $3 > t {
+            ours = 0
+            for (i = 5; i <= NF; i++) if ($i >= p[i]) ours += $i - p[i]  # a process gone reads 0
+            o = (($2 - b) - ours) * 100 / ($3 - t)
+            if (o < 0) o = 0
+            sum += o; n++
+            if (o > max) max = o
+        }
+        { b = $2; t = $3; for (i = 5; i <= NF; i++) p[i] = $i }
+        END { printf "%.0f %.0f\n", n ? sum / n : 0, max }' "$1" 2>/dev/null || echo "0 0"
+}
+
+# others_at SAMPLES UNIXSECOND: "N%, steal M%": the others percentage and
+# the time the hypervisor stole, in the second ending nearest after
+# UNIXSECOND.
+others_at() {
+    awk -v at="$2" '
+        NR > 1 && $3 > t && $1 > at && !done {
+            ours = 0
+            for (i = 5; i <= NF; i++) if ($i >= p[i]) ours += $i - p[i]
+            o = (($2 - b) - ours) * 100 / ($3 - t)
+            printf "%.0f%%, steal %.0f%%", (o < 0 ? 0 : o), ($4 - st) * 100 / ($3 - t); done = 1
+        }
+        { b = $2; t = $3; st = $4; for (i = 5; i <= NF; i++) p[i] = $i }
+        END { if (!done) printf "?" }' "$1" 2>/dev/null || echo "?"
+}
+
+# wait_quiet: waits (at most QUIET_WAIT seconds) until the machine has
+# been less than QUIET_PERCENT busy for 3 s in a row, so that a run does
+# not start in the middle of someone else's build; goes on regardless
+# after that (the others' CPU column tells what happened during the run).
+wait_quiet() {
+    ((QUIET_WAIT > 0)) || return 0
+    local deadline=$(($(now_ms) + QUIET_WAIT * 1000)) quiet=0 said=0 prev cur busy
+    prev="$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)"
+    while (($(now_ms) < deadline)); do
+        sleep 1
+        cur="$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)"
+        busy="$(awk -v p="$prev" -v c="$cur" 'BEGIN { split(p, a, " "); split(c, b, " ");
+            d = b[2] - a[2]; print (d > 0 ? int((b[1] - a[1]) * 100 / d) : 100) }')"
+        prev="$cur"
+        if ((busy < QUIET_PERCENT)); then
+            quiet=$((quiet + 1))
+            ((quiet >= 3)) && return 0
+        else
+            if ((said == 0)); then
+                log "the machine is ${busy}% busy (other work); waiting for it to calm down (at most ${QUIET_WAIT} s)"
+                said=1
+            fi
+            quiet=0
+        fi
+    done
+    log "the machine stayed busy for ${QUIET_WAIT} s; going on (see the others column)"
 }
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
