@@ -96,15 +96,15 @@ impl Store {
     /// Takes the pending admin requests, oldest first: (agent, request,
     /// reason).
     pub async fn take_agent_requests(&self) -> sqlx::Result<Vec<(String, String, String)>> {
-        let mut tx = self.pool().begin().await?;
-        let rows = sqlx::query_as("SELECT agent, request, reason FROM agent_requests ORDER BY id")
-            .fetch_all(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM agent_requests")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rows)
+        // One statement: a request written meanwhile is either taken or
+        // left for the next time, never lost, and no read lock is upgraded
+        // (which another writer could make fail).
+        let mut rows: Vec<(i64, String, String, String)> =
+            sqlx::query_as("DELETE FROM agent_requests RETURNING id, agent, request, reason")
+                .fetch_all(self.pool())
+                .await?;
+        rows.sort_by_key(|r| r.0);
+        Ok(rows.into_iter().map(|(_, a, r, why)| (a, r, why)).collect())
     }
 
     /// Every agent's stored state: (agent, state, reason).
