@@ -15,7 +15,7 @@ use super::agent::{AgentEvent, AgentState, EntryId, Millis};
 use super::config::ContactCenter;
 use super::floor::{Floor, Order};
 use super::router::{AgentSkills, Router};
-use crate::store::{AgentTransition, Store};
+use crate::store::{AgentTransition, CdrWriter, Store};
 
 /// How many messages may wait for the ACD task.
 const QUEUE: usize = 1024;
@@ -350,8 +350,10 @@ impl Acd {
     }
 }
 
-/// Starts the ACD task for `cc`, restoring agents' stored states.
-pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
+/// Starts the ACD task for `cc`, restoring agents' stored states from
+/// `store`; what the ACD records goes through `writer` (the database
+/// writer), so the task never waits for the disk.
+pub async fn start(cc: &ContactCenter, store: Option<Store>, writer: Option<CdrWriter>) -> Acd {
     let agents = cc
         .agents
         .iter()
@@ -366,6 +368,7 @@ pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
         cc.queues.iter().map(|q| q.spec.clone()).collect(),
     );
     let wrap_up = cc.queues.iter().map(|q| q.wrap_up_ms).collect();
+    let (claims_lost, lost_rx) = mpsc::channel(QUEUE);
     let mut task = Task {
         floor: Floor::new(router, cc.max_missed, wrap_up),
         ids: cc
@@ -378,14 +381,17 @@ pub async fn start(cc: &ContactCenter, store: Option<Store>) -> Acd {
         callers: HashMap::new(),
         next_entry: 1,
         store,
+        writer,
+        claims_lost,
         rows: HashMap::new(),
+        next_stay: 1,
         handle_ms: vec![None; cc.queues.len()],
     };
     task.restore().await;
     let (tx, rx) = mpsc::channel(QUEUE);
     let queues = Arc::new(cc.queues.iter().map(|q| q.spec.name.clone()).collect());
     let agents = Arc::new(cc.agents.iter().map(|a| a.id.clone()).collect());
-    tokio::spawn(task.run(rx));
+    tokio::spawn(task.run(rx, lost_rx));
     Acd { tx, queues, agents }
 }
 
@@ -396,9 +402,15 @@ struct Task {
     /// Each entry's call.
     callers: HashMap<EntryId, mpsc::Sender<ToCaller>>,
     next_entry: EntryId,
+    /// Read at start (agents' states); written through `writer`.
     store: Option<Store>,
-    /// Each entry's row in `queue_calls`.
-    rows: HashMap<EntryId, i64>,
+    writer: Option<CdrWriter>,
+    /// Where the writer reports claims another node won: (agent, entry).
+    claims_lost: mpsc::Sender<(String, u64)>,
+    /// Each entry's queue stay (the writer's number for its row) and the
+    /// caller's Call-ID.
+    rows: HashMap<EntryId, (u64, String)>,
+    next_stay: u64,
     /// Each queue's recent handle time (talk plus wrap-up), ms: a moving
     /// average over its last calls.
     handle_ms: Vec<Option<i64>>,
@@ -409,7 +421,7 @@ fn now_ms() -> Millis {
 }
 
 impl Task {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>, mut lost: mpsc::Receiver<(String, u64)>) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -418,6 +430,7 @@ impl Task {
                     Some(msg) => self.handle(msg).await,
                     None => return,
                 },
+                Some((agent, entry)) = lost.recv() => self.claim_lost(&agent, entry).await,
                 _ = tick.tick() => {
                     let orders = self.floor.tick(now_ms());
                     self.perform(orders).await;
@@ -682,46 +695,60 @@ impl Task {
         priority: u8,
         now: Millis,
     ) {
-        let Some(store) = &self.store else { return };
-        let queue = &self.queues[q].spec.name;
-        match store.queue_call_joined(call_id, queue, priority, now).await {
-            Ok(id) => {
-                self.rows.insert(entry, id);
-            }
-            Err(e) => tracing::error!("queue stay not stored: {e}"),
+        let stay = self.next_stay;
+        self.next_stay += 1;
+        self.rows.insert(entry, (stay, call_id.to_string()));
+        if let Some(w) = &self.writer {
+            let queue = &self.queues[q].spec.name;
+            w.queue_joined(stay, call_id, queue, priority, now).await;
         }
     }
 
     async fn row_answered(&self, entry: EntryId, agent: &str, now: Millis) {
-        let (Some(store), Some(&id)) = (&self.store, self.rows.get(&entry)) else {
+        let (Some(w), Some((stay, _))) = (&self.writer, self.rows.get(&entry)) else {
             return;
         };
         let wrap_up = self
             .floor
             .entry(entry)
             .map_or(0, |e| self.queues[e.queue].wrap_up_ms);
-        if let Err(e) = store.queue_call_answered(id, agent, now, wrap_up).await {
-            tracing::error!("queue answer not stored: {e}");
-        }
+        w.queue_answered(*stay, agent, now, wrap_up).await;
     }
 
     /// The stay of `entry` is over (`outcome` unless it was answered).
     async fn row_ended(&mut self, entry: EntryId, outcome: &str, now: Millis) {
-        let Some(id) = self.rows.remove(&entry) else {
+        let Some((stay, _)) = self.rows.remove(&entry) else {
             return;
         };
-        let Some(store) = &self.store else { return };
-        if let Err(e) = store.queue_call_ended(id, outcome, now).await {
-            tracing::error!("queue stay end not stored: {e}");
+        if let Some(w) = &self.writer {
+            w.queue_ended(stay, outcome, now).await;
         }
     }
 
     /// The Call-ID of `entry`'s stay (for its next row).
     async fn call_of(&self, entry: EntryId) -> String {
-        let (Some(store), Some(&id)) = (&self.store, self.rows.get(&entry)) else {
-            return String::new();
+        self.rows
+            .get(&entry)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Another node sharing the database holds `agent`, whom this node
+    /// reserved for `entry`: not ready here, and the offer is withdrawn.
+    async fn claim_lost(&mut self, agent: &str, entry: u64) {
+        let Some(&a) = self.ids.get(agent) else {
+            return;
         };
-        store.queue_call_id(id).await.unwrap_or_default()
+        if self.floor.agent(a).state.entry() != Some(entry) {
+            return;
+        }
+        tracing::warn!(agent, entry, "agent claimed elsewhere");
+        let reason = "claimed by another node".to_string();
+        let orders = self
+            .floor
+            .on_agent(a, AgentEvent::NotReady { reason }, now_ms())
+            .unwrap_or_default();
+        self.perform(orders).await;
     }
 
     /// What a caller who just joined queue `q` as `entry` is told.
@@ -811,45 +838,25 @@ impl Task {
                     self.tell(entry, ToCaller::StopRinging { agent });
                 }
                 Order::Transition { agent, from, to } => {
-                    let entry = to.entry();
-                    if !self.store_transition(agent, from, to).await
-                        && let Some(entry) = entry
-                    {
-                        // Another node holds this agent: not ready here.
-                        let id = &self.floor.router().agents()[agent].id;
-                        tracing::warn!(agent = %id, entry, "agent claimed elsewhere");
-                        let reason = "claimed by another node".to_string();
-                        let lost = AgentEvent::NotReady { reason };
-                        pending.extend(
-                            self.floor
-                                .on_agent(agent, lost, now_ms())
-                                .unwrap_or_default(),
-                        );
-                    }
+                    self.store_transition(agent, from, to).await;
                 }
             }
         }
     }
 
     /// Stores a transition; an offer's reservation is a claim, which
-    /// another node sharing the database may have won (then false).
-    async fn store_transition(&self, agent: usize, from: AgentState, to: AgentState) -> bool {
+    /// another node sharing the database may have won (the writer then
+    /// reports it: [`Self::claim_lost`]).
+    async fn store_transition(&self, agent: usize, from: AgentState, to: AgentState) {
         let id = self.floor.router().agents()[agent].id.clone();
         tracing::info!(agent = %id, from = %from, to = %to, "agent state");
-        let Some(store) = &self.store else {
-            return true;
+        let Some(w) = &self.writer else {
+            return;
         };
-        if matches!(
-            (&from, &to),
-            (AgentState::Available { .. }, AgentState::Reserved { .. })
-        ) {
-            return match store.claim_agent(&id, now_ms()).await {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    tracing::error!("agent claim not stored: {e}");
-                    true
-                }
-            };
+        if let (AgentState::Available { .. }, AgentState::Reserved { entry }) = (&from, &to) {
+            return w
+                .claim_agent(&id, now_ms(), self.claims_lost.clone(), *entry)
+                .await;
         }
         let reason = match &to {
             AgentState::NotReady { reason } => reason.clone(),
@@ -862,10 +869,7 @@ impl Task {
             reason,
             at: now_ms(),
         };
-        if let Err(e) = store.record_agent_transition(&t).await {
-            tracing::error!("agent transition not stored: {e}");
-        }
-        true
+        w.agent_transition(t).await;
     }
 
     /// Sends to the call of `entry`; false when it cannot take it (the

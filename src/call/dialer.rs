@@ -107,7 +107,11 @@ async fn run(env: Arc<Env>, flows: Arc<Flows>, first_queue: String) {
             .map(str::to_string)
             .collect();
         let skip: Vec<i64> = active.iter().copied().collect();
-        let due = match env.store.callbacks_to_dial(now, BATCH, &closed, &skip).await {
+        let due = match env
+            .store
+            .callbacks_to_dial(now, BATCH, &closed, &skip)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("callback requests not read: {e}");

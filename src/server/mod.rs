@@ -149,7 +149,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let acd = if cc.agents.is_empty() && cc.queues.is_empty() {
         None
     } else {
-        Some(crate::acd::service::start(&cc, Some(store.clone())).await)
+        Some(crate::acd::service::start(&cc, Some(store.clone()), Some(cdr.clone())).await)
     };
     let calls = Arc::new(CallContext {
         media: Arc::new(media_context(&cfg)),

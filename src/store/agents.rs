@@ -2,6 +2,9 @@
 //! with its time, and the latest state of each agent is what a restarted
 //! switch starts from.
 
+use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
+
 use super::Store;
 
 /// One stored transition.
@@ -17,7 +20,17 @@ pub struct AgentTransition {
 impl Store {
     /// Stores a transition and makes it the agent's current state.
     pub async fn record_agent_transition(&self, t: &AgentTransition) -> sqlx::Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.pool().acquire().await?;
+        self.record_agent_transition_on(&mut conn, t).await
+    }
+
+    /// [`Self::record_agent_transition`] on `conn` (the database writer's batch).
+    pub(super) async fn record_agent_transition_on(
+        &self,
+        conn: &mut SqliteConnection,
+        t: &AgentTransition,
+    ) -> sqlx::Result<()> {
+        let mut tx = conn.begin().await?;
         sqlx::query(
             "INSERT INTO agent_events (agent, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
         )
@@ -46,7 +59,18 @@ impl Store {
     /// of two nodes sharing the database only one can ever claim the same
     /// agent (the other gets `false`). The claim is stored as a transition.
     pub async fn claim_agent(&self, agent: &str, at: i64) -> sqlx::Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.pool().acquire().await?;
+        self.claim_agent_on(&mut conn, agent, at).await
+    }
+
+    /// [`Self::claim_agent`] on `conn` (the database writer's batch).
+    pub(super) async fn claim_agent_on(
+        &self,
+        conn: &mut SqliteConnection,
+        agent: &str,
+        at: i64,
+    ) -> sqlx::Result<bool> {
+        let mut tx = conn.begin().await?;
         let claimed = sqlx::query(
             "UPDATE agent_states SET state = 'reserved', reason = '', since = ?
              WHERE agent = ? AND state = 'available'",

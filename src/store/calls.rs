@@ -5,8 +5,9 @@
 //! [`Store::insert_call`] and read only by `cdr_from_row`, so encrypting
 //! them at rest changes those two functions.
 
-use sqlx::Row;
+use sqlx::sqlite::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Connection, Row};
 
 use super::Store;
 
@@ -246,6 +247,16 @@ const CDR_SELECT: &str = "
 impl Store {
     /// Records a call at its start. Fails if the Call-ID is already known.
     pub async fn insert_call(&self, call: &CallRecord) -> sqlx::Result<()> {
+        let mut conn = self.pool().acquire().await?;
+        self.insert_call_on(&mut conn, call).await
+    }
+
+    /// [`Self::insert_call`] on `conn` (the CDR writer's batch).
+    pub(super) async fn insert_call_on(
+        &self,
+        conn: &mut SqliteConnection,
+        call: &CallRecord,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO calls (call_id, profile, caller, caller_hash, callee, started_at,
                                 last_activity_at)
@@ -258,7 +269,7 @@ impl Store {
         .bind(&call.callee)
         .bind(call.started_at)
         .bind(call.started_at)
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
@@ -305,6 +316,18 @@ impl Store {
         at: i64,
         agent: &AgentLeg,
     ) -> sqlx::Result<bool> {
+        let mut conn = self.pool().acquire().await?;
+        self.mark_answered_on(&mut conn, call_id, at, agent).await
+    }
+
+    /// [`Self::mark_answered`] on `conn`.
+    pub(super) async fn mark_answered_on(
+        &self,
+        conn: &mut SqliteConnection,
+        call_id: &str,
+        at: i64,
+        agent: &AgentLeg,
+    ) -> sqlx::Result<bool> {
         let r = sqlx::query(
             "UPDATE calls SET answered_at = ?, agent = ?, agent_call_id = ?,
                     last_activity_at = MAX(last_activity_at, ?)
@@ -315,7 +338,7 @@ impl Store {
         .bind(&agent.call_id)
         .bind(at)
         .bind(call_id)
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -339,7 +362,19 @@ impl Store {
     /// transaction. Returns false (and changes nothing) if the call is
     /// unknown or already ended.
     pub async fn finish_call(&self, call_id: &str, end: &CallEnd) -> sqlx::Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.pool().acquire().await?;
+        self.finish_call_on(&mut conn, call_id, end).await
+    }
+
+    /// [`Self::finish_call`] on `conn` (within its transaction, if any: a
+    /// savepoint then).
+    pub(super) async fn finish_call_on(
+        &self,
+        conn: &mut SqliteConnection,
+        call_id: &str,
+        end: &CallEnd,
+    ) -> sqlx::Result<bool> {
+        let mut tx = conn.begin().await?;
         let r = sqlx::query(
             "UPDATE calls SET ended_at = ?, disposition = ?, hangup_by = ?, cause = ?,
                     sip_status = ?, last_activity_at = MAX(last_activity_at, ?)
@@ -424,7 +459,21 @@ impl Store {
         kind: CallEventKind,
         detail: &str,
     ) -> sqlx::Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.pool().acquire().await?;
+        self.add_call_event_on(&mut conn, call_id, at, kind, detail)
+            .await
+    }
+
+    /// [`Self::add_call_event`] on `conn`.
+    pub(super) async fn add_call_event_on(
+        &self,
+        conn: &mut SqliteConnection,
+        call_id: &str,
+        at: i64,
+        kind: CallEventKind,
+        detail: &str,
+    ) -> sqlx::Result<()> {
+        let mut tx = conn.begin().await?;
         sqlx::query("INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?)")
             .bind(call_id)
             .bind(at)

@@ -2,16 +2,30 @@
 //! end) to one task that writes them in order, so a call never waits for
 //! the disk on its signalling path. Every operation is written: the queue
 //! is bounded and a full queue makes the call wait (back-pressure), never
-//! drops. [`CdrWriter::flush`] waits until everything sent before it is
-//! in the database (a recording row needs its call row first).
+//! drops. What is queued is written in batches, one transaction each (a
+//! failed operation is undone alone, its batch goes on), so the writer
+//! keeps up with hundreds of calls a second. [`CdrWriter::flush`] waits
+//! until everything sent before it is in the database (a recording row
+//! needs its call row first).
+//!
+//! The ACD writes through it too (agents' transitions and claims, callers'
+//! queue stays), so its task never waits for the disk either, and one
+//! writer holds SQLite's write lock instead of two taking turns. A queue
+//! stay is named by the ACD's own number (`stay`); the writer maps it to
+//! its row. A claim that another node won is reported back on the claim's
+//! channel.
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{AgentLeg, CallEnd, CallEventKind, CallRecord, Store};
+use std::collections::HashMap;
+
+use super::{AgentLeg, AgentTransition, CallEnd, CallEventKind, CallRecord, Store};
 
 /// Operations queued before a sender waits.
 const QUEUE: usize = 8192;
+/// Most operations written in one transaction.
+const BATCH: usize = 512;
 
 /// One write, in call order.
 #[derive(Debug)]
@@ -33,6 +47,32 @@ enum Op {
         end: Box<CallEnd>,
     },
     Flush(oneshot::Sender<()>),
+    AgentTransition(AgentTransition),
+    Claim {
+        agent: String,
+        at: i64,
+        /// Told the agent and `token` when the claim is lost.
+        lost: mpsc::Sender<(String, u64)>,
+        token: u64,
+    },
+    QueueJoined {
+        stay: u64,
+        call_id: String,
+        queue: String,
+        priority: u8,
+        at: i64,
+    },
+    QueueAnswered {
+        stay: u64,
+        agent: String,
+        at: i64,
+        wrap_up_ms: i64,
+    },
+    QueueEnded {
+        stay: u64,
+        outcome: String,
+        at: i64,
+    },
 }
 
 /// Cheap handle to the writer task; clone it into every call.
@@ -87,6 +127,62 @@ impl CdrWriter {
         .await;
     }
 
+    /// Stores an agent's transition.
+    pub async fn agent_transition(&self, t: AgentTransition) {
+        self.send(Op::AgentTransition(t)).await;
+    }
+
+    /// Claims `agent` for an offer (see [`Store::claim_agent`]); when
+    /// another node holds them, `(agent, token)` goes to `lost`.
+    pub async fn claim_agent(
+        &self,
+        agent: &str,
+        at: i64,
+        lost: mpsc::Sender<(String, u64)>,
+        token: u64,
+    ) {
+        self.send(Op::Claim {
+            agent: agent.to_string(),
+            at,
+            lost,
+            token,
+        })
+        .await;
+    }
+
+    /// A caller's stay `stay` in `queue` starts.
+    pub async fn queue_joined(&self, stay: u64, call_id: &str, queue: &str, priority: u8, at: i64) {
+        self.send(Op::QueueJoined {
+            stay,
+            call_id: call_id.to_string(),
+            queue: queue.to_string(),
+            priority,
+            at,
+        })
+        .await;
+    }
+
+    /// Stay `stay` was answered by `agent`.
+    pub async fn queue_answered(&self, stay: u64, agent: &str, at: i64, wrap_up_ms: i64) {
+        self.send(Op::QueueAnswered {
+            stay,
+            agent: agent.to_string(),
+            at,
+            wrap_up_ms,
+        })
+        .await;
+    }
+
+    /// Stay `stay` is over (`outcome` unless it was answered).
+    pub async fn queue_ended(&self, stay: u64, outcome: &str, at: i64) {
+        self.send(Op::QueueEnded {
+            stay,
+            outcome: outcome.to_string(),
+            at,
+        })
+        .await;
+    }
+
     /// Waits until everything queued before this call is written.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
@@ -96,35 +192,139 @@ impl CdrWriter {
 }
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Op>) {
-    while let Some(op) = rx.recv().await {
-        let (what, result) = match op {
-            Op::Insert(call) => ("insert", store.insert_call(&call).await.map(|_| true)),
-            Op::Answered { call_id, at, agent } => {
-                ("answer", store.mark_answered(&call_id, at, &agent).await)
+    let mut batch = Vec::with_capacity(BATCH);
+    // The ACD's queue stays and their rows.
+    let mut stays = HashMap::new();
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        write_batch(&store, &mut batch, &mut stays).await;
+    }
+}
+
+/// Writes (and empties) `batch` in one transaction; the flushes in it are
+/// told once it is committed.
+async fn write_batch(store: &Store, batch: &mut Vec<Op>, stays: &mut HashMap<u64, i64>) {
+    let mut flushes = Vec::new();
+    match store.pool().begin().await {
+        Ok(mut tx) => {
+            for op in batch.drain(..) {
+                match op {
+                    Op::Flush(done) => flushes.push(done),
+                    op => write_op(store, &mut tx, op, stays).await,
+                }
             }
-            Op::Event {
-                call_id,
-                at,
-                kind,
-                detail,
-            } => (
-                "event",
+            if let Err(e) = tx.commit().await {
+                tracing::error!("CDR batch not written: {e}");
+            }
+        }
+        Err(e) => {
+            tracing::error!(ops = batch.len(), "CDR batch not written: {e}");
+            flushes.extend(batch.drain(..).filter_map(|op| match op {
+                Op::Flush(done) => Some(done),
+                _ => None,
+            }));
+        }
+    }
+    for done in flushes {
+        let _ = done.send(());
+    }
+}
+
+async fn write_op(
+    store: &Store,
+    conn: &mut sqlx::SqliteConnection,
+    op: Op,
+    stays: &mut HashMap<u64, i64>,
+) {
+    let (what, result) = match op {
+        Op::AgentTransition(t) => (
+            "agent transition",
+            store
+                .record_agent_transition_on(conn, &t)
+                .await
+                .map(|_| true),
+        ),
+        Op::Claim {
+            agent,
+            at,
+            lost,
+            token,
+        } => {
+            let claimed = store.claim_agent_on(conn, &agent, at).await;
+            if let Ok(false) = claimed {
+                let _ = lost.try_send((agent, token));
+            }
+            ("agent claim", claimed.map(|_| true))
+        }
+        Op::QueueJoined {
+            stay,
+            call_id,
+            queue,
+            priority,
+            at,
+        } => {
+            let id = store
+                .queue_call_joined_on(conn, &call_id, &queue, priority, at)
+                .await;
+            if let Ok(id) = id {
+                stays.insert(stay, id);
+            }
+            ("queue stay", id.map(|_| true))
+        }
+        Op::QueueAnswered {
+            stay,
+            agent,
+            at,
+            wrap_up_ms,
+        } => match stays.get(&stay) {
+            Some(&id) => (
+                "queue answer",
                 store
-                    .add_call_event(&call_id, at, kind, &detail)
+                    .queue_call_answered_on(conn, id, &agent, at, wrap_up_ms)
                     .await
                     .map(|_| true),
             ),
-            Op::Finish { call_id, end } => ("finish", store.finish_call(&call_id, &end).await),
-            Op::Flush(done) => {
-                let _ = done.send(());
-                continue;
-            }
-        };
-        match result {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(what, "CDR write matched no open call"),
-            Err(e) => tracing::error!(what, "CDR write failed: {e}"),
+            None => ("queue answer", Ok(false)),
+        },
+        Op::QueueEnded { stay, outcome, at } => match stays.remove(&stay) {
+            Some(id) => (
+                "queue stay end",
+                store
+                    .queue_call_ended_on(conn, id, &outcome, at)
+                    .await
+                    .map(|_| true),
+            ),
+            None => ("queue stay end", Ok(false)),
+        },
+        Op::Insert(call) => (
+            "insert",
+            store.insert_call_on(conn, &call).await.map(|_| true),
+        ),
+        Op::Answered { call_id, at, agent } => (
+            "answer",
+            store.mark_answered_on(conn, &call_id, at, &agent).await,
+        ),
+        Op::Event {
+            call_id,
+            at,
+            kind,
+            detail,
+        } => (
+            "event",
+            store
+                .add_call_event_on(conn, &call_id, at, kind, &detail)
+                .await
+                .map(|_| true),
+        ),
+        Op::Finish { call_id, end } => ("finish", store.finish_call_on(conn, &call_id, &end).await),
+        Op::Flush(done) => {
+            let _ = done.send(());
+            return;
         }
+    };
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(what, "CDR write matched no open call"),
+        Err(e) => tracing::error!(what, "CDR write failed: {e}"),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Callers' stays in ACD queues, and the statistics computed from them:
 //! per queue, over calls that joined since a time.
 
+use sqlx::sqlite::SqliteConnection;
+
 use super::Store;
 
 /// One queue's figures.
@@ -36,6 +38,20 @@ impl Store {
         priority: u8,
         at: i64,
     ) -> sqlx::Result<i64> {
+        let mut conn = self.pool().acquire().await?;
+        self.queue_call_joined_on(&mut conn, call_id, queue, priority, at)
+            .await
+    }
+
+    /// [`Self::queue_call_joined`] on `conn` (the database writer's batch).
+    pub(super) async fn queue_call_joined_on(
+        &self,
+        conn: &mut SqliteConnection,
+        call_id: &str,
+        queue: &str,
+        priority: u8,
+        at: i64,
+    ) -> sqlx::Result<i64> {
         let r = sqlx::query(
             "INSERT INTO queue_calls (call_id, queue, priority, joined_at, outcome) VALUES (?, ?, ?, ?, 'waiting')",
         )
@@ -43,22 +59,28 @@ impl Store {
         .bind(queue)
         .bind(i64::from(priority))
         .bind(at)
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(r.last_insert_rowid())
-    }
-
-    /// The Call-ID of row `id`.
-    pub async fn queue_call_id(&self, id: i64) -> sqlx::Result<String> {
-        sqlx::query_scalar("SELECT call_id FROM queue_calls WHERE id = ?")
-            .bind(id)
-            .fetch_one(self.pool())
-            .await
     }
 
     /// An agent answered the caller of row `id`.
     pub async fn queue_call_answered(
         &self,
+        id: i64,
+        agent: &str,
+        at: i64,
+        wrap_up_ms: i64,
+    ) -> sqlx::Result<()> {
+        let mut conn = self.pool().acquire().await?;
+        self.queue_call_answered_on(&mut conn, id, agent, at, wrap_up_ms)
+            .await
+    }
+
+    /// [`Self::queue_call_answered`] on `conn` (the database writer's batch).
+    pub(super) async fn queue_call_answered_on(
+        &self,
+        conn: &mut SqliteConnection,
         id: i64,
         agent: &str,
         at: i64,
@@ -71,7 +93,7 @@ impl Store {
         .bind(agent)
         .bind(wrap_up_ms)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
@@ -79,6 +101,18 @@ impl Store {
     /// The stay of row `id` is over: answered calls keep `answered`, the
     /// others take `outcome` (abandoned, overflowed, timed_out).
     pub async fn queue_call_ended(&self, id: i64, outcome: &str, at: i64) -> sqlx::Result<()> {
+        let mut conn = self.pool().acquire().await?;
+        self.queue_call_ended_on(&mut conn, id, outcome, at).await
+    }
+
+    /// [`Self::queue_call_ended`] on `conn` (the database writer's batch).
+    pub(super) async fn queue_call_ended_on(
+        &self,
+        conn: &mut SqliteConnection,
+        id: i64,
+        outcome: &str,
+        at: i64,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE queue_calls SET ended_at = ?,
                outcome = CASE WHEN outcome = 'answered' THEN 'answered' ELSE ? END
@@ -87,7 +121,7 @@ impl Store {
         .bind(at)
         .bind(outcome)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
