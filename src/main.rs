@@ -69,10 +69,15 @@ enum Command {
         config: PathBuf,
     },
     /// Show the agents (contact-center/agents.toml) with their state and
-    /// latest transitions, as the running switch stored them.
+    /// latest transitions, as the running switch stored them, and their
+    /// figures: offers, answers, misses, talk and handle times, time in
+    /// each state, occupancy.
     Agents {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
+        /// Figures over the last HOURS.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -204,11 +209,13 @@ fn main() -> ExitCode {
         } => admin_command(&config, config::load_settings, move |cfg| {
             Box::pin(switchboard::admin::queues(cfg, hours, json))
         }),
-        Command::Agents { config, json } => {
-            admin_command(&config, config::load_settings, move |cfg| {
-                Box::pin(switchboard::admin::agents(cfg, json))
-            })
-        }
+        Command::Agents {
+            config,
+            hours,
+            json,
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(switchboard::admin::agents(cfg, hours, json))
+        }),
         Command::Calls {
             config,
             limit,

@@ -1,6 +1,7 @@
 //! Storage: the embedded SQLite database (sqlx), its migrations, and the
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
+mod agent_stats;
 mod agents;
 mod calendar_overrides;
 mod callbacks;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use agent_stats::AgentStats;
 pub use agents::AgentTransition;
 pub use callbacks::{Callback, NewCallback};
 pub use calls::{
