@@ -409,10 +409,12 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     if json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&all)?));
     }
+    // The queue column fits the longest name.
+    let w = all.iter().map(|s| s.queue.len()).max().unwrap_or(0).max(14);
     let mut out = String::new();
     writeln!(
         out,
-        "{:<14} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7}",
+        "{:<w$} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7}",
         "queue",
         "waiting",
         "longest",
@@ -427,7 +429,7 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     for s in &all {
         writeln!(
             out,
-            "{:<14} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1}",
+            "{:<w$} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1}",
             s.queue,
             s.waiting,
             s.longest_wait_ms as f64 / 1000.0,
@@ -438,6 +440,36 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
             s.service_level,
             s.asa_ms / 1000.0,
             s.aht_ms / 1000.0
+        )?;
+    }
+    let intents = |list: &[crate::store::IntentCount]| {
+        let shown: Vec<String> = list
+            .iter()
+            .map(|c| format!("{} {}", c.intent, c.calls))
+            .collect();
+        if shown.is_empty() {
+            "-".to_string()
+        } else {
+            shown.join(", ")
+        }
+    };
+    let asked: Vec<_> = all
+        .iter()
+        .filter(|s| !s.top_intents_period.is_empty())
+        .collect();
+    if !asked.is_empty() {
+        writeln!(
+            out,
+            "\ntop intents (callers waiting now | all who joined in the last {hours} h):"
+        )?;
+    }
+    for s in asked {
+        writeln!(
+            out,
+            "{:<w$} {} | {}",
+            s.queue,
+            intents(&s.top_intents),
+            intents(&s.top_intents_period)
         )?;
     }
     Ok(out)

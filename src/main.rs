@@ -83,7 +83,8 @@ enum Command {
         json: bool,
     },
     /// Show each queue's figures: waiting now, longest wait, offered,
-    /// answered, abandoned, service level, ASA and AHT.
+    /// answered, abandoned, service level, ASA and AHT, and the top
+    /// intents of the callers waiting now and of the period.
     Queues {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,

@@ -84,6 +84,7 @@ enum Msg {
         call_id: String,
         queue: String,
         priority: u8,
+        intent: String,
         since: Option<Millis>,
         caller: mpsc::Sender<ToCaller>,
         reply: oneshot::Sender<Result<Joined, JoinRefused>>,
@@ -139,14 +140,15 @@ impl Acd {
         self.queues.iter().any(|q| q == queue)
     }
 
-    /// Puts a caller in line in `queue`; `since` keeps the time already
-    /// waited (an overflow from another queue). The ACD sends offers to
-    /// `caller`.
+    /// Puts a caller in line in `queue`; `intent` says why they wait (for
+    /// the queue figures); `since` keeps the time already waited (an
+    /// overflow from another queue). The ACD sends offers to `caller`.
     pub async fn join(
         &self,
         call_id: &str,
         queue: &str,
         priority: u8,
+        intent: &str,
         since: Option<Millis>,
         caller: mpsc::Sender<ToCaller>,
     ) -> Result<Joined, JoinRefused> {
@@ -155,6 +157,7 @@ impl Acd {
             call_id: call_id.to_string(),
             queue: queue.to_string(),
             priority,
+            intent: intent.to_string(),
             since,
             caller,
             reply,
@@ -357,6 +360,7 @@ impl Task {
                 call_id,
                 queue,
                 priority,
+                intent,
                 since,
                 caller,
                 reply,
@@ -372,7 +376,8 @@ impl Task {
                 let entry = self.next_entry;
                 self.next_entry += 1;
                 self.callers.insert(entry, caller);
-                self.row_joined(entry, &call_id, q, priority, now).await;
+                self.row_joined(entry, &call_id, &intent, q, priority, now)
+                    .await;
                 let since = since.unwrap_or(now).min(now);
                 let orders = self.floor.join(entry, q, priority, since, now);
                 let _ = reply.send(Ok(self.joined(entry, q)));
@@ -434,7 +439,7 @@ impl Task {
                     }
                     super::config::MaxWait::Exit => None,
                 };
-                let call_id = self.call_of(entry).await;
+                let (call_id, intent) = self.origin_of(entry).await;
                 let outcome = if overflow.is_some() {
                     "overflowed"
                 } else {
@@ -443,7 +448,8 @@ impl Task {
                 self.row_ended(entry, outcome, now).await;
                 match overflow {
                     Some(q) => {
-                        self.row_joined(entry, &call_id, q, e.priority, now).await;
+                        self.row_joined(entry, &call_id, &intent, q, e.priority, now)
+                            .await;
                         orders.extend(self.floor.join(entry, q, e.priority, e.since, now));
                         let joined = self.joined(entry, q);
                         let _ = reply.send(Some((self.queues[q].spec.name.clone(), joined)));
@@ -530,13 +536,17 @@ impl Task {
         &mut self,
         entry: EntryId,
         call_id: &str,
+        intent: &str,
         q: usize,
         priority: u8,
         now: Millis,
     ) {
         let Some(store) = &self.store else { return };
         let queue = &self.queues[q].spec.name;
-        match store.queue_call_joined(call_id, queue, priority, now).await {
+        match store
+            .queue_call_joined(call_id, queue, priority, intent, now)
+            .await
+        {
             Ok(id) => {
                 self.rows.insert(entry, id);
             }
@@ -568,12 +578,12 @@ impl Task {
         }
     }
 
-    /// The Call-ID of `entry`'s stay (for its next row).
-    async fn call_of(&self, entry: EntryId) -> String {
+    /// The Call-ID and intent of `entry`'s stay (for its next row).
+    async fn origin_of(&self, entry: EntryId) -> (String, String) {
         let (Some(store), Some(&id)) = (&self.store, self.rows.get(&entry)) else {
-            return String::new();
+            return Default::default();
         };
-        store.queue_call_id(id).await.unwrap_or_default()
+        store.queue_call_origin(id).await.unwrap_or_default()
     }
 
     /// What a caller who just joined queue `q` as `entry` is told.

@@ -68,17 +68,19 @@ pub(super) async fn next_order(wait: &mut Option<Box<QueueWait>>) -> Option<ToCa
 }
 
 impl Call {
-    /// Puts the caller in line in `queue`; `None` while waiting, else the
-    /// hand-off's failure at once (the queue refused the caller).
+    /// Puts the caller in line in `queue` (for `intent`, kept for the
+    /// queue figures); `None` while waiting, else the hand-off's failure
+    /// at once (the queue refused the caller).
     pub(super) async fn join_queue(
         &mut self,
         acd: Acd,
         queue: &str,
         priority: u8,
+        intent: &str,
     ) -> Option<Input> {
         let (tx, inbox) = mpsc::channel(INBOX);
         let call_id = self.caller.call_id.clone();
-        let joined = match acd.join(&call_id, queue, priority, None, tx).await {
+        let joined = match acd.join(&call_id, queue, priority, intent, None, tx).await {
             Ok(j) => j,
             Err(refused) => {
                 self.journal_event(CallEventKind::Queue, &refused.to_string())

@@ -33,7 +33,7 @@ pub use calls::{
 pub use cdr_writer::CdrWriter;
 pub use customers::Customer;
 pub use pii::PiiKey;
-pub use queue_calls::QueueStats;
+pub use queue_calls::{IntentCount, QueueStats};
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
 pub use trunk_status::TrunkStatus;
