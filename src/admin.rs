@@ -279,20 +279,37 @@ pub async fn force_calendar(cfg: &Config, name: &str, state: &str) -> anyhow::Re
     Ok(format!("calendar {name}: {what}; {applied}\n"))
 }
 
+/// The period the figures of the last `hours` cover: (since, now), Unix ms.
+fn period(hours: u32) -> (i64, i64) {
+    let now = crate::call::unix_ms();
+    (now - i64::from(hours) * 3_600_000, now)
+}
+
+/// `ms` as H:MM:SS.
+fn hms(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// `switchboard agents`: every agent of `contact-center/agents.toml` with
 /// their state as the running switch last stored it (logged out when it
-/// never stored one), and their latest transitions.
-pub async fn agents(cfg: &Settings, json: bool) -> anyhow::Result<String> {
+/// never stored one), their latest transitions, and their figures over
+/// the last `hours` (`store::AgentStats`: offers, answers, time in each
+/// state, occupancy).
+pub async fn agents(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<String> {
     let store = open_store(&cfg.switch).await?;
     let states = store.agent_states().await?;
+    let (since, now) = period(hours);
     let mut rows = Vec::new();
+    let mut figures = Vec::new();
     for a in &cfg.contact_center.agents {
         let (state, reason) = states
             .iter()
             .find(|(id, _, _)| id == &a.id)
             .map_or(("logged_out", ""), |(_, s, r)| (s.as_str(), r.as_str()));
         let history = store.agent_transitions(&a.id, 10).await?;
-        rows.push(serde_json::json!({
+        let stats = store.agent_stats(&a.id, since, now).await?;
+        let mut row = serde_json::json!({
             "agent": a.id,
             "name": a.name,
             "team": a.team,
@@ -301,7 +318,15 @@ pub async fn agents(cfg: &Settings, json: bool) -> anyhow::Result<String> {
             "transitions": history.iter().map(|t| serde_json::json!({
                 "from": t.from_state, "to": t.to_state, "reason": t.reason, "at": t.at,
             })).collect::<Vec<_>>(),
-        }));
+            "hours": hours,
+        });
+        if let (Some(row), serde_json::Value::Object(f)) =
+            (row.as_object_mut(), serde_json::to_value(&stats)?)
+        {
+            row.extend(f);
+        }
+        rows.push(row);
+        figures.push((a.id.as_str(), stats));
     }
     if json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&rows)?));
@@ -323,6 +348,49 @@ pub async fn agents(cfg: &Settings, json: bool) -> anyhow::Result<String> {
             r["reason"].as_str().unwrap_or("")
         )?;
     }
+    writeln!(out, "\nover the last {hours} h:")?;
+    writeln!(
+        out,
+        "{:<8} {:>7} {:>8} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  not ready by reason",
+        "agent",
+        "offered",
+        "answered",
+        "missed",
+        "talk",
+        "avg talk s",
+        "AHT s",
+        "logged in",
+        "available",
+        "ringing",
+        "wrap-up",
+        "not ready",
+        "occup.%"
+    )?;
+    for (id, s) in &figures {
+        let reasons: Vec<String> = s
+            .not_ready_by_reason_ms
+            .iter()
+            .map(|(r, ms)| format!("{r} {}", hms(*ms)))
+            .collect();
+        writeln!(
+            out,
+            "{:<8} {:>7} {:>8} {:>6} {:>9} {:>10.1} {:>7.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.1}  {}",
+            id,
+            s.offered,
+            s.answered,
+            s.missed,
+            hms(s.talk_ms),
+            s.avg_talk_ms / 1000.0,
+            s.aht_ms / 1000.0,
+            hms(s.logged_in_ms),
+            hms(s.available_ms),
+            hms(s.ringing_ms),
+            hms(s.wrap_up_ms),
+            hms(s.not_ready_ms),
+            s.occupancy,
+            reasons.join(", ")
+        )?;
+    }
     Ok(out)
 }
 
@@ -330,8 +398,7 @@ pub async fn agents(cfg: &Settings, json: bool) -> anyhow::Result<String> {
 /// who joined in the last `hours`), from the stays the switch stores.
 pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<String> {
     let store = open_store(&cfg.switch).await?;
-    let now = crate::call::unix_ms();
-    let since = now - i64::from(hours) * 3_600_000;
+    let (since, now) = period(hours);
     let mut all = Vec::new();
     for q in &cfg.contact_center.queues {
         all.push(
@@ -343,10 +410,12 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     if json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&all)?));
     }
+    // The queue column fits the longest name.
+    let w = all.iter().map(|s| s.queue.len()).max().unwrap_or(0).max(14);
     let mut out = String::new();
     writeln!(
         out,
-        "{:<14} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7}",
+        "{:<w$} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7}",
         "queue",
         "waiting",
         "longest",
@@ -361,7 +430,7 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     for s in &all {
         writeln!(
             out,
-            "{:<14} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1}",
+            "{:<w$} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1}",
             s.queue,
             s.waiting,
             s.longest_wait_ms as f64 / 1000.0,
@@ -372,6 +441,36 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
             s.service_level,
             s.asa_ms / 1000.0,
             s.aht_ms / 1000.0
+        )?;
+    }
+    let intents = |list: &[crate::store::IntentCount]| {
+        let shown: Vec<String> = list
+            .iter()
+            .map(|c| format!("{} {}", c.intent, c.calls))
+            .collect();
+        if shown.is_empty() {
+            "-".to_string()
+        } else {
+            shown.join(", ")
+        }
+    };
+    let asked: Vec<_> = all
+        .iter()
+        .filter(|s| !s.top_intents_period.is_empty())
+        .collect();
+    if !asked.is_empty() {
+        writeln!(
+            out,
+            "\ntop intents (callers waiting now | all who joined in the last {hours} h):"
+        )?;
+    }
+    for s in asked {
+        writeln!(
+            out,
+            "{:<w$} {} | {}",
+            s.queue,
+            intents(&s.top_intents),
+            intents(&s.top_intents_period)
         )?;
     }
     Ok(out)

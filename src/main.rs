@@ -69,16 +69,22 @@ enum Command {
         config: PathBuf,
     },
     /// Show the agents (contact-center/agents.toml) with their state and
-    /// latest transitions, as the running switch stored them.
+    /// latest transitions, as the running switch stored them, and their
+    /// figures: offers, answers, misses, talk and handle times, time in
+    /// each state, occupancy.
     Agents {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
+        /// Figures over the last HOURS.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Show each queue's figures: waiting now, longest wait, offered,
-    /// answered, abandoned, service level, ASA and AHT.
+    /// answered, abandoned, service level, ASA and AHT, and the top
+    /// intents of the callers waiting now and of the period.
     Queues {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
@@ -216,11 +222,13 @@ fn main() -> ExitCode {
         } => admin_command(&config, config::load_settings, move |cfg| {
             Box::pin(switchboard::admin::queues(cfg, hours, json))
         }),
-        Command::Agents { config, json } => {
-            admin_command(&config, config::load_settings, move |cfg| {
-                Box::pin(switchboard::admin::agents(cfg, json))
-            })
-        }
+        Command::Agents {
+            config,
+            hours,
+            json,
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(switchboard::admin::agents(cfg, hours, json))
+        }),
         Command::Callbacks {
             config,
             limit,

@@ -105,6 +105,7 @@ enum Msg {
         call_id: String,
         queue: String,
         priority: u8,
+        intent: String,
         since: Option<Millis>,
         caller: mpsc::Sender<ToCaller>,
         reply: oneshot::Sender<Result<Joined, JoinRefused>>,
@@ -154,6 +155,8 @@ enum Msg {
 /// How a caller joins (see [`Acd::join`], [`Acd::join_direct`],
 /// [`Acd::join_callback`]).
 struct JoinHow {
+    /// Why the caller waits (the queue figures' top intents).
+    intent: String,
     since: Option<Millis>,
     callback: bool,
     agent: Option<String>,
@@ -179,18 +182,20 @@ impl Acd {
         self.queues.iter().any(|q| q == queue)
     }
 
-    /// Puts a caller in line in `queue`; `since` keeps the time already
-    /// waited (an overflow from another queue). The ACD sends offers to
-    /// `caller`.
+    /// Puts a caller in line in `queue`; `intent` says why they wait (for
+    /// the queue figures); `since` keeps the time already waited (an
+    /// overflow from another queue). The ACD sends offers to `caller`.
     pub async fn join(
         &self,
         call_id: &str,
         queue: &str,
         priority: u8,
+        intent: &str,
         since: Option<Millis>,
         caller: mpsc::Sender<ToCaller>,
     ) -> Result<Joined, JoinRefused> {
         let how = JoinHow {
+            intent: intent.to_string(),
             since,
             callback: false,
             agent: None,
@@ -207,9 +212,11 @@ impl Acd {
         agent: &str,
         queue: &str,
         priority: u8,
+        intent: &str,
         caller: mpsc::Sender<ToCaller>,
     ) -> Result<Joined, JoinRefused> {
         let how = JoinHow {
+            intent: intent.to_string(),
             since: None,
             callback: false,
             agent: Some(agent.to_string()),
@@ -233,6 +240,7 @@ impl Acd {
         caller: mpsc::Sender<ToCaller>,
     ) -> Result<Joined, JoinRefused> {
         let how = JoinHow {
+            intent: String::new(),
             since: Some(since),
             callback: true,
             agent: None,
@@ -255,6 +263,7 @@ impl Acd {
             call_id: call_id.to_string(),
             queue: queue.to_string(),
             priority,
+            intent: how.intent,
             since: how.since,
             caller,
             reply,
@@ -407,9 +416,9 @@ struct Task {
     writer: Option<CdrWriter>,
     /// Where the writer reports claims another node won: (agent, entry).
     claims_lost: mpsc::Sender<(String, u64)>,
-    /// Each entry's queue stay (the writer's number for its row) and the
-    /// caller's Call-ID.
-    rows: HashMap<EntryId, (u64, String)>,
+    /// Each entry's queue stay (the writer's number for its row), the
+    /// caller's Call-ID and intent.
+    rows: HashMap<EntryId, (u64, String, String)>,
     next_stay: u64,
     /// Each queue's recent handle time (talk plus wrap-up), ms: a moving
     /// average over its last calls.
@@ -482,6 +491,7 @@ impl Task {
                 call_id,
                 queue,
                 priority,
+                intent,
                 since,
                 caller,
                 reply,
@@ -517,7 +527,8 @@ impl Task {
                 self.next_entry += 1;
                 self.callers.insert(entry, caller);
                 if !callback {
-                    self.row_joined(entry, &call_id, q, priority, now).await;
+                    self.row_joined(entry, &call_id, &intent, q, priority, now)
+                        .await;
                 }
                 let orders = match direct {
                     Some(orders) => orders,
@@ -595,7 +606,7 @@ impl Task {
                     }
                     super::config::MaxWait::Exit => None,
                 };
-                let call_id = self.call_of(entry).await;
+                let (call_id, intent) = self.origin_of(entry).await;
                 let outcome = if overflow.is_some() {
                     "overflowed"
                 } else {
@@ -604,7 +615,8 @@ impl Task {
                 self.row_ended(entry, outcome, now).await;
                 match overflow {
                     Some(q) => {
-                        self.row_joined(entry, &call_id, q, e.priority, now).await;
+                        self.row_joined(entry, &call_id, &intent, q, e.priority, now)
+                            .await;
                         orders.extend(self.floor.join(entry, q, e.priority, e.since, now));
                         let joined = self.joined(entry, q);
                         let _ = reply.send(Some((self.queues[q].spec.name.clone(), joined)));
@@ -691,21 +703,24 @@ impl Task {
         &mut self,
         entry: EntryId,
         call_id: &str,
+        intent: &str,
         q: usize,
         priority: u8,
         now: Millis,
     ) {
         let stay = self.next_stay;
         self.next_stay += 1;
-        self.rows.insert(entry, (stay, call_id.to_string()));
+        self.rows
+            .insert(entry, (stay, call_id.to_string(), intent.to_string()));
         if let Some(w) = &self.writer {
             let queue = &self.queues[q].spec.name;
-            w.queue_joined(stay, call_id, queue, priority, now).await;
+            w.queue_joined(stay, call_id, queue, priority, intent, now)
+                .await;
         }
     }
 
     async fn row_answered(&self, entry: EntryId, agent: &str, now: Millis) {
-        let (Some(w), Some((stay, _))) = (&self.writer, self.rows.get(&entry)) else {
+        let (Some(w), Some((stay, _, _))) = (&self.writer, self.rows.get(&entry)) else {
             return;
         };
         let wrap_up = self
@@ -717,7 +732,7 @@ impl Task {
 
     /// The stay of `entry` is over (`outcome` unless it was answered).
     async fn row_ended(&mut self, entry: EntryId, outcome: &str, now: Millis) {
-        let Some((stay, _)) = self.rows.remove(&entry) else {
+        let Some((stay, _, _)) = self.rows.remove(&entry) else {
             return;
         };
         if let Some(w) = &self.writer {
@@ -725,11 +740,11 @@ impl Task {
         }
     }
 
-    /// The Call-ID of `entry`'s stay (for its next row).
-    async fn call_of(&self, entry: EntryId) -> String {
+    /// The Call-ID and intent of `entry`'s stay (for its next row).
+    async fn origin_of(&self, entry: EntryId) -> (String, String) {
         self.rows
             .get(&entry)
-            .map(|(_, id)| id.clone())
+            .map(|(_, id, intent)| (id.clone(), intent.clone()))
             .unwrap_or_default()
     }
 

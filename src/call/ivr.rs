@@ -229,7 +229,9 @@ impl Call {
             } => match self.ctx.acd.clone().filter(|a| a.has_queue(&queue)) {
                 Some(acd) => {
                     let priority = u8::try_from(priority.clamp(0, 255)).unwrap_or(0);
-                    self.join_queue(acd, &queue, priority, None).await
+                    let intent = self.flow_run().map(|r| r.engine.intent());
+                    let intent = intent.unwrap_or_default();
+                    self.join_queue(acd, &queue, priority, &intent, None).await
                 }
                 None => self.queue_to_agents(&queue, agents, max_wait).await,
             },

@@ -48,8 +48,9 @@ pub struct QueueWait {
     pub(super) acd: Acd,
     entry: EntryId,
     pub(super) queue: String,
-    /// The caller's priority (kept through a transfer).
+    /// The caller's priority and intent (kept through a transfer).
     pub(super) priority: u8,
+    pub(super) intent: String,
     inbox: mpsc::Receiver<ToCaller>,
     offers: Vec<Offer>,
     /// When the caller has waited the queue's maximum.
@@ -87,15 +88,17 @@ pub(super) async fn next_order(wait: &mut Option<Box<QueueWait>>) -> Option<ToCa
 }
 
 impl Call {
-    /// Puts the caller in line in `queue` (or, with `agent`, offers them
-    /// to that agent alone, `queue` being where they wait should the agent
-    /// not answer); `None` while waiting, else the hand-off's failure at
-    /// once (the queue refused the caller).
+    /// Puts the caller in line in `queue` for `intent` (kept for the queue
+    /// figures), or, with `agent`, offers them to that agent alone,
+    /// `queue` being where they wait should the agent not answer; `None`
+    /// while waiting, else the hand-off's failure at once (the queue
+    /// refused the caller).
     pub(super) async fn join_queue(
         &mut self,
         acd: Acd,
         queue: &str,
         priority: u8,
+        intent: &str,
         agent: Option<&str>,
     ) -> Option<Input> {
         if let Some(ctx) = self.flow_context() {
@@ -106,8 +109,11 @@ impl Call {
         let (tx, inbox) = mpsc::channel(INBOX);
         let call_id = self.caller.call_id.clone();
         let joined = match agent {
-            None => acd.join(&call_id, queue, priority, None, tx).await,
-            Some(a) => acd.join_direct(&call_id, a, queue, priority, tx).await,
+            None => acd.join(&call_id, queue, priority, intent, None, tx).await,
+            Some(a) => {
+                acd.join_direct(&call_id, a, queue, priority, intent, tx)
+                    .await
+            }
         };
         let joined = match joined {
             Ok(j) => j,
@@ -128,6 +134,7 @@ impl Call {
             entry: joined.entry,
             queue: queue.to_string(),
             priority,
+            intent: intent.to_string(),
             inbox,
             offers: Vec::new(),
             max_wait_at: Instant::now() + joined.max_wait,

@@ -122,6 +122,7 @@ impl Call {
             return;
         };
         let (acd, priority, from) = (old.acd.clone(), old.priority, old.queue.clone());
+        let intent = old.intent.clone();
         if let Err(why) = self.keep_caller_without_agent().await {
             self.note_end(HangupBy::Switch, &format!("transfer failed: {why}"), None);
             return self.hang_up_both().await;
@@ -131,8 +132,11 @@ impl Call {
             deadline: None,
         });
         let refused = match destination {
-            Destination::Queue(q) => self.join_queue(acd, &q, priority, None).await,
-            Destination::Agent(a) => self.join_queue(acd, &from, priority, Some(&a)).await,
+            Destination::Queue(q) => self.join_queue(acd, &q, priority, &intent, None).await,
+            Destination::Agent(a) => {
+                self.join_queue(acd, &from, priority, &intent, Some(&a))
+                    .await
+            }
         };
         if refused.is_some() {
             self.nobody_can_take_the_call().await;

@@ -240,6 +240,16 @@ impl Engine {
         out
     }
 
+    /// Why the caller called, for the queue figures: the flow's `intent`
+    /// variable when it set one, else the node the call is at (a queue
+    /// node's name, e.g. `complaints`).
+    pub fn intent(&self) -> String {
+        match self.vars.get("intent").map(ToString::to_string) {
+            Some(v) if !v.is_empty() => v,
+            _ => self.node.clone(),
+        }
+    }
+
     /// The caller's language as prompts pick it.
     pub fn language(&self) -> &str {
         self.language.as_deref().unwrap_or(&self.flow.language)

@@ -115,6 +115,7 @@ fn a_vip_skips_the_menu() {
     assert!(said(&a).is_empty(), "no menu: {a:?}");
     let branch = journal(&a, CallEventKind::Branch);
     assert!(branch[0].contains("customer.tier == 'VIP'"), "{branch:?}");
+    assert_eq!(e.intent(), "vip", "no `intent` variable: the queue node");
     assert!(step(&mut e, Input::HandOffDone { answered: true }).is_empty());
     assert!(e.is_done());
 }

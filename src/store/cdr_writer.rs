@@ -60,6 +60,7 @@ enum Op {
         call_id: String,
         queue: String,
         priority: u8,
+        intent: String,
         at: i64,
     },
     QueueAnswered {
@@ -150,13 +151,22 @@ impl CdrWriter {
         .await;
     }
 
-    /// A caller's stay `stay` in `queue` starts.
-    pub async fn queue_joined(&self, stay: u64, call_id: &str, queue: &str, priority: u8, at: i64) {
+    /// A caller's stay `stay` in `queue` (waiting for `intent`) starts.
+    pub async fn queue_joined(
+        &self,
+        stay: u64,
+        call_id: &str,
+        queue: &str,
+        priority: u8,
+        intent: &str,
+        at: i64,
+    ) {
         self.send(Op::QueueJoined {
             stay,
             call_id: call_id.to_string(),
             queue: queue.to_string(),
             priority,
+            intent: intent.to_string(),
             at,
         })
         .await;
@@ -260,10 +270,11 @@ async fn write_op(
             call_id,
             queue,
             priority,
+            intent,
             at,
         } => {
             let id = store
-                .queue_call_joined_on(conn, &call_id, &queue, priority, at)
+                .queue_call_joined_on(conn, &call_id, &queue, priority, &intent, at)
                 .await;
             if let Ok(id) = id {
                 stays.insert(stay, id);

@@ -2,6 +2,7 @@
 //! typed queries the rest of the switch uses. Nothing else runs SQL.
 
 mod agent_directory;
+mod agent_stats;
 mod agents;
 mod calendar_overrides;
 mod callbacks;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 };
 
 pub use agent_directory::StoredAgent;
+pub use agent_stats::AgentStats;
 pub use agents::AgentTransition;
 pub use callbacks::{Callback, NewCallback};
 pub use calls::{
@@ -33,7 +35,7 @@ pub use calls::{
 pub use cdr_writer::CdrWriter;
 pub use customers::Customer;
 pub use pii::PiiKey;
-pub use queue_calls::QueueStats;
+pub use queue_calls::{IntentCount, QueueStats};
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
 pub use trunk_status::TrunkStatus;

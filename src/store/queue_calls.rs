@@ -1,5 +1,7 @@
 //! Callers' stays in ACD queues, and the statistics computed from them:
-//! per queue, over calls that joined since a time.
+//! per queue, over calls that joined since a time. Each stay keeps the
+//! caller's intent (why they wait), so a queue's figures list the top
+//! intents of its waiting callers.
 
 use sqlx::sqlite::SqliteConnection;
 
@@ -27,19 +29,35 @@ pub struct QueueStats {
     pub asa_ms: f64,
     /// Average handle time (talk, hold included, plus wrap-up), ms.
     pub aht_ms: f64,
+    /// The commonest intents of the callers waiting now (at most 3, the
+    /// most frequent first).
+    pub top_intents: Vec<IntentCount>,
+    /// The commonest intents of the callers who joined in the period.
+    pub top_intents_period: Vec<IntentCount>,
 }
 
+/// How many callers came for one intent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct IntentCount {
+    pub intent: String,
+    pub calls: i64,
+}
+
+/// How many intents a queue's figures list.
+const TOP_INTENTS: i64 = 3;
+
 impl Store {
-    /// A caller joined `queue`; the row's id.
+    /// A caller joined `queue` for `intent`; the row's id.
     pub async fn queue_call_joined(
         &self,
         call_id: &str,
         queue: &str,
         priority: u8,
+        intent: &str,
         at: i64,
     ) -> sqlx::Result<i64> {
         let mut conn = self.pool().acquire().await?;
-        self.queue_call_joined_on(&mut conn, call_id, queue, priority, at)
+        self.queue_call_joined_on(&mut conn, call_id, queue, priority, intent, at)
             .await
     }
 
@@ -50,14 +68,16 @@ impl Store {
         call_id: &str,
         queue: &str,
         priority: u8,
+        intent: &str,
         at: i64,
     ) -> sqlx::Result<i64> {
         let r = sqlx::query(
-            "INSERT INTO queue_calls (call_id, queue, priority, joined_at, outcome) VALUES (?, ?, ?, ?, 'waiting')",
+            "INSERT INTO queue_calls (call_id, queue, priority, intent, joined_at, outcome) VALUES (?, ?, ?, ?, ?, 'waiting')",
         )
         .bind(call_id)
         .bind(queue)
         .bind(i64::from(priority))
+        .bind(intent)
         .bind(at)
         .execute(&mut *conn)
         .await?;
@@ -189,7 +209,29 @@ impl Store {
             service_level: pct(in_time, answered + abandoned),
             asa_ms: asa.unwrap_or(0.0),
             aht_ms: aht.unwrap_or(0.0),
+            top_intents: self.top_intents(queue, None).await?,
+            top_intents_period: self.top_intents(queue, Some(since)).await?,
         })
+    }
+
+    /// The commonest intents in `queue`: of the callers waiting now
+    /// (`since` None), or of those who joined since `since`. Stays with
+    /// no intent are left out.
+    async fn top_intents(&self, queue: &str, since: Option<i64>) -> sqlx::Result<Vec<IntentCount>> {
+        let which = match since {
+            None => "outcome = 'waiting' AND ended_at IS NULL",
+            Some(_) => "joined_at >= ?",
+        };
+        let sql = format!(
+            "SELECT intent, COUNT(*) AS calls FROM queue_calls
+             WHERE queue = ? AND intent <> '' AND {which}
+             GROUP BY intent ORDER BY calls DESC, intent LIMIT ?"
+        );
+        let mut q = sqlx::query_as(&sql).bind(queue);
+        if let Some(since) = since {
+            q = q.bind(since);
+        }
+        q.bind(TOP_INTENTS).fetch_all(self.pool()).await
     }
 }
 
@@ -201,23 +243,33 @@ mod tests {
     async fn figures_are_computed_from_the_stays() {
         let s = Store::open_in_memory().await.unwrap();
         // Answered after 5 s, talked 60 s, 10 s wrap-up.
-        let a = s.queue_call_joined("a", "q", 0, 1_000).await.unwrap();
+        let a = s
+            .queue_call_joined("a", "q", 0, "orders", 1_000)
+            .await
+            .unwrap();
         s.queue_call_answered(a, "1001", 6_000, 10_000)
             .await
             .unwrap();
         s.queue_call_ended(a, "abandoned", 66_000).await.unwrap();
         // Answered after 30 s, talked 20 s.
-        let b = s.queue_call_joined("b", "q", 0, 2_000).await.unwrap();
+        let b = s
+            .queue_call_joined("b", "q", 0, "complaints", 2_000)
+            .await
+            .unwrap();
         s.queue_call_answered(b, "1002", 32_000, 10_000)
             .await
             .unwrap();
         s.queue_call_ended(b, "abandoned", 52_000).await.unwrap();
         // Hung up after 8 s.
-        let c = s.queue_call_joined("c", "q", 0, 3_000).await.unwrap();
+        let c = s.queue_call_joined("c", "q", 0, "", 3_000).await.unwrap();
         s.queue_call_ended(c, "abandoned", 11_000).await.unwrap();
         // Still waiting since 50 s; another queue's call.
-        s.queue_call_joined("d", "q", 0, 50_000).await.unwrap();
-        s.queue_call_joined("e", "other", 0, 4_000).await.unwrap();
+        s.queue_call_joined("d", "q", 0, "complaints", 50_000)
+            .await
+            .unwrap();
+        s.queue_call_joined("e", "other", 0, "orders", 4_000)
+            .await
+            .unwrap();
 
         let st = s.queue_stats("q", 0, 70_000, 20_000).await.unwrap();
         assert_eq!((st.offered, st.answered, st.abandoned), (4, 2, 1));
@@ -226,6 +278,15 @@ mod tests {
         assert!((st.service_level - 100.0 / 3.0).abs() < 1e-9, "1 of 3");
         assert!((st.asa_ms - 17_500.0).abs() < 1e-9);
         assert!((st.aht_ms - 50_000.0).abs() < 1e-9, "(70 + 30) / 2 s");
+        let counts = |v: &[IntentCount]| -> Vec<(String, i64)> {
+            v.iter().map(|c| (c.intent.clone(), c.calls)).collect()
+        };
+        assert_eq!(counts(&st.top_intents), [("complaints".into(), 1)]);
+        assert_eq!(
+            counts(&st.top_intents_period),
+            [("complaints".into(), 2), ("orders".into(), 1)],
+            "c has no intent; e is another queue's"
+        );
 
         assert_eq!(s.close_interrupted_queue_calls(80_000).await.unwrap(), 2);
         let st = s.queue_stats("q", 0, 90_000, 20_000).await.unwrap();
@@ -237,5 +298,16 @@ mod tests {
                 .offered,
             2
         );
+
+        // Four intents, one caller each: the first three by name.
+        for (call, intent) in [("w", "wait"), ("x", "xray"), ("y", "yes"), ("v", "visa")] {
+            s.queue_call_joined(call, "q", 0, intent, 95_000)
+                .await
+                .unwrap();
+        }
+        let st = s.queue_stats("q", 90_000, 99_000, 20_000).await.unwrap();
+        let top = [("visa".into(), 1), ("wait".into(), 1), ("xray".into(), 1)];
+        assert_eq!(counts(&st.top_intents), top);
+        assert_eq!(counts(&st.top_intents_period), top);
     }
 }
