@@ -16,6 +16,12 @@ async fn open_store(switch: &SwitchSettings) -> anyhow::Result<Store> {
     Store::open(&switch.database, key).await
 }
 
+/// The database for an import, which may come before the switch's first
+/// start: the personal-data key is created when missing.
+async fn open_store_for_import(switch: &SwitchSettings) -> anyhow::Result<Store> {
+    Store::open(&switch.database, PiiKey::load(&switch.pii_key_file, true)?).await
+}
+
 /// The status report: registrations per profile and every trunk target.
 pub async fn status(cfg: &Settings) -> anyhow::Result<String> {
     let store = open_store(&cfg.switch).await?;
@@ -223,7 +229,7 @@ pub async fn import_customers(
         let lines: Vec<String> = sink.problems.iter().map(ToString::to_string).collect();
         anyhow::bail!("nothing imported:\n{}", lines.join("\n"));
     }
-    let store = Store::open(&switch.database, PiiKey::load(&switch.pii_key_file, true)?).await?;
+    let store = open_store_for_import(switch).await?;
     let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
     for c in &customers {
         store.upsert_customer(c, now).await?;
@@ -302,7 +308,9 @@ pub async fn agents(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     let (since, now) = period(hours);
     let mut rows = Vec::new();
     let mut figures = Vec::new();
-    for a in &cfg.contact_center.agents {
+    let mut cc = cfg.contact_center.clone();
+    cc.add_stored_agents(&store.stored_agents().await?);
+    for a in &cc.agents {
         let (state, reason) = states
             .iter()
             .find(|(id, _, _)| id == &a.id)
@@ -553,4 +561,28 @@ pub async fn callbacks(switch: &SwitchSettings, limit: u32, json: bool) -> anyho
         )?;
     }
     Ok(out)
+}
+
+/// `switchboard agents import FILE`: inserts or replaces (by id) the agents
+/// of `file` in the database; every entry is checked first (one
+/// `file:line: field: ...` line per problem) and nothing is imported then.
+pub async fn import_agents(cfg: &Settings, file: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let extensions = crate::config::extensions(&cfg.profiles);
+    let agents =
+        crate::acd::config::parse_agents(file, &text, &extensions).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("nothing imported:\n{}", lines.join("\n"))
+        })?;
+    let store = open_store_for_import(&cfg.switch).await?;
+    let now = crate::call::unix_ms();
+    for a in &agents {
+        store.upsert_agent(a, now).await?;
+    }
+    Ok(format!(
+        "imported {} agent(s) from {}; the switch takes them at its next start\n",
+        agents.len(),
+        file.display()
+    ))
 }

@@ -73,6 +73,8 @@ enum Command {
     /// figures: offers, answers, misses, talk and handle times, time in
     /// each state, occupancy.
     Agents {
+        #[command(subcommand)]
+        action: Option<AgentsAction>,
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
         /// Figures over the last HOURS.
@@ -118,6 +120,20 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsAction {
+    /// Insert or replace (by id) the agents of a TOML file of `[[agent]]`
+    /// tables written as in contact-center/agents.toml, in the database;
+    /// nothing is imported when an entry is wrong. A running switch takes
+    /// them at its next start.
+    Import {
+        /// The TOML file.
+        file: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
     },
 }
 
@@ -223,6 +239,13 @@ fn main() -> ExitCode {
             Box::pin(switchboard::admin::queues(cfg, hours, json))
         }),
         Command::Agents {
+            action: Some(AgentsAction::Import { file, config }),
+            ..
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(async move { switchboard::admin::import_agents(cfg, &file).await })
+        }),
+        Command::Agents {
+            action: None,
             config,
             hours,
             json,

@@ -286,6 +286,61 @@ fn unknown_and_repeated_codecs_of_a_profile_are_located() {
 }
 
 #[test]
+fn agents_import_checks_every_entry_and_the_database_ones_are_listed() {
+    let sip =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
+            .unwrap();
+    // One more SIP user, 1006, who is an agent only in the database.
+    let sip = format!(
+        "{sip}\n[[users]]\nextension = \"1006\"\npassword = \"pw1006\"\ndisplay_name = \"Agent 1006\"\n"
+    );
+    let dir = config_with_agents(&sip);
+    let cfg = dir.path().to_str().unwrap();
+    let file = dir.path().join("more.toml");
+    fs::write(
+        &file,
+        "[[agent]]\nid = \"1007\"\nname = \"Nobody\"\n\n[[agent]]\nid = \"1006\"\nname = \"Grace\"\nskills = { orders = 12 }\n",
+    )
+    .unwrap();
+    let out = switchboard(&["agents", "import", file.to_str().unwrap(), "--config", cfg]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing imported"), "{err}");
+    assert!(err.contains(":2: agent[0].id: no SIP user `1007`"), "{err}");
+    assert!(
+        err.contains(":8: agent[1].skills.orders: 12 is out of range"),
+        "{err}"
+    );
+
+    fs::write(
+        &file,
+        "[[agent]]\nid = \"1006\"\nname = \"Grace\"\nteam = \"night\"\nskills = { orders = 7 }\n\n[[agent]]\nid = \"1005\"\nname = \"Lin (moved)\"\nteam = \"complaints\"\nskills = { complaints = 8 }\n",
+    )
+    .unwrap();
+    let out = switchboard(&["agents", "import", file.to_str().unwrap(), "--config", cfg]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 2 agent(s)"),
+        "{out:?}"
+    );
+    let out = switchboard(&["agents", "--json", "--config", cfg]);
+    assert!(out.status.success(), "{out:?}");
+    let agents: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = agents
+        .iter()
+        .map(|a| a["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1001", "1002", "1003", "1004", "1005", "1006"]);
+    assert_eq!(agents[4]["name"], "Lin (moved)", "the database's 1005 wins");
+    assert_eq!(agents[5]["team"], "night");
+    let raw = fs::read(dir.path().join("switchboard.db")).unwrap();
+    assert!(
+        !raw.windows(5).any(|w| w == b"Grace"),
+        "agents' names are sealed"
+    );
+}
+
+#[test]
 fn customers_import_checks_every_entry_and_updates_by_number() {
     let dir = config_with_agents(
         &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))

@@ -143,15 +143,19 @@ fn contact_center(
     if !complete {
         return crate::acd::config::load(dir, None, problems);
     }
-    let extensions: Vec<&str> = profiles
+    crate::acd::config::load(dir, Some(&extensions(profiles)), problems)
+}
+
+/// The SIP users of the internal profiles: who may be an agent.
+pub fn extensions(profiles: &[Profile]) -> Vec<&str> {
+    profiles
         .iter()
         .filter_map(|p| match &p.kind {
             ProfileKind::Internal(s) => Some(s.users.iter().map(|u| u.extension.as_str())),
             ProfileKind::Trunk(_) => None,
         })
         .flatten()
-        .collect();
-    crate::acd::config::load(dir, Some(&extensions), problems)
+        .collect()
 }
 
 /// `switchboard.toml` (if valid) and the valid profiles; problems go to
