@@ -423,7 +423,7 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
     let mut out = String::new();
     writeln!(
         out,
-        "{:<w$} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7}",
+        "{:<w$} {:>7} {:>9} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7} {:>9}",
         "queue",
         "waiting",
         "longest",
@@ -433,12 +433,18 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
         "aband.%",
         "SL%",
         "ASA s",
-        "AHT s"
+        "AHT s",
+        "CSAT (n)"
     )?;
     for s in &all {
+        let csat = if s.csat_ratings > 0 {
+            format!("{:.1} ({})", s.csat, s.csat_ratings)
+        } else {
+            "-".to_string()
+        };
         writeln!(
             out,
-            "{:<w$} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1}",
+            "{:<w$} {:>7} {:>9.0} {:>7} {:>8} {:>9} {:>8.1} {:>6.1} {:>7.1} {:>7.1} {:>9}",
             s.queue,
             s.waiting,
             s.longest_wait_ms as f64 / 1000.0,
@@ -448,7 +454,8 @@ pub async fn queues(cfg: &Settings, hours: u32, json: bool) -> anyhow::Result<St
             s.abandon_rate,
             s.service_level,
             s.asa_ms / 1000.0,
-            s.aht_ms / 1000.0
+            s.aht_ms / 1000.0,
+            csat
         )?;
     }
     let intents = |list: &[crate::store::IntentCount]| {

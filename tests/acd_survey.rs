@@ -78,6 +78,16 @@ fn the_caller_rates_the_call_after_the_agent_hangs_up() {
     assert_eq!(r["agent"], "1003", "{r:#}");
     assert_eq!(r["hangup_by"], "agent", "the agent ended the talk: {r:#}");
     assert_eq!(sw.agent_state("1003"), "wrap_up", "wrap-up goes on");
+    // The queue's figures average the ratings.
+    let out = sw.command(&["queues", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let q = all.iter().find(|q| q["queue"] == "t_sv").unwrap();
+    assert_eq!(
+        (q["csat"].as_f64(), q["csat_ratings"].as_i64()),
+        (Some(4.0), Some(1)),
+        "{q:#}"
+    );
 }
 
 #[test]

@@ -29,6 +29,10 @@ pub struct QueueStats {
     pub asa_ms: f64,
     /// Average handle time (talk, hold included, plus wrap-up), ms.
     pub aht_ms: f64,
+    /// Post-call survey: the callers' average rating (1 to 5) of the
+    /// answered calls that got one, and how many did (0: no average).
+    pub csat: f64,
+    pub csat_ratings: i64,
     /// The commonest intents of the callers waiting now (at most 3, the
     /// most frequent first).
     pub top_intents: Vec<IntentCount>,
@@ -191,6 +195,16 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         let (offered, answered, abandoned, in_time, asa, aht) = row;
+        // One rating per call, though a transferred call has two stays.
+        let (csat, csat_ratings): (Option<f64>, i64) = sqlx::query_as(
+            "SELECT AVG(c.csat), COUNT(c.csat) FROM calls c
+             WHERE c.call_id IN (SELECT call_id FROM queue_calls
+                                 WHERE queue = ? AND joined_at >= ? AND outcome = 'answered')",
+        )
+        .bind(queue)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
         let pct = |n: i64, d: i64| {
             if d > 0 {
                 100.0 * n as f64 / d as f64
@@ -209,6 +223,8 @@ impl Store {
             service_level: pct(in_time, answered + abandoned),
             asa_ms: asa.unwrap_or(0.0),
             aht_ms: aht.unwrap_or(0.0),
+            csat: csat.unwrap_or(0.0),
+            csat_ratings,
             top_intents: self.top_intents(queue, None).await?,
             top_intents_period: self.top_intents(queue, Some(since)).await?,
         })
