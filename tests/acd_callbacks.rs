@@ -141,6 +141,14 @@ fn wait_invites(uas: &SippServer, n: usize, limit: Duration) -> Vec<String> {
     }
 }
 
+/// The caller presses 1 (the callback key) and is thanked and hung up on
+/// within `limit`.
+fn ask_for_callback(c: &RawCaller, limit: Duration) {
+    let (mut seq, ts) = (1u16, 8_000u32);
+    c.send_digit(1, &mut seq, ts);
+    assert!(c.await_bye(limit), "the switch hangs up after the goodbye");
+}
+
 /// The INVITEs a SIPp UAS received.
 fn invites(uas: &SippServer) -> Vec<String> {
     received_messages(&uas.messages())
@@ -159,21 +167,13 @@ fn a_waiting_caller_who_presses_1_keeps_their_place_and_is_called_back() {
     // The agent is busy: A (a demo customer) waits first, then B.
     let mut busy = call(&sw, "411");
     assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
-    let mut a = RawCaller::new(sw.carrier_addr(), "411");
-    a.from = "+15550101".into();
-    let (status, ok) = a.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
+    let a = call_from(&sw, "411", Some("+15550101"));
     std::thread::sleep(Duration::from_millis(500));
     let mut b = call(&sw, "411");
     std::thread::sleep(Duration::from_millis(500));
 
     // A presses 1: thanked, hung up on, a request at A's place.
-    let (mut seq, ts) = (1u16, 8_000u32);
-    a.send_digit(1, &mut seq, ts);
-    assert!(
-        a.await_bye(Duration::from_secs(20)),
-        "the switch hangs up after the goodbye"
-    );
+    ask_for_callback(&a, Duration::from_secs(20));
     let all = callbacks(&sw);
     assert_eq!(all.len(), 1, "{all:#?}");
     let id = all[0]["id"].as_i64().unwrap();
@@ -265,14 +265,9 @@ fn a_night_request_waits_for_opening_hours_and_fails_after_its_attempts() {
     let sw = switch(Some(customer.port));
     let agent = ready_phone(&sw, "1003", "uas_echo.xml");
 
-    let mut night = RawCaller::new(sw.carrier_addr(), "412");
-    night.from = "+15550177".into();
-    let (status, ok) = night.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
+    let night = call_from(&sw, "412", Some("+15550177"));
     std::thread::sleep(Duration::from_millis(1500));
-    let (mut seq, ts) = (1u16, 8_000u32);
-    night.send_digit(1, &mut seq, ts);
-    assert!(night.await_bye(Duration::from_secs(10)));
+    ask_for_callback(&night, Duration::from_secs(10));
     let all = callbacks(&sw);
     assert_eq!(all.len(), 1, "{all:#?}");
     let id = all[0]["id"].as_i64().unwrap();
@@ -328,14 +323,9 @@ fn a_switch_killed_while_a_request_waits_calls_back_after_the_restart() {
     let _agent = ready_phone(&sw, "1003", "uas_echo.xml");
     let _busy = call(&sw, "411");
     assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
-    let mut a = RawCaller::new(sw.carrier_addr(), "411");
-    a.from = "+15550188".into();
-    let (status, ok) = a.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
+    let a = call_from(&sw, "411", Some("+15550188"));
     std::thread::sleep(Duration::from_millis(500));
-    let (mut seq, ts) = (1u16, 8_000u32);
-    a.send_digit(1, &mut seq, ts);
-    assert!(a.await_bye(Duration::from_secs(20)));
+    ask_for_callback(&a, Duration::from_secs(20));
     let id = callbacks(&sw)[0]["id"].as_i64().unwrap();
 
     sw.kill();
@@ -355,14 +345,9 @@ fn a_trunk_that_cannot_call_out_rings_no_agent() {
     let agent = ready_phone(&sw, "1003", "uas_echo.xml");
     let mut busy = call(&sw, "411");
     assert!(sw.wait_agent_state("1003", "on_call", Duration::from_secs(10)));
-    let mut a = RawCaller::new(sw.carrier_addr(), "411");
-    a.from = "+15550199".into();
-    let (status, ok) = a.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
+    let a = call_from(&sw, "411", Some("+15550199"));
     std::thread::sleep(Duration::from_millis(500));
-    let (mut seq, ts) = (1u16, 8_000u32);
-    a.send_digit(1, &mut seq, ts);
-    assert!(a.await_bye(Duration::from_secs(20)));
+    ask_for_callback(&a, Duration::from_secs(20));
     let id = callbacks(&sw)[0]["id"].as_i64().unwrap();
     let waiting = wait_callback_where(&sw, id, Duration::from_secs(10), |c| {
         c["outcome"] == "trunk `carrier` has no [outbound] proxy"

@@ -176,10 +176,8 @@ fn callers_reach_agents_by_skill_vips_first_and_wrap_up_holds_the_agent() {
     // 1003 is busy: a standard complaint waits, then a VIP one.
     let mut b = call(&sw, "402");
     std::thread::sleep(Duration::from_secs(1));
-    let mut v = RawCaller::new(sw.carrier_addr(), "403");
-    v.from = "+15550101".into(); // a VIP of the demo customers
-    let (status, ok) = v.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
+    // A VIP of the demo customers.
+    let mut v = call_from(&sw, "403", Some("+15550101"));
     std::thread::sleep(Duration::from_millis(500));
 
     assert_eq!(a.bye(), 200);

@@ -60,11 +60,7 @@ fn switch() -> Switch {
 
 /// A VIP caller of 431, answered.
 fn vip_call(sw: &Switch) -> RawCaller {
-    let mut c = RawCaller::new(sw.carrier_addr(), "431");
-    c.from = "+15550101".into();
-    let (status, ok) = c.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
-    c
+    call_from(sw, "431", Some("+15550101"))
 }
 
 #[test]
@@ -164,9 +160,7 @@ fn an_agent_transfers_to_a_colleague_and_an_unknown_target_is_refused() {
         &["-key", "refer_to", "nobody"],
     );
     log_in(&sw, "1004");
-    let mut c = RawCaller::new(sw.carrier_addr(), "431");
-    let (status, ok) = c.invite("0 101", None);
-    assert_eq!(status, 200, "{ok}");
+    let mut c = call(&sw, "431");
     assert!(sw.wait_agent_state("1004", "on_call", Duration::from_secs(15)));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(sw.agent_state("1004"), "on_call", "still talking");

@@ -29,7 +29,16 @@ pub fn ready_phone(sw: &Switch, ext: &str, scenario_file: &str) -> SippServer {
 /// A caller on the carrier trunk to `number` (PCMU and telephone-event),
 /// answered.
 pub fn call(sw: &Switch, number: &str) -> RawCaller {
+    call_from(sw, number, None)
+}
+
+/// [`call`] from the caller's number `from` (the default one when `None`),
+/// e.g. a demo customer's.
+pub fn call_from(sw: &Switch, number: &str, from: Option<&str>) -> RawCaller {
     let mut c = RawCaller::new(sw.carrier_addr(), number);
+    if let Some(from) = from {
+        c.from = from.to_string();
+    }
     let (status, ok) = c.invite("0 101", None);
     assert_eq!(status, 200, "{ok}");
     c
