@@ -451,8 +451,13 @@ impl Call {
             (Some(zh), true) => (zh.clone(), "cmn"),
             _ => (m.en.clone(), "en"),
         };
-        self.journal_event(CallEventKind::Queue, &format!("message {n}"))
-            .await;
+        self.announce(&format!("message {n}"), text, voice).await;
+    }
+
+    /// Journals `what` and speaks `text` to the waiting caller instead of
+    /// the music, which resumes after it.
+    async fn announce(&mut self, what: &str, text: String, voice: &str) {
+        self.journal_event(CallEventKind::Queue, what).await;
         let say = [PromptItem::Say {
             text,
             voice: voice.into(),
@@ -503,19 +508,8 @@ impl Call {
                 format!(" To be called back and keep your place in line, press {key}.")
             });
         }
-        self.journal_event(
-            CallEventKind::Queue,
-            &format!("position {position}, expected wait {} s", wait.as_secs()),
-        )
-        .await;
-        let say = [PromptItem::Say {
-            text,
-            voice: voice.into(),
-        }];
-        let id = self.play_flow_prompts(&say, false).await;
-        if let Some(w) = self.queue.as_mut() {
-            w.announcing = id;
-        }
+        let what = format!("position {position}, expected wait {} s", wait.as_secs());
+        self.announce(&what, text, voice).await;
     }
 
     /// Whether the caller's language (as the flow knows it) is Chinese.
