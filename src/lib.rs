@@ -15,6 +15,7 @@ pub mod crm;
 pub mod flow;
 pub mod logging;
 pub mod media;
+pub mod qa;
 pub mod registrar;
 pub mod server;
 pub mod sip;
