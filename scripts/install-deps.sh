@@ -32,6 +32,11 @@ done
 build=(
     "pkg-config:cmd=pkg-config"
     "libopus-dev:pkg=libopus-dev"
+    # QA's embedded speech recognizer: PocketSphinx linked through our FFI,
+    # with the US English model it loads at run time.
+    "libpocketsphinx-dev:pkg=libpocketsphinx-dev"
+    "libsphinxbase-dev:pkg=libsphinxbase-dev"
+    "pocketsphinx-en-us:pkg=pocketsphinx-en-us"
 )
 if [[ "$mode" == demo ]]; then
     # The demo's "first call" uses SIPp as the carrier and baresip as the
@@ -55,6 +60,9 @@ else
         "espeak-ng:cmd=espeak-ng"
         # benches/ivr_load.sh captures the switch's prompts on lo with it.
         "tcpdump:cmd=tcpdump"
+        # QA tests speak agents' and callers' phrases with flite voices
+        # (PocketSphinx does not recognise espeak-ng speech).
+        "flite:cmd=flite"
     )
 fi
 

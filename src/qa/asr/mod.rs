@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod sphinx;
+mod sphinx_ffi;
 
 use serde::{Deserialize, Serialize};
 
