@@ -10,6 +10,7 @@ mod calls;
 mod cdr_writer;
 mod customers;
 pub mod pii;
+mod qa;
 mod queue_calls;
 mod recordings;
 mod registrations;
@@ -35,6 +36,7 @@ pub use calls::{
 pub use cdr_writer::CdrWriter;
 pub use customers::Customer;
 pub use pii::PiiKey;
+pub use qa::{QaCallContext, QaJob, QaJobState, QaResultRow};
 pub use queue_calls::{IntentCount, QueueStats};
 pub use recordings::{RecordingRow, RecordingState};
 pub use registrations::{Binding, BindingOp};
