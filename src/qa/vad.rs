@@ -5,13 +5,19 @@
 //!
 //! 1. the channel is cut into frames of [`VadConfig::frame`] (10 ms) and the
 //!    mean power of each frame is measured, relative to full scale;
-//! 2. the noise floor under each frame is the lowest power (averaged over
-//!    three frames) within [`VadConfig::floor_window`] centred on it, the
-//!    "minimum statistics" of speech enhancement: it follows line noise and
-//!    comfort noise as they come and go, and speech, which always pauses
-//!    for breath, does not lift it. Frames that are mostly exact zeros (the
-//!    recorder's padding where a leg had no audio) take no part: they
-//!    would pull the floor down to nothing and make any noise look loud;
+//! 2. the noise floor under each frame comes from "minimum statistics": the
+//!    lowest power (averaged over three frames) in the
+//!    [`VadConfig::floor_window`] seconds before the frame, and the lowest
+//!    in as many seconds after it. Speech pauses for breath, so neither
+//!    minimum is lifted by it; taking the higher of the two makes the floor
+//!    follow line noise and comfort noise the moment their level steps up
+//!    or down, instead of a window later. Near either end of the channel,
+//!    where one side's window is cut short, that side counts only once it
+//!    spans a quarter of the window (before, it may hold nothing but the
+//!    first or last words). Frames that are mostly exact
+//!    zeros (the recorder's padding where a leg had no audio) take no part:
+//!    they would pull the floor down to nothing and make any noise look
+//!    loud;
 //! 3. a frame is speech when its power is [`VadConfig::margin_db`] above
 //!    that floor and above the absolute [`VadConfig::min_level_db`]; the
 //!    floor is never taken above [`VadConfig::max_floor_db`], since a long
@@ -43,7 +49,7 @@ pub struct VadConfig {
     pub min_level_db: f64,
     /// The highest noise floor believed, in dBFS.
     pub max_floor_db: f64,
-    /// Width in seconds of the window the noise floor is looked for in.
+    /// How far (seconds) before and after a frame its noise floor is looked for.
     pub floor_window: f64,
     /// Pauses shorter than this (seconds) do not end a span.
     pub hangover: f64,
@@ -58,7 +64,7 @@ impl Default for VadConfig {
             margin_db: 10.0,
             min_level_db: -55.0,
             max_floor_db: -35.0,
-            floor_window: 8.0,
+            floor_window: 4.0,
             hangover: 0.3,
             min_speech: 0.1,
         }
@@ -78,7 +84,7 @@ pub fn detect_samples(samples: &[i16], rate: u32, config: &VadConfig) -> Vec<Spa
     }
     let frame_len = frame_len(rate, config.frame);
     let frames = measure_frames(samples, frame_len);
-    let floor = noise_floor(&frames, floor_half_window(config, rate, frame_len));
+    let floor = noise_floor(&frames, floor_window_frames(config, rate, frame_len));
     let speech = classify(&frames, &floor, config);
     let seconds = |sample: usize| sample as f64 / f64::from(rate);
     let spans = speech_runs(&speech)
@@ -98,9 +104,9 @@ fn frame_len(rate: u32, frame: f64) -> usize {
 }
 
 /// Frames on each side of a frame that its noise floor is looked for in.
-fn floor_half_window(config: &VadConfig, rate: u32, frame_len: usize) -> usize {
+fn floor_window_frames(config: &VadConfig, rate: u32, frame_len: usize) -> usize {
     let frame_seconds = frame_len as f64 / f64::from(rate);
-    (config.floor_window / 2.0 / frame_seconds).round() as usize
+    (config.floor_window / frame_seconds).round() as usize
 }
 
 /// One frame's measure.
@@ -131,32 +137,72 @@ fn measure_frames(samples: &[i16], frame_len: usize) -> Vec<Frame> {
         .collect()
 }
 
-/// The noise floor under each frame (power), `None` where the window holds
-/// nothing but padding.
-fn noise_floor(frames: &[Frame], half_window: usize) -> Vec<Option<f64>> {
+/// The noise floor under each frame (power), `None` where both windows
+/// hold nothing but padding.
+fn noise_floor(frames: &[Frame], window: usize) -> Vec<Option<f64>> {
     let smoothed = smooth_unpadded(frames);
-    let mut floor = Vec::with_capacity(frames.len());
-    // Candidates for the window's minimum: increasing power, increasing index.
+    let before = window_minimum(&smoothed, window, 0);
+    let after = window_minimum(&smoothed, 0, window);
+    let last = frames.len().saturating_sub(1);
+    // A side's window, cut short by an end of the channel, still counts
+    // from this many frames on.
+    let trusted = window / 4;
+    before
+        .into_iter()
+        .zip(after)
+        .enumerate()
+        .map(|(index, (before, after))| {
+            let before_counts = index >= trusted;
+            let after_counts = index.saturating_add(trusted) <= last;
+            match (before_counts, after_counts) {
+                (true, true) => higher(before, after),
+                (true, false) => before.or(after),
+                (false, true) => after.or(before),
+                (false, false) => lower(before, after),
+            }
+        })
+        .collect()
+}
+
+fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => a.or(b),
+    }
+}
+
+fn lower(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => a.or(b),
+    }
+}
+
+/// For each index, the minimum of the values from `back` before it to
+/// `ahead` after it (`None` values skipped; `None` if there are no others).
+fn window_minimum(values: &[Option<f64>], back: usize, ahead: usize) -> Vec<Option<f64>> {
+    let mut minimum = Vec::with_capacity(values.len());
+    // Candidates for the window's minimum: increasing value, increasing index.
     let mut candidates: VecDeque<(usize, f64)> = VecDeque::new();
     let mut next = 0;
-    for index in 0..frames.len() {
-        let right = index.saturating_add(half_window).min(frames.len() - 1);
+    for index in 0..values.len() {
+        let right = index.saturating_add(ahead).min(values.len() - 1);
         while next <= right {
-            if let Some(power) = smoothed[next] {
-                while candidates.back().is_some_and(|&(_, p)| p >= power) {
+            if let Some(value) = values[next] {
+                while candidates.back().is_some_and(|&(_, v)| v >= value) {
                     candidates.pop_back();
                 }
-                candidates.push_back((next, power));
+                candidates.push_back((next, value));
             }
             next += 1;
         }
-        let left = index.saturating_sub(half_window);
+        let left = index.saturating_sub(back);
         while candidates.front().is_some_and(|&(i, _)| i < left) {
             candidates.pop_front();
         }
-        floor.push(candidates.front().map(|&(_, power)| power));
+        minimum.push(candidates.front().map(|&(_, value)| value));
     }
-    floor
+    minimum
 }
 
 /// Each unpadded frame's power averaged with its unpadded neighbours, so one
@@ -331,6 +377,25 @@ mod tests {
     }
 
     #[test]
+    fn noise_stepping_up_or_down_is_not_speech() {
+        let quiet = tone_over_noise(RATE, 6.0, (9.0, 9.0), -30.0, Some(-62.0));
+        let loud = tone_over_noise(RATE, 6.0, (9.0, 9.0), -30.0, Some(-42.0));
+        let up: Vec<i16> = quiet.iter().chain(&loud).copied().collect();
+        let down: Vec<i16> = loud.iter().chain(&quiet).copied().collect();
+        assert_eq!(detect_samples(&up, RATE, &VadConfig::default()), vec![]);
+        assert_eq!(detect_samples(&down, RATE, &VadConfig::default()), vec![]);
+    }
+
+    #[test]
+    fn speech_from_the_first_sample_is_found() {
+        let samples = tone_over_noise(RATE, 10.0, (0.0, 0.9), -30.0, Some(-50.0));
+        let spans = detect_samples(&samples, RATE, &VadConfig::default());
+        assert_eq!(spans.len(), 1, "{spans:?}");
+        assert_near(spans[0].start, 0.0);
+        assert_near(spans[0].end, 0.9);
+    }
+
+    #[test]
     fn quiet_speech_on_a_clean_line_needs_the_absolute_level() {
         let samples = tone_over_noise(RATE, 3.0, (1.0, 2.0), -62.0, Some(-80.0));
         assert!(detect_samples(&samples, RATE, &VadConfig::default()).is_empty());
@@ -389,15 +454,16 @@ mod tests {
             frame(7.0),
         ];
         let floor = noise_floor(&frames, 1);
-        // Smoothed: 4, 3, 3, 2.5, -, 7.
+        // Smoothed: 4, 3, 3, 2.5, -, 7; each frame takes the higher of
+        // the minimum before it and the minimum after it.
         assert_eq!(
             floor,
             vec![
+                Some(4.0),
                 Some(3.0),
                 Some(3.0),
                 Some(2.5),
-                Some(2.5),
-                Some(2.5),
+                Some(7.0),
                 Some(7.0)
             ]
         );
