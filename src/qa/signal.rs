@@ -79,7 +79,8 @@ pub fn analyze(caller: &[Span], agent: &[Span], duration: f64, hold: &[Span]) ->
     let caller_talk = total(&caller);
     let agent_talk = total(&agent);
     let overlaps = overtalk(&caller, &agent);
-    let overtalk_total: f64 = overlaps.iter().map(|o| o.span.len()).sum();
+    let overtalk_spans: Vec<Span> = overlaps.iter().map(|o| o.span).collect();
+    let overtalk_total = total(&overtalk_spans);
     let silences = complement(&union(&caller, &agent), duration);
     let non_talk = total(&silences);
 
@@ -95,7 +96,7 @@ pub fn analyze(caller: &[Span], agent: &[Span], duration: f64, hold: &[Span]) ->
         non_talk,
         longest_silence: longest(&subtract(&silences, &hold)),
         hold: total(&hold),
-        overtalk_spans: overlaps.iter().map(|o| o.span).collect(),
+        overtalk_spans,
         caller_speech: caller,
         agent_speech: agent,
     }
@@ -139,8 +140,9 @@ fn normalize(spans: &[Span], duration: f64) -> Vec<Span> {
     merged
 }
 
+/// Summed length (`Iterator::sum` of no floats would give -0.0).
 fn total(spans: &[Span]) -> f64 {
-    spans.iter().map(Span::len).sum()
+    spans.iter().fold(0.0, |sum, span| sum + span.len())
 }
 
 /// Both sides speaking at once, and who started it.
