@@ -199,6 +199,19 @@ fn main() -> ExitCode {
                         cc.skills.join(", ")
                     );
                 }
+                if let Some(rules) = &c.qa_rules {
+                    println!(
+                        "QA rules OK: {} item(s) in {} categories: {}",
+                        rules.items().count(),
+                        rules.categories.len(),
+                        rules
+                            .categories
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
                 ExitCode::SUCCESS
             }
             None => ExitCode::FAILURE,

@@ -102,6 +102,12 @@ fn the_repository_root_is_a_valid_configuration() {
         ),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(
+            "QA rules OK: 10 item(s) in 4 categories: attitude, process, resolution, signal"
+        ),
+        "{stdout}"
+    );
 }
 
 const BAD_AGENTS: &str = "kind = \"internal\"\n\
@@ -674,6 +680,79 @@ fn contact_center_mistakes_are_located() {
         format!(
             "contact-center/agents.toml:{}: agent[3].skills.complaints: 11 is out of range; valid: 1 to 10",
             line_with(&text, "complaints = 11")
+        ),
+    ];
+    for e in &expect {
+        assert!(err.lines().any(|l| l == e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), expect.len(), "{err}");
+}
+
+/// The demo configuration with the demo `qa/rules.toml` edited by `edit`.
+fn config_with_qa_rules(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, String) {
+    let (dir, _) = config_with_demo_flow(|t| t.to_string());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = edit(&fs::read_to_string(root.join("qa/rules.toml")).unwrap());
+    fs::create_dir_all(dir.path().join("qa")).unwrap();
+    fs::write(dir.path().join("qa/rules.toml"), &text).unwrap();
+    (dir, text)
+}
+
+#[test]
+fn qa_rules_are_optional_and_their_mistakes_located() {
+    // Without qa/rules.toml: no QA rules, and nothing to report.
+    let (dir, _) = config_with_demo_flow(|t| t.to_string());
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("QA rules"));
+
+    let (dir, text) = config_with_qa_rules(|t| {
+        t.replace("threshold = 0.8", "threshold = 1.2")
+            .replace(
+                "kind = \"banned\"\ndescription = \"The agent never",
+                "kind = \"forbidden\"\ndescription = \"The agent never",
+            )
+            .replace("id = \"closing\"", "id = \"greeting\"")
+            .replace("max_percent = 15", "max_percent = 15\nmax_seconds = 3")
+            .replace("weight = 25", "weight = 0")
+            .replace("[\"allergy\", \"allergic\"]", "[\"allergy\", \"\"]")
+    });
+    let err = check_errors(&dir);
+    let expect = [
+        format!(
+            "qa/rules.toml:{}: matching.threshold: 1.2 is out of range; valid: more than 0 up to 1",
+            line_with(&text, "threshold = 1.2")
+        ),
+        format!(
+            "qa/rules.toml:{}: category[0].item[1].kind: `forbidden` is not a kind; valid: banned, required, resolution, silence, overtalk, hold",
+            line_with(&text, "forbidden")
+        ),
+        format!(
+            "qa/rules.toml:{}: category[1].item[1].when_caller_says[1]: empty phrase; write the words to listen for",
+            line_with(&text, "when_caller_says = [")
+        ),
+        format!(
+            "qa/rules.toml:{}: category[1].item[2].id: item `greeting` is already defined on line {}; ids are unique",
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains("id = \"greeting\""))
+                .nth(1)
+                .unwrap()
+                .0
+                + 1,
+            line_with(&text, "id = \"greeting\"")
+        ),
+        format!(
+            "qa/rules.toml:{}: category[2].weight: 0 is out of range; valid: more than 0",
+            line_with(&text, "weight = 0")
+        ),
+        format!(
+            "qa/rules.toml:{}: category[3].item[1].max_seconds: `max_seconds` is not a field of `overtalk` items; theirs: max_percent",
+            line_with(&text, "max_seconds = 3")
         ),
     ];
     for e in &expect {

@@ -1,5 +1,5 @@
 //! Configuration: reads a configuration folder (`switchboard.toml`,
-//! `sip-profiles/*.toml`, `ivr-flows/`), checks everything before anything
+//! `sip-profiles/*.toml`, `ivr-flows/`, `contact-center/`, `qa/`), checks everything before anything
 //! is used, and reports each problem with file, line and field.
 
 mod listen;
@@ -35,6 +35,8 @@ pub struct Config {
     pub flows: Arc<Flows>,
     /// Agents and queues (`contact-center/`).
     pub contact_center: crate::acd::config::ContactCenter,
+    /// The QA rules (`qa/rules.toml`); `None` when there is no such file.
+    pub qa_rules: Option<crate::qa::rules::Rules>,
 }
 
 impl Config {
@@ -117,6 +119,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
         check_transfers(&profiles, &f.current(), &mut problems);
         check_queues(&contact_center, &f.current(), &mut problems);
     }
+    let qa_rules = crate::qa::rules::load(dir, &mut problems);
 
     match (switch, flows) {
         (Some(switch), Some(flows)) if problems.is_empty() => Ok(Config {
@@ -125,6 +128,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigProblem>> {
             profiles,
             flows: Arc::new(flows),
             contact_center,
+            qa_rules,
         }),
         _ => Err(problems),
     }
@@ -498,6 +502,8 @@ mod tests {
         assert_eq!(trunk.numbers["9197"], Application::RecordPlayback);
         let demo = cfg.flows.get("demo").expect("the demo flow is loaded");
         assert_eq!(demo.calendar.as_deref(), Some("always-open"));
+        // The demo QA rules (qa/rules.toml).
+        assert!(cfg.qa_rules.as_ref().is_some_and(|r| !r.is_empty()));
     }
 
     #[test]

@@ -1,1 +1,59 @@
-//! (being written)
+//! The QA rules file, `qa/rules.toml` in the configuration folder: what a
+//! call is checked for after it ends, grouped in weighted categories.
+//!
+//! - [`raw`]: the file as written (serde shapes with spans);
+//! - [`load`]: checking it into the model, every problem located;
+//! - [`model`]: the rules the scorer uses.
+//!
+//! The file is optional: without it no QA rules apply. A file that is
+//! present is checked by `switchboard check` like every other one.
+
+mod load;
+pub mod model;
+mod raw;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{ConfigProblem, ProblemSink};
+
+pub use model::{Category, Check, Condition, DEFAULT_THRESHOLD, Item, Kind, Rules, Window};
+
+/// Where the rules file is, relative to the configuration folder.
+pub const RULES_FILE: &str = "qa/rules.toml";
+
+/// Reads and checks `dir/qa/rules.toml`: `None` when there is no such
+/// file (no QA rules) or it has problems, which go to `problems`.
+pub fn load(dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option<Rules> {
+    let path = dir.join(RULES_FILE);
+    let shown = PathBuf::from(RULES_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&shown, &text)
+            .map_err(|mut p| problems.append(&mut p))
+            .ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            problems.push(ConfigProblem {
+                file: shown,
+                line: 0,
+                field: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            });
+            None
+        }
+    }
+}
+
+/// Checks rules written as in `qa/rules.toml` (shown as `shown` in
+/// problems).
+pub fn parse(shown: &Path, text: &str) -> Result<Rules, Vec<ConfigProblem>> {
+    let mut sink = ProblemSink::new(shown, text);
+    let rules = load::check(text, &mut sink);
+    if sink.problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(sink.problems)
+    }
+}
+
+#[cfg(test)]
+mod tests;
