@@ -109,6 +109,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Quality assurance: `qa run CALL-ID|WAV`, `qa jobs`, `qa worker`.
+    Qa {
+        #[command(subcommand)]
+        action: QaAction,
+    },
     /// Show the latest call detail records: legs and their quality,
     /// recordings, digits, hold and media timeouts.
     Calls {
@@ -135,6 +140,50 @@ enum AgentsAction {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum QaAction {
+    /// Check a call's recordings (by SIP Call-ID) or a WAV file (stereo:
+    /// caller left, agent right; mono: the agent alone) against
+    /// qa/rules.toml and print the score with the words heard as evidence.
+    Run {
+        /// A call's Call-ID or a WAV file.
+        target: String,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// `text` (default) or `json` (one object per recording).
+        #[arg(long, value_enum, default_value_t = QaFormat::Text)]
+        format: QaFormat,
+    },
+    /// Show the QA job queue, newest first: state, attempts, last failure.
+    Jobs {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// Only jobs in this state: pending, running, done or failed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run QA workers in this process until SIGINT/SIGTERM (for a switch
+    /// with `[qa] workers = 0`, or to add capacity).
+    Worker {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// Worker threads (default: `[qa] workers`, at least 1).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum QaFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -279,6 +328,52 @@ fn main() -> ExitCode {
         } => admin_command(&config, config::load_settings, move |cfg| {
             Box::pin(switchboard::admin::calls(&cfg.switch, limit, json))
         }),
+        Command::Qa {
+            action:
+                QaAction::Run {
+                    target,
+                    config,
+                    format,
+                },
+        } => admin_command(&config, config::load, move |cfg| {
+            Box::pin(async move {
+                switchboard::qa::cli::run(cfg, &target, format == QaFormat::Json).await
+            })
+        }),
+        Command::Qa {
+            action:
+                QaAction::Jobs {
+                    config,
+                    state,
+                    limit,
+                    json,
+                },
+        } => admin_command(&config, config::load, move |cfg| {
+            Box::pin(
+                async move { switchboard::qa::cli::jobs(cfg, state.as_deref(), limit, json).await },
+            )
+        }),
+        Command::Qa {
+            action: QaAction::Worker { config, workers },
+        } => {
+            let Ok(cfg) = load_or_report(&config) else {
+                return ExitCode::FAILURE;
+            };
+            switchboard::logging::init(cfg.switch.log.format, &cfg.switch.log.level);
+            let Some(runtime) = build_runtime(tokio::runtime::Builder::new_multi_thread()) else {
+                return ExitCode::FAILURE;
+            };
+            match runtime.block_on(switchboard::qa::cli::worker(&cfg, workers)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve { config, log_format } => {
             let cfg = match load_or_report(&config) {
                 Ok(c) => c,

@@ -5,6 +5,7 @@
 mod listen;
 mod problem;
 mod profile;
+mod qa_settings;
 mod switch_file;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ pub use profile::{
     QualifySettings, RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser,
     TrunkSettings, UriTarget, uri_target,
 };
+pub use qa_settings::{QaSettings, RecognizerSettings};
 pub use switch_file::{LogFormat, LogSettings, MediaSettings, SwitchSettings};
 
 /// A whole, valid configuration.

@@ -24,6 +24,8 @@ pub struct SwitchSettings {
     /// The key that seals personal data at rest (unless
     /// `SWITCHBOARD_PII_KEY` is set); never inside the database.
     pub pii_key_file: PathBuf,
+    /// How recordings are checked after the call (`[qa]`).
+    pub qa: super::qa_settings::QaSettings,
 }
 
 /// Where anchored media lives: the address RTP sockets bind to and are
@@ -83,6 +85,8 @@ struct SwitchFile {
     session_timer: SessionTimerFile,
     #[serde(default)]
     privacy: PrivacyFile,
+    #[serde(default)]
+    qa: super::qa_settings::QaFile,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +303,7 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
         );
         return None;
     }
+    let qa = super::qa_settings::parse_qa(file.qa, dir, sink)?;
     Some(SwitchSettings {
         database: dir.join(&file.database.path),
         recordings: dir.join(&file.recordings.path),
@@ -316,6 +321,7 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
             min_se: st.min_se_seconds,
         },
         pii_key_file: dir.join(&file.privacy.key_file),
+        qa,
     })
 }
 

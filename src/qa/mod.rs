@@ -16,8 +16,10 @@
 
 pub mod asr;
 pub mod audio;
+pub mod cli;
 pub mod jobs;
 pub mod matcher;
+pub mod pipeline;
 pub mod rules;
 pub mod score;
 pub mod signal;

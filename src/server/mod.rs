@@ -204,11 +204,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             None
         }
     };
+    let qa_pool = crate::qa::cli::start_workers(&cfg, &store, None).await;
     tracing::info!("switchboard ready");
 
     drop(persister);
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(pool) = qa_pool {
+        // Not waited for: a job in hand is put back at the next start.
+        pool.stop_flag()
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     // Stopping the core drops the registrars; the writer then flushes the
     // registrations still queued and ends.
     core_task.abort();
@@ -323,7 +329,7 @@ fn warn_demo_credentials(cfg: &Config) {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

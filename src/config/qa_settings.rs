@@ -1,0 +1,237 @@
+//! The `[qa]` table of `switchboard.toml`: how recordings are checked after
+//! the call (workers, recognizer, retries). The rules themselves are in
+//! `qa/rules.toml` (see `crate::qa::rules`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::problem::ProblemSink;
+
+/// Which speech recognizer QA uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecognizerSettings {
+    /// Embedded PocketSphinx.
+    Pocketsphinx {
+        model_dir: PathBuf,
+        threshold_per_phone: f64,
+    },
+    /// An OpenAI-compatible `/v1/audio/transcriptions` server.
+    Http {
+        url: String,
+        model: String,
+        /// The API key, read from the environment variable named in the
+        /// file (never written in the file itself).
+        api_key: Option<String>,
+        timeout: Duration,
+        retries: u32,
+        max_upload_bytes: u64,
+        language: Option<String>,
+    },
+}
+
+/// Validated `[qa]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QaSettings {
+    /// Worker threads in the switch (0: the switch does no QA itself).
+    pub workers: usize,
+    pub recognizer: RecognizerSettings,
+    /// Open transcription besides phrase spotting (wideband channels only
+    /// with PocketSphinx).
+    pub transcribe: bool,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+}
+
+impl Default for QaSettings {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            recognizer: RecognizerSettings::Pocketsphinx {
+                model_dir: PathBuf::from("/usr/share/pocketsphinx/model/en-us"),
+                threshold_per_phone: 2.0,
+            },
+            transcribe: true,
+            max_attempts: 5,
+            retry_base: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct QaFile {
+    workers: usize,
+    recognizer: String,
+    transcribe: bool,
+    max_attempts: u32,
+    retry_seconds: u64,
+    pocketsphinx: PocketsphinxFile,
+    http: HttpFile,
+}
+
+impl Default for QaFile {
+    fn default() -> Self {
+        let d = QaSettings::default();
+        Self {
+            workers: d.workers,
+            recognizer: "pocketsphinx".into(),
+            transcribe: d.transcribe,
+            max_attempts: d.max_attempts,
+            retry_seconds: d.retry_base.as_secs(),
+            pocketsphinx: PocketsphinxFile::default(),
+            http: HttpFile::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct PocketsphinxFile {
+    model: String,
+    threshold_per_phone: f64,
+}
+
+impl Default for PocketsphinxFile {
+    fn default() -> Self {
+        Self {
+            model: "/usr/share/pocketsphinx/model/en-us".into(),
+            threshold_per_phone: 2.0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct HttpFile {
+    url: String,
+    model: String,
+    api_key_env: String,
+    timeout_seconds: u64,
+    retries: u32,
+    max_upload_mb: u64,
+    language: String,
+}
+
+impl Default for HttpFile {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            model: "whisper-1".into(),
+            api_key_env: String::new(),
+            timeout_seconds: 120,
+            retries: 2,
+            max_upload_mb: 25,
+            language: String::new(),
+        }
+    }
+}
+
+/// Checks the `[qa]` table; model paths resolve against `dir`.
+pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> Option<QaSettings> {
+    if file.workers > 16 {
+        sink.push(
+            sink.line_of_key("workers"),
+            "qa.workers",
+            format!(
+                "{} workers; give 0 (no QA in the switch) to 16",
+                file.workers
+            ),
+        );
+        return None;
+    }
+    if file.max_attempts == 0 || file.retry_seconds == 0 {
+        sink.push(
+            sink.line_of_key(if file.max_attempts == 0 {
+                "max_attempts"
+            } else {
+                "retry_seconds"
+            }),
+            if file.max_attempts == 0 {
+                "qa.max_attempts"
+            } else {
+                "qa.retry_seconds"
+            },
+            "must be at least 1".into(),
+        );
+        return None;
+    }
+    let recognizer = match file.recognizer.as_str() {
+        "pocketsphinx" => {
+            let p = file.pocketsphinx;
+            if !(0.5..=10.0).contains(&p.threshold_per_phone) {
+                sink.push(
+                    sink.line_of_key("threshold_per_phone"),
+                    "qa.pocketsphinx.threshold_per_phone",
+                    format!(
+                        "{} is out of range; give 0.5 to 10 (default 2)",
+                        p.threshold_per_phone
+                    ),
+                );
+                return None;
+            }
+            RecognizerSettings::Pocketsphinx {
+                model_dir: dir.join(p.model),
+                threshold_per_phone: p.threshold_per_phone,
+            }
+        }
+        "http" => {
+            let h = file.http;
+            if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
+                sink.push(
+                    sink.line_of_key("url"),
+                    "qa.http.url",
+                    format!(
+                        "`{}` is not an http(s) URL; give the transcription server, e.g. \"http://127.0.0.1:8080\"",
+                        h.url
+                    ),
+                );
+                return None;
+            }
+            if h.timeout_seconds == 0 || h.max_upload_mb == 0 {
+                sink.push(
+                    sink.line_of_key(if h.timeout_seconds == 0 {
+                        "timeout_seconds"
+                    } else {
+                        "max_upload_mb"
+                    }),
+                    if h.timeout_seconds == 0 {
+                        "qa.http.timeout_seconds"
+                    } else {
+                        "qa.http.max_upload_mb"
+                    },
+                    "must be at least 1".into(),
+                );
+                return None;
+            }
+            let api_key = (!h.api_key_env.is_empty())
+                .then(|| std::env::var(&h.api_key_env).ok())
+                .flatten();
+            RecognizerSettings::Http {
+                url: h.url,
+                model: h.model,
+                api_key,
+                timeout: Duration::from_secs(h.timeout_seconds),
+                retries: h.retries,
+                max_upload_bytes: h.max_upload_mb.saturating_mul(1024 * 1024),
+                language: (!h.language.is_empty()).then_some(h.language),
+            }
+        }
+        other => {
+            sink.push(
+                sink.line_of_key("recognizer"),
+                "qa.recognizer",
+                format!("`{other}` is not a recognizer; valid: \"pocketsphinx\", \"http\""),
+            );
+            return None;
+        }
+    };
+    Some(QaSettings {
+        workers: file.workers,
+        recognizer,
+        transcribe: file.transcribe,
+        max_attempts: file.max_attempts,
+        retry_base: Duration::from_secs(file.retry_seconds),
+    })
+}

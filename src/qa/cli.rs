@@ -1,0 +1,226 @@
+//! The `switchboard qa ...` commands: check one call or WAV now (`run`),
+//! list the job queue (`jobs`), and run QA workers in a process of their
+//! own (`worker`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use super::jobs::{self, PoolSettings};
+use super::pipeline::{Pipeline, QaOutcome, holds_in_recording, recognizer};
+use super::rules::Rules;
+use super::score::{clock, render};
+use crate::config::{Config, QaSettings};
+use crate::store::{PiiKey, QaJobState, Store};
+
+fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
+    match &cfg.qa_rules {
+        Some(rules) => Ok(Arc::new(rules.clone())),
+        None => bail!(
+            "no QA rules: write {} in {} (see the demo's)",
+            super::rules::RULES_FILE,
+            cfg.dir.display()
+        ),
+    }
+}
+
+/// Starts the recognizer and the pipeline (on the blocking pool: loading a
+/// model takes a while, and the HTTP backend must not run on the runtime).
+async fn pipeline(cfg: &Config) -> anyhow::Result<Arc<Pipeline>> {
+    let rules = rules_of(cfg)?;
+    let settings = cfg.switch.qa.clone();
+    tokio::task::spawn_blocking(move || {
+        let recognizer = recognizer(&settings)?;
+        Ok::<_, anyhow::Error>(Arc::new(Pipeline::new(
+            rules,
+            recognizer,
+            settings.transcribe,
+        )))
+    })
+    .await?
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let key = PiiKey::load(&cfg.switch.pii_key_file, false)?;
+    Store::open(&cfg.switch.database, key).await
+}
+
+/// `switchboard qa run TARGET`: checks a WAV file (stereo: caller left,
+/// agent right; mono: the agent) or every recording of a call, and prints
+/// the result (one JSON object per recording with `json`).
+pub async fn run(cfg: &Config, target: &str, json: bool) -> anyhow::Result<String> {
+    let pipeline = pipeline(cfg).await?;
+    let mut checks = Vec::new();
+    if Path::new(target).is_file() {
+        checks.push((target.to_string(), Vec::new()));
+    } else {
+        let store = open_store(cfg).await?;
+        let recordings = store.recordings_for_call(target).await?;
+        if recordings.is_empty() {
+            bail!("`{target}` is neither a WAV file nor a call with recordings");
+        }
+        for r in recordings {
+            let holds = store
+                .qa_call_context(&r.path)
+                .await?
+                .map(|c| holds_in_recording(&c))
+                .unwrap_or_default();
+            checks.push((r.path, holds));
+        }
+    }
+    let mut out = String::new();
+    for (path, holds) in checks {
+        let p = pipeline.clone();
+        let file = path.clone();
+        let outcome = tokio::task::spawn_blocking(move || p.check_file(Path::new(&file), &holds))
+            .await?
+            .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+        if json {
+            let mut value = serde_json::to_value(&outcome)?;
+            value["recording"] = serde_json::Value::String(path);
+            writeln!(out, "{}", serde_json::to_string(&value)?)?;
+        } else {
+            out.push_str(&describe(&path, &outcome));
+        }
+    }
+    Ok(out)
+}
+
+fn describe(path: &str, o: &QaOutcome) -> String {
+    let s = &o.signals;
+    let mut out = format!(
+        "{path}: {:.1} s of audio checked in {:.1} s ({})\n",
+        o.audio_seconds, o.took_seconds, o.backend
+    );
+    let _ = writeln!(
+        out,
+        "talk: caller {:.1} s, agent {:.1} s (agent {:.0}%); overtalk {:.1} s ({:.1}%), \
+         interruptions by agent {} / caller {}; silence {:.1} s, longest {:.1} s at {}; hold {:.1} s",
+        s.caller_talk,
+        s.agent_talk,
+        s.agent_talk_ratio * 100.0,
+        s.overtalk,
+        s.overtalk_percent,
+        s.agent_interruptions,
+        s.caller_interruptions,
+        s.non_talk,
+        s.longest_silence.len(),
+        clock(s.longest_silence.start),
+        s.hold
+    );
+    out.push_str(&render(&o.score));
+    out.push('\n');
+    out
+}
+
+/// `switchboard qa jobs`: the latest jobs, newest first.
+pub async fn jobs(
+    cfg: &Config,
+    state: Option<&str>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<String> {
+    let state = state
+        .map(|s| {
+            s.parse::<QaJobState>()
+                .map_err(|_| anyhow::anyhow!("`{s}`: give pending, running, done or failed"))
+        })
+        .transpose()?;
+    let store = open_store(cfg).await?;
+    let jobs = store.qa_jobs(state, i64::from(limit)).await?;
+    if json {
+        let rows: Vec<_> = jobs
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "id": j.id, "recording": j.recording, "call_id": j.call_id,
+                    "state": j.state.as_str(), "attempts": j.attempts, "next_at": j.next_at,
+                    "error": j.error, "created_at": j.created_at, "updated_at": j.updated_at,
+                })
+            })
+            .collect();
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&rows)?));
+    }
+    let mut out = format!(
+        "{:<6} {:<8} {:>8}  {:<40} reason\n",
+        "job", "state", "attempts", "recording"
+    );
+    for j in &jobs {
+        let _ = writeln!(
+            out,
+            "{:<6} {:<8} {:>8}  {:<40} {}",
+            j.id,
+            j.state.as_str(),
+            j.attempts,
+            j.recording,
+            j.error.as_deref().unwrap_or("")
+        );
+    }
+    if jobs.is_empty() {
+        out.push_str("(no QA jobs)\n");
+    }
+    Ok(out)
+}
+
+/// Starts the switch's own QA workers when `[qa] workers` is above 0 and
+/// there are rules; `None` otherwise (or when the recognizer cannot start,
+/// which is logged: calls go on without QA).
+pub async fn start_workers(
+    cfg: &Config,
+    store: &Store,
+    workers: Option<usize>,
+) -> Option<jobs::Pool> {
+    let settings: &QaSettings = &cfg.switch.qa;
+    let workers = workers.unwrap_or(settings.workers);
+    if workers == 0 {
+        tracing::info!("QA workers off in this process ([qa] workers = 0)");
+        return None;
+    }
+    let pipeline = match pipeline(cfg).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("QA is off: {e:#}");
+            return None;
+        }
+    };
+    let store = store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let pool_settings = PoolSettings {
+        workers,
+        max_attempts: settings.max_attempts,
+        retry_base: settings.retry_base,
+        ..PoolSettings::default()
+    };
+    let started =
+        tokio::task::spawn_blocking(move || jobs::start(store, runtime, pipeline, pool_settings))
+            .await;
+    match started {
+        Ok(Ok(pool)) => {
+            tracing::info!(workers, "QA workers started");
+            Some(pool)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("QA workers did not start: {e:#}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("QA workers did not start: {e}");
+            None
+        }
+    }
+}
+
+/// `switchboard qa worker`: QA workers in a process of their own, until
+/// SIGINT or SIGTERM.
+pub async fn worker(cfg: &Config, workers: Option<usize>) -> anyhow::Result<String> {
+    let store = open_store(cfg).await.context("opening the database")?;
+    let workers = Some(workers.unwrap_or(cfg.switch.qa.workers.max(1)));
+    let Some(pool) = start_workers(cfg, &store, workers).await else {
+        bail!("no QA workers could start (see the log above)");
+    };
+    crate::server::shutdown_signal().await;
+    tokio::task::spawn_blocking(move || pool.stop()).await?;
+    Ok("QA workers stopped\n".into())
+}

@@ -1,0 +1,201 @@
+//! One recording through QA: voice activity and signal figures per
+//! channel, the recognizer listening for the rules' phrases (and
+//! transcribing), then the rules scored with their evidence. Used by the
+//! job workers ([`JobProcessor`]) and by `switchboard qa run`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::asr::http::{HttpAsr, HttpAsrConfig};
+use super::asr::sphinx::{Sphinx, SphinxConfig};
+use super::asr::{AsrError, Recognizer, Request, Transcript};
+use super::audio::{AudioError, CallAudio, read_recording};
+use super::jobs::{JobError, JobProcessor};
+use super::rules::Rules;
+use super::score::{CallScore, phrases, score};
+use super::signal::{Signals, analyze};
+use super::vad::{VadConfig, detect};
+use super::{Channel, Span};
+use crate::config::{QaSettings, RecognizerSettings};
+use crate::store::{QaCallContext, QaJob, QaResultRow};
+
+/// What QA found in one recording.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QaOutcome {
+    /// Total, per category and per item, with evidence.
+    #[serde(flatten)]
+    pub score: CallScore,
+    pub signals: Signals,
+    /// Caller's, then agent's.
+    pub transcripts: Vec<Transcript>,
+    pub backend: String,
+    /// Seconds of audio (the recording's length).
+    pub audio_seconds: f64,
+    /// Seconds the check took.
+    pub took_seconds: f64,
+}
+
+/// The checker: rules, recognizer and detector.
+pub struct Pipeline {
+    rules: Arc<Rules>,
+    recognizer: Arc<dyn Recognizer>,
+    vad: VadConfig,
+    transcribe: bool,
+}
+
+/// Starts the recognizer the settings name.
+pub fn recognizer(settings: &QaSettings) -> Result<Arc<dyn Recognizer>, AsrError> {
+    Ok(match &settings.recognizer {
+        RecognizerSettings::Pocketsphinx {
+            model_dir,
+            threshold_per_phone,
+        } => Arc::new(Sphinx::new(SphinxConfig {
+            model_dir: model_dir.clone(),
+            threshold_per_phone: *threshold_per_phone,
+            ..SphinxConfig::default()
+        })?),
+        RecognizerSettings::Http {
+            url,
+            model,
+            api_key,
+            timeout,
+            retries,
+            max_upload_bytes,
+            language,
+        } => Arc::new(HttpAsr::new(HttpAsrConfig {
+            url: url.clone(),
+            model: model.clone(),
+            api_key: api_key.clone(),
+            timeout: *timeout,
+            retries: *retries,
+            max_upload_bytes: *max_upload_bytes,
+            language: language.clone(),
+            ..HttpAsrConfig::default()
+        })?),
+    })
+}
+
+impl Pipeline {
+    pub fn new(rules: Arc<Rules>, recognizer: Arc<dyn Recognizer>, transcribe: bool) -> Self {
+        Self {
+            rules,
+            recognizer,
+            vad: VadConfig::default(),
+            transcribe,
+        }
+    }
+
+    /// Checks one recording; `holds` are the hold spans in seconds from
+    /// its start.
+    pub fn check(&self, audio: &CallAudio, holds: &[Span]) -> Result<QaOutcome, AsrError> {
+        let started = Instant::now();
+        let (agent_phrases, caller_phrases) = phrases(&self.rules);
+        let agent_speech = detect(&audio.agent, &self.vad);
+        let caller_speech = audio
+            .caller
+            .as_ref()
+            .map(|c| detect(c, &self.vad))
+            .unwrap_or_default();
+        let duration = audio.duration();
+        let signals = analyze(&caller_speech, &agent_speech, duration, holds);
+        fn listen<'a>(speech: &'a [Span], phrases: &'a [String], transcribe: bool) -> Request<'a> {
+            Request {
+                phrases,
+                speech,
+                transcribe,
+                language: None,
+            }
+        }
+        let agent = self.recognizer.recognize(
+            &audio.agent,
+            &listen(&agent_speech, &agent_phrases, self.transcribe),
+        )?;
+        let caller = match &audio.caller {
+            Some(c) => self
+                .recognizer
+                .recognize(c, &listen(&caller_speech, &caller_phrases, self.transcribe))?,
+            None => Transcript {
+                channel: Channel::Caller,
+                backend: self.recognizer.name().to_string(),
+                segments: Vec::new(),
+            },
+        };
+        let score = score(&self.rules, &caller, &agent, &signals);
+        Ok(QaOutcome {
+            score,
+            signals,
+            transcripts: vec![caller, agent],
+            backend: self.recognizer.name().to_string(),
+            audio_seconds: duration,
+            took_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Reads and checks a recording file.
+    pub fn check_file(&self, path: &Path, holds: &[Span]) -> Result<QaOutcome, JobError> {
+        let audio = read_recording(path).map_err(|e| match e {
+            AudioError::Unreadable { .. } => JobError::retry(e.to_string()),
+            AudioError::Unsupported { .. } => JobError::fatal(e.to_string()),
+        })?;
+        self.check(&audio, holds).map_err(|e| JobError {
+            retryable: e.retryable(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// The hold spans of a call, in seconds from its recording's start.
+pub fn holds_in_recording(context: &QaCallContext) -> Vec<Span> {
+    context
+        .holds
+        .iter()
+        .map(|(from, to)| {
+            let at = |ms: i64| ((ms - context.recording_started_at) as f64 / 1000.0).max(0.0);
+            Span::new(at(*from), at(*to))
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The stored form: a summary without what was said, the rest sealed.
+pub fn result_row(
+    job: &QaJob,
+    context: Option<&QaCallContext>,
+    outcome: &QaOutcome,
+) -> QaResultRow {
+    let mut summary = outcome.score.clone();
+    for item in &mut summary.items {
+        item.evidence.clear();
+    }
+    let detail = serde_json::to_string(outcome).unwrap_or_default();
+    QaResultRow {
+        recording: job.recording.clone(),
+        call_id: job.call_id.clone(),
+        agent: context.and_then(|c| c.agent.clone()),
+        queue: context.and_then(|c| c.queue.clone()),
+        intent: context.and_then(|c| c.intent.clone()),
+        call_started_at: context.map_or(job.created_at, |c| c.call_started_at),
+        score: outcome.score.score.clamp(0.0, 100.0),
+        summary: serde_json::to_string(&summary).unwrap_or_default(),
+        detail,
+        backend: outcome.backend.clone(),
+        took_ms: i64::try_from(Duration::from_secs_f64(outcome.took_seconds.max(0.0)).as_millis())
+            .unwrap_or(i64::MAX),
+        created_at: crate::call::unix_ms(),
+    }
+}
+
+impl JobProcessor for Pipeline {
+    fn process(
+        &self,
+        job: &QaJob,
+        context: Option<&QaCallContext>,
+    ) -> Result<QaResultRow, JobError> {
+        let holds = context.map(holds_in_recording).unwrap_or_default();
+        let outcome = self.check_file(Path::new(&job.recording), &holds)?;
+        Ok(result_row(job, context, &outcome))
+    }
+}
