@@ -208,6 +208,7 @@ pub fn score(
         let mut counts = [0u32; 3];
         for item in &cat.items {
             let (outcome, evidence, note) = check(&call, item);
+            let evidence = distinct(evidence);
             match outcome {
                 Outcome::Pass => {
                     counts[0] += 1;
@@ -265,6 +266,21 @@ pub fn score(
         categories,
         items,
     }
+}
+
+/// The same words heard twice (spotted and transcribed) count once: an
+/// evidence overlapping an earlier one on the same channel is dropped.
+fn distinct(evidence: Vec<Evidence>) -> Vec<Evidence> {
+    let mut kept: Vec<Evidence> = Vec::with_capacity(evidence.len());
+    for e in evidence {
+        let seen = kept
+            .iter()
+            .any(|k| k.channel == e.channel && k.start < e.end && e.start < k.end);
+        if !seen {
+            kept.push(e);
+        }
+    }
+    kept
 }
 
 fn round(x: f64) -> f64 {
