@@ -220,7 +220,8 @@ impl Sphinx {
     /// `phrase /1e-N/` lines for the phrases the dictionary can say.
     fn key_phrase_lines(&self, decoder: &mut Decoder, phrases: &[String]) -> Vec<String> {
         let mut lines = Vec::new();
-        for phrase in phrases {
+        for phrase in phrases.iter().flat_map(|p| spoken_forms(p)) {
+            let phrase = &phrase;
             let mut phones = 0usize;
             let mut known = true;
             for word in phrase.split_whitespace() {
@@ -266,6 +267,44 @@ impl Recognizer for Sphinx {
             segments: result?,
         })
     }
+}
+
+/// Word pairs people say contracted ("do not" is mostly "don't").
+const CONTRACTIONS: &[(&str, &str)] = &[
+    ("do not", "don't"),
+    ("does not", "doesn't"),
+    ("did not", "didn't"),
+    ("can not", "can't"),
+    ("will not", "won't"),
+    ("is not", "isn't"),
+    ("are not", "aren't"),
+    ("i will", "i'll"),
+    ("we will", "we'll"),
+    ("you will", "you'll"),
+    ("i am", "i'm"),
+    ("i have", "i've"),
+    ("we are", "we're"),
+    ("you are", "you're"),
+    ("that is", "that's"),
+    ("there is", "there's"),
+    ("it is", "it's"),
+];
+
+/// A normalised phrase (contractions expanded) and, when it has a pair
+/// people contract, the contracted form too: the keyword search hears
+/// sounds, so "i do not know" alone would miss "I don't know". What it
+/// spots is normalised again by the matcher, so both forms match the rule.
+fn spoken_forms(phrase: &str) -> Vec<String> {
+    let padded = format!(" {} ", phrase.trim());
+    let mut contracted = padded.clone();
+    for (full, short) in CONTRACTIONS {
+        contracted = contracted.replace(&format!(" {full} "), &format!(" {short} "));
+    }
+    let mut forms = vec![phrase.trim().to_string()];
+    if contracted != padded {
+        forms.push(contracted.trim().to_string());
+    }
+    forms
 }
 
 fn rejected(e: SphinxError) -> AsrError {
@@ -426,6 +465,25 @@ mod tests {
         assert_eq!(out[2], Span::new(39.75, 69.75));
         assert_eq!(out[3], Span::new(69.75, 75.25));
         assert_eq!(utterances(&[], 5.0, 0.25), vec![Span::new(0.0, 5.0)]);
+    }
+
+    #[test]
+    fn phrases_are_also_listened_for_as_people_say_them() {
+        assert_eq!(
+            spoken_forms("i do not know"),
+            vec!["i do not know".to_string(), "i don't know".to_string()]
+        );
+        assert_eq!(
+            spoken_forms("i will just log it"),
+            vec![
+                "i will just log it".to_string(),
+                "i'll just log it".to_string()
+            ]
+        );
+        assert_eq!(
+            spoken_forms("thank you for calling"),
+            vec!["thank you for calling".to_string()]
+        );
     }
 
     #[test]
