@@ -1,0 +1,186 @@
+//! Issue 6, `switchboard qa run WAV` on bare WAV files with the demo's
+//! `qa/rules.toml` and the embedded recognizer: a stereo file is caller
+//! left, agent right; a mono file is the agent alone.
+//!
+//! Speech is flite's `slt` voice at 16 kHz. Pass/fail: what was said is
+//! found, with the channel, a time span where it was said and the words
+//! heard; what was not said is not reported; `--format json` has the
+//! documented shape; a file that is not audio gets a clear error.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn flite(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let raw = dir.join(format!("{name}-raw.wav"));
+    let out = dir.join(format!("{name}.wav"));
+    let ok = Command::new("flite")
+        .args(["-voice", "slt", "-t", text, "-o"])
+        .arg(&raw)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "flite is needed (scripts/install-deps.sh installs it)");
+    let ok = Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "16000", "-c", "1", "-b", "16"])
+        .arg(&out)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sox is needed");
+    out
+}
+
+fn samples(path: &Path) -> Vec<i16> {
+    hound::WavReader::open(path)
+        .expect("wav")
+        .into_samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect()
+}
+
+fn write(path: &Path, channels: &[Vec<i16>]) {
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let len = channels.iter().map(Vec::len).max().unwrap_or(0);
+    let mut w = hound::WavWriter::create(path, spec).expect("create");
+    for i in 0..len {
+        for c in channels {
+            w.write_sample(c.get(i).copied().unwrap_or(0))
+                .expect("write");
+        }
+    }
+    w.finalize().expect("finalize");
+}
+
+fn silence(seconds: f64) -> Vec<i16> {
+    vec![0; (16_000.0 * seconds) as usize]
+}
+
+/// The agent: greeting at 0.5 s, then "I don't know" after the caller.
+/// The caller: an allergy at about 5 s.
+fn make_call(dir: &Path) -> (PathBuf, PathBuf) {
+    let greet = samples(&flite(
+        dir,
+        "greet",
+        "Thank you for calling, how can I help you?",
+    ));
+    let allergy = samples(&flite(
+        dir,
+        "allergy",
+        "My son has a nut allergy and the label was wrong.",
+    ));
+    let dunno = samples(&flite(
+        dir,
+        "dunno",
+        "Sorry, I don't know when it will arrive.",
+    ));
+    let mut agent = silence(0.5);
+    agent.extend(&greet);
+    let caller_at = agent.len() + 8_000;
+    agent.extend(silence(0.5));
+    let mut caller = silence(caller_at as f64 / 16_000.0);
+    caller.extend(&allergy);
+    agent.extend(silence(
+        (caller.len() - agent.len()) as f64 / 16_000.0 + 0.5,
+    ));
+    agent.extend(&dunno);
+    agent.extend(silence(1.0));
+    let stereo = dir.join("call.wav");
+    write(&stereo, &[caller.clone(), agent.clone()]);
+    let mono = dir.join("agent.wav");
+    write(&mono, &[agent]);
+    (stereo, mono)
+}
+
+fn qa_run(file: &Path) -> (bool, String, String) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["qa", "run"])
+        .arg(file)
+        .args(["--format", "json", "--config", root])
+        .output()
+        .expect("switchboard");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn item<'a>(result: &'a Value, rule: &str) -> &'a Value {
+    result["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["rule"] == rule))
+        .unwrap_or_else(|| panic!("no item {rule} in {result}"))
+}
+
+fn outcome(result: &Value, rule: &str) -> String {
+    item(result, rule)["outcome"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn a_stereo_wav_is_checked_caller_left_agent_right() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (stereo, _) = make_call(dir.path());
+    let (ok, stdout, stderr) = qa_run(&stereo);
+    assert!(ok, "qa run failed: {stderr}");
+    let result: Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).expect("JSON");
+    let score = result["score"].as_f64().expect("score");
+    assert!((0.0..100.0).contains(&score), "{score}");
+
+    // said by the agent: the greeting (in the first 30 s) and a banned phrase
+    assert_eq!(outcome(&result, "greeting"), "pass", "{result}");
+    assert_eq!(outcome(&result, "no-dont-know"), "fail", "{result}");
+    let evidence = &item(&result, "no-dont-know")["evidence"][0];
+    assert_eq!(evidence["channel"], "agent");
+    let (start, end) = (
+        evidence["start"].as_f64().unwrap(),
+        evidence["end"].as_f64().unwrap(),
+    );
+    assert!(start > 5.0 && end > start && end < result["audio_seconds"].as_f64().unwrap());
+    let heard = evidence["text"].as_str().unwrap_or("");
+    assert!(heard.contains("know"), "words heard: {heard}");
+    // said by the caller: an allergy, and the agent gave no policy
+    assert_eq!(outcome(&result, "allergy-policy"), "fail", "{result}");
+    let caller = &item(&result, "allergy-policy")["evidence"][0];
+    assert_eq!(caller["channel"], "caller");
+    assert!(caller["text"].as_str().unwrap_or("").contains("allerg"));
+    // not said
+    assert_eq!(outcome(&result, "no-do-it-yourself"), "pass", "{result}");
+    assert_eq!(outcome(&result, "privacy-notice"), "fail", "{result}");
+    assert_eq!(outcome(&result, "commitment"), "n/a", "{result}");
+    assert_eq!(result["transcripts"][0]["channel"], "caller");
+    assert!(result["signals"]["caller_talk"].as_f64().unwrap() > 1.5);
+}
+
+#[test]
+fn a_mono_wav_is_the_agent_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mono) = make_call(dir.path());
+    let (ok, stdout, stderr) = qa_run(&mono);
+    assert!(ok, "qa run failed: {stderr}");
+    let result: Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).expect("JSON");
+    assert_eq!(outcome(&result, "greeting"), "pass", "{result}");
+    assert_eq!(outcome(&result, "no-dont-know"), "fail", "{result}");
+    // no caller channel: nobody mentioned an allergy
+    assert_eq!(outcome(&result, "allergy-policy"), "n/a", "{result}");
+    assert_eq!(result["signals"]["caller_talk"].as_f64(), Some(0.0));
+}
+
+#[test]
+fn a_file_that_is_not_audio_gets_a_clear_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let junk = dir.path().join("notes.wav");
+    std::fs::write(&junk, "not a wav").expect("write");
+    let (ok, _, stderr) = qa_run(&junk);
+    assert!(!ok);
+    assert!(stderr.contains("notes.wav"), "{stderr}");
+}
