@@ -363,16 +363,7 @@ fn main() -> ExitCode {
             let Some(runtime) = build_runtime(tokio::runtime::Builder::new_multi_thread()) else {
                 return ExitCode::FAILURE;
             };
-            match runtime.block_on(switchboard::qa::cli::worker(&cfg, workers)) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("switchboard: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_report(runtime.block_on(switchboard::qa::cli::worker(&cfg, workers)))
         }
         Command::Serve { config, log_format } => {
             let cfg = match load_or_report(&config) {
@@ -419,7 +410,12 @@ fn admin_command<C>(
     let Some(runtime) = build_runtime(tokio::runtime::Builder::new_current_thread()) else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(run(&cfg)) {
+    print_report(runtime.block_on(run(&cfg)))
+}
+
+/// Prints a command's report, or its error on stderr (exit 1).
+fn print_report(result: anyhow::Result<String>) -> ExitCode {
+    match result {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS

@@ -760,3 +760,31 @@ fn qa_rules_are_optional_and_their_mistakes_located() {
     }
     assert_eq!(err.lines().count(), expect.len(), "{err}");
 }
+
+#[test]
+fn bad_qa_settings_are_located() {
+    let dir = config_with_agents(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
+            .unwrap(),
+    );
+    let switch = dir.path().join("switchboard.toml");
+    let text = fs::read_to_string(&switch)
+        .unwrap()
+        .replace("recognizer = \"pocketsphinx\"", "recognizer = \"whisper\"");
+    fs::write(&switch, &text).unwrap();
+    let out = switchboard(&["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("recognizer = \"whisper\""))
+        .unwrap()
+        + 1;
+    let want = format!(
+        "switchboard.toml:{line}: qa.recognizer: `whisper` is not a recognizer; valid: \"pocketsphinx\", \"http\""
+    );
+    assert!(
+        err.lines().any(|l| l == want),
+        "missing `{want}` in:\n{err}"
+    );
+}

@@ -141,20 +141,17 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
         );
         return None;
     }
-    if file.max_attempts == 0 || file.retry_seconds == 0 {
-        sink.push(
-            sink.line_of_key(if file.max_attempts == 0 {
-                "max_attempts"
-            } else {
-                "retry_seconds"
-            }),
-            if file.max_attempts == 0 {
-                "qa.max_attempts"
-            } else {
-                "qa.retry_seconds"
-            },
-            "must be at least 1".into(),
-        );
+    if !at_least_one(
+        sink,
+        &[
+            (
+                u64::from(file.max_attempts),
+                "max_attempts",
+                "qa.max_attempts",
+            ),
+            (file.retry_seconds, "retry_seconds", "qa.retry_seconds"),
+        ],
+    ) {
         return None;
     }
     let recognizer = match file.recognizer.as_str() {
@@ -189,20 +186,17 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
                 );
                 return None;
             }
-            if h.timeout_seconds == 0 || h.max_upload_mb == 0 {
-                sink.push(
-                    sink.line_of_key(if h.timeout_seconds == 0 {
-                        "timeout_seconds"
-                    } else {
-                        "max_upload_mb"
-                    }),
-                    if h.timeout_seconds == 0 {
-                        "qa.http.timeout_seconds"
-                    } else {
-                        "qa.http.max_upload_mb"
-                    },
-                    "must be at least 1".into(),
-                );
+            if !at_least_one(
+                sink,
+                &[
+                    (
+                        h.timeout_seconds,
+                        "timeout_seconds",
+                        "qa.http.timeout_seconds",
+                    ),
+                    (h.max_upload_mb, "max_upload_mb", "qa.http.max_upload_mb"),
+                ],
+            ) {
                 return None;
             }
             let api_key = (!h.api_key_env.is_empty())
@@ -234,4 +228,15 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
         max_attempts: file.max_attempts,
         retry_base: Duration::from_secs(file.retry_seconds),
     })
+}
+
+/// Reports the first of `(value, key, field)` that is 0; true when none is.
+fn at_least_one(sink: &mut ProblemSink<'_>, values: &[(u64, &str, &str)]) -> bool {
+    match values.iter().find(|(v, _, _)| *v == 0) {
+        Some((_, key, field)) => {
+            sink.push(sink.line_of_key(key), field, "must be at least 1".into());
+            false
+        }
+        None => true,
+    }
 }
