@@ -21,6 +21,8 @@ pub mod svg;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_render;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;

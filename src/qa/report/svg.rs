@@ -47,7 +47,7 @@ pub fn colour(score: f64) -> &'static str {
 /// the line. `title` names the chart for screen readers.
 pub fn line_chart(title: &str, points: &[(String, Option<f64>)]) -> String {
     let (width, height) = (720.0_f64, 260.0_f64);
-    let (left, right, top, bottom) = (44.0, 16.0, 16.0, 48.0);
+    let (left, right, top, bottom) = (44.0, 40.0, 16.0, 48.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;
     let n = points.len().max(1);
