@@ -63,6 +63,9 @@ else
         # QA tests speak agents' and callers' phrases with flite voices
         # (PocketSphinx does not recognise espeak-ng speech).
         "flite:cmd=flite"
+        # tests/qa_report.rs renders the HTML QA report headless (a
+        # screenshot and its DOM) to prove a browser shows it.
+        "chromium:cmd=chromium"
     )
 fi
 

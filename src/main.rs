@@ -109,7 +109,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Quality assurance: `qa run CALL-ID|WAV`, `qa jobs`, `qa worker`.
+    /// Quality assurance: `qa run CALL-ID|WAV`, `qa jobs`, `qa worker`,
+    /// `qa report`.
     Qa {
         #[command(subcommand)]
         action: QaAction,
@@ -178,6 +179,34 @@ enum QaAction {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Agent scorecards and the period's QA report (averages per category
+    /// and day, rules missed and by whom, intents, queues, callers'
+    /// frequent phrases) from the stored results of calls that began in
+    /// the period. Dates are UTC days.
+    Report {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// First day, YYYY-MM-DD (UTC; default: 6 days before --to).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day, included, YYYY-MM-DD (UTC; default: today).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Only this agent's calls.
+        #[arg(long, value_name = "ID")]
+        agent: Option<String>,
+        /// `md` (Markdown tables, default), `json` (the report's model) or
+        /// `html` (one self-contained page with charts).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Md,
+    Json,
+    Html,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -352,6 +381,32 @@ fn main() -> ExitCode {
             Box::pin(
                 async move { switchboard::qa::cli::jobs(cfg, state.as_deref(), limit, json).await },
             )
+        }),
+        Command::Qa {
+            action:
+                QaAction::Report {
+                    config,
+                    from,
+                    to,
+                    agent,
+                    format,
+                },
+        } => admin_command(&config, config::load, move |cfg| {
+            let format = match format {
+                ReportFormat::Md => switchboard::qa::report::Format::Markdown,
+                ReportFormat::Json => switchboard::qa::report::Format::Json,
+                ReportFormat::Html => switchboard::qa::report::Format::Html,
+            };
+            Box::pin(async move {
+                switchboard::qa::cli::report(
+                    cfg,
+                    from.as_deref(),
+                    to.as_deref(),
+                    agent.as_deref(),
+                    format,
+                )
+                .await
+            })
         }),
         Command::Qa {
             action: QaAction::Worker { config, workers },

@@ -1,6 +1,6 @@
 //! The `switchboard qa ...` commands: check one call or WAV now (`run`),
-//! list the job queue (`jobs`), and run QA workers in a process of their
-//! own (`worker`).
+//! list the job queue (`jobs`), run QA workers in a process of their own
+//! (`worker`), and write scorecards and period reports (`report`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -223,4 +223,25 @@ pub async fn worker(cfg: &Config, workers: Option<usize>) -> anyhow::Result<Stri
     crate::server::shutdown_signal().await;
     tokio::task::spawn_blocking(move || pool.stop()).await?;
     Ok("QA workers stopped\n".into())
+}
+
+/// `switchboard qa report`: agent scorecards and the period's figures from
+/// the stored results of calls that began between `from` and `to` (UTC
+/// dates, `to` inclusive; default the last 7 days), in `format`.
+pub async fn report(
+    cfg: &Config,
+    from: Option<&str>,
+    to: Option<&str>,
+    agent: Option<&str>,
+    format: super::report::Format,
+) -> anyhow::Result<String> {
+    let period = super::report::Period::parse(from, to, super::report::today())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let store = open_store(cfg).await?;
+    let rows = store
+        .qa_results(period.from_ms(), period.to_ms(), agent)
+        .await
+        .context("reading QA results")?;
+    let report = super::report::build(&rows, &period, agent, cfg.qa_rules.as_ref());
+    Ok(super::report::render(&report, format)?)
 }

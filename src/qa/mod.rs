@@ -10,7 +10,8 @@
 //!   the embedded PocketSphinx backend and the OpenAI-compatible HTTP one;
 //! - [`rules`], [`matcher`] and [`score`]: the QA rules file, fuzzy phrase
 //!   matching, and a call's score with the evidence of every item;
-//! - [`jobs`]: the durable queue of QA jobs and its low-priority workers.
+//! - [`jobs`]: the durable queue of QA jobs and its low-priority workers;
+//! - [`report`]: agent scorecards and period reports from stored results.
 //!
 //! It reads recordings and the store; nothing on the call path waits on it.
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod jobs;
 pub mod matcher;
 pub mod pipeline;
+pub mod report;
 pub mod rules;
 pub mod score;
 pub mod signal;
