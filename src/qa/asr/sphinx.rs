@@ -217,10 +217,15 @@ impl Sphinx {
         Ok(true)
     }
 
-    /// `phrase /1e-N/` lines for the phrases the dictionary can say.
+    /// `phrase /1e-N/` lines for the phrases the dictionary can say, each
+    /// also in its contracted form ([`contracted`]).
     fn key_phrase_lines(&self, decoder: &mut Decoder, phrases: &[String]) -> Vec<String> {
         let mut lines = Vec::new();
-        for phrase in phrases {
+        let spoken = phrases
+            .iter()
+            .flat_map(|p| std::iter::once(p.clone()).chain(contracted(p)));
+        for phrase in spoken {
+            let phrase = phrase.as_str();
             let mut phones = 0usize;
             let mut known = true;
             for word in phrase.split_whitespace() {
@@ -266,6 +271,65 @@ impl Recognizer for Sphinx {
             segments: result?,
         })
     }
+}
+
+/// Word pairs people contract when they speak, and the contraction as the
+/// dictionary spells it.
+const CONTRACTIONS: [(&str, &str, &str); 24] = [
+    ("i", "will", "i'll"),
+    ("i", "am", "i'm"),
+    ("i", "have", "i've"),
+    ("we", "will", "we'll"),
+    ("you", "will", "you'll"),
+    ("they", "will", "they'll"),
+    ("we", "are", "we're"),
+    ("you", "are", "you're"),
+    ("they", "are", "they're"),
+    ("we", "have", "we've"),
+    ("you", "have", "you've"),
+    ("do", "not", "don't"),
+    ("does", "not", "doesn't"),
+    ("did", "not", "didn't"),
+    ("is", "not", "isn't"),
+    ("are", "not", "aren't"),
+    ("was", "not", "wasn't"),
+    ("can", "not", "can't"),
+    ("will", "not", "won't"),
+    ("have", "not", "haven't"),
+    ("has", "not", "hasn't"),
+    ("would", "not", "wouldn't"),
+    ("could", "not", "couldn't"),
+    ("should", "not", "shouldn't"),
+];
+
+/// A normalised phrase as people say it: the rules' "I don't know" and
+/// "I'll just log it" reach the recognizer with their contractions
+/// expanded ("i do not know", "i will just log it"), which a speaker
+/// seldom says; spotting only that form misses them. The phrase with every
+/// pair of [`CONTRACTIONS`] contracted, when there is one; what is spotted
+/// in this form normalises back to the phrase.
+fn contracted(phrase: &str) -> Option<String> {
+    let words: Vec<&str> = phrase.split_whitespace().collect();
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let pair = words.get(i + 1).and_then(|next| {
+            CONTRACTIONS
+                .iter()
+                .find(|(a, b, _)| *a == words[i] && b == next)
+        });
+        match pair {
+            Some((_, _, short)) => {
+                out.push(*short);
+                i += 2;
+            }
+            None => {
+                out.push(words[i]);
+                i += 1;
+            }
+        }
+    }
+    (out.len() < words.len()).then(|| out.join(" "))
 }
 
 fn rejected(e: SphinxError) -> AsrError {
@@ -435,5 +499,16 @@ mod tests {
         assert_eq!(dictionary_word("[NOISE]"), None);
         assert_eq!(dictionary_word("++breath++"), None);
         assert_eq!(dictionary_word("refund").as_deref(), Some("refund"));
+    }
+
+    #[test]
+    fn phrases_are_also_spotted_contracted() {
+        let c = |p: &str| contracted(p);
+        assert_eq!(c("i do not know").as_deref(), Some("i don't know"));
+        assert_eq!(c("i will just log it").as_deref(), Some("i'll just log it"));
+        assert_eq!(c("we can not do it").as_deref(), Some("we can't do it"));
+        assert_eq!(c("i will not do").as_deref(), Some("i'll not do"));
+        assert_eq!(c("thank you for calling"), None);
+        assert_eq!(c("i"), None);
     }
 }
