@@ -21,11 +21,14 @@
 //!   at 16 kHz;
 //! - the call's QA job reaches `done` in `switchboard qa jobs --json`
 //!   within 90 s of the hang-up (never `failed`);
-//! - `switchboard qa run CALL-ID --format json` prints one recording whose
-//!   every item has the outcome written in the call's plan (pass, fail or
-//!   n/a, all items of the rules, none missing), whose score is the one the
-//!   plan's outcomes give (0 with the fatal item listed when the fatal item
-//!   fails);
+//! - the result the QA worker stored for the recording (read with the
+//!   switch's store and key: no command prints stored results) has every
+//!   item of the rules with the outcome written in the call's plan (pass,
+//!   fail or n/a, none missing), and the score the plan's outcomes give by
+//!   the rules' weights (0 with the fatal item listed when it fails); a
+//!   banned phrase said once is reported once;
+//! - for the model call, `switchboard qa run CALL-ID --format json` checks
+//!   the recording again and prints the same score and outcomes;
 //! - for each phrase the plan expects as evidence: an evidence entry on the
 //!   right channel whose text has the phrase's words and whose time span
 //!   lies within the recording and within 2 s of when the script said it;
@@ -648,7 +651,7 @@ impl Drop for Phone {
 /// What a finished call left for checking.
 struct Done {
     call_id: String,
-    /// Time the agent's phone reported the call closed.
+    /// As `switchboard calls --json` lists it.
     cdr: Value,
 }
 
