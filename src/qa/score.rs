@@ -166,17 +166,38 @@ impl Call<'_> {
         }
     }
 
-    /// Hits of any of `phrases` in `channel`, in time order.
+    /// Hits of any of `phrases` in `channel`, in time order. A phrase
+    /// heard twice at the same time (spotted and transcribed, or spotted in
+    /// two spellings) counts once: the better match is kept.
     fn hits(&self, item: &Item, channel: Channel, phrases: &[Phrase]) -> Vec<Hit> {
         let threshold = item.threshold.unwrap_or(self.threshold);
         let spoken = self.spoken(channel);
         let mut hits: Vec<Hit> = phrases
             .iter()
-            .flat_map(|p| spoken.find(p, threshold))
+            .flat_map(|p| once_each(spoken.find(p, threshold)))
             .collect();
         hits.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
         hits
     }
+}
+
+/// Hits of one phrase, without those overlapping in time a better one.
+fn once_each(mut hits: Vec<Hit>) -> Vec<Hit> {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.span.len().total_cmp(&a.span.len()))
+    });
+    let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let overlaps = kept
+            .iter()
+            .any(|k| hit.span.start < k.span.end && k.span.start < hit.span.end);
+        if !overlaps {
+            kept.push(hit);
+        }
+    }
+    kept
 }
 
 /// Scores one call.
@@ -208,7 +229,6 @@ pub fn score(
         let mut counts = [0u32; 3];
         for item in &cat.items {
             let (outcome, evidence, note) = check(&call, item);
-            let evidence = distinct(evidence);
             match outcome {
                 Outcome::Pass => {
                     counts[0] += 1;
@@ -266,21 +286,6 @@ pub fn score(
         categories,
         items,
     }
-}
-
-/// The same words heard twice (spotted and transcribed) count once: an
-/// evidence overlapping an earlier one on the same channel is dropped.
-fn distinct(evidence: Vec<Evidence>) -> Vec<Evidence> {
-    let mut kept: Vec<Evidence> = Vec::with_capacity(evidence.len());
-    for e in evidence {
-        let seen = kept
-            .iter()
-            .any(|k| k.channel == e.channel && k.start < e.end && e.start < k.end);
-        if !seen {
-            kept.push(e);
-        }
-    }
-    kept
 }
 
 fn round(x: f64) -> f64 {
