@@ -20,6 +20,8 @@ CREATE TABLE qa_jobs (
     updated_at  INTEGER NOT NULL
 );
 CREATE INDEX qa_jobs_due ON qa_jobs (state, next_at);
+-- The workers' scan for new recordings looks at the recent ones.
+CREATE INDEX recordings_created ON recordings (created_at);
 
 -- One result per recording. `summary` is JSON without personal data
 -- (score per category, each item's outcome); `detail` is sealed JSON

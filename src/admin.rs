@@ -11,7 +11,7 @@ use crate::sip::auth::unix_now;
 use crate::store::{PiiKey, Store};
 
 /// The database, opened with the key the switch seals personal data with.
-async fn open_store(switch: &SwitchSettings) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(switch: &SwitchSettings) -> anyhow::Result<Store> {
     let key = PiiKey::load(&switch.pii_key_file, false)?;
     Store::open(&switch.database, key).await
 }

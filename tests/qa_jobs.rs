@@ -214,13 +214,14 @@ fn a_job_left_running_by_a_stopped_process_is_resumed_and_done() {
     let store = rt.block_on(store_with_recording(dir.path(), &wav));
     // A process of this host that no longer exists claimed the job.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
-    rt.block_on(store.enqueue_qa_jobs(switchboard::call::unix_ms(), 10))
+    rt.block_on(store.enqueue_qa_jobs(switchboard::call::unix_ms(), 0, 10))
         .expect("enqueue");
     let claimed = rt
         .block_on(store.claim_qa_job(
             &format!("{}/4000000/0", host.trim()),
             switchboard::call::unix_ms(),
             600_000,
+            3,
         ))
         .expect("claim")
         .expect("a job");

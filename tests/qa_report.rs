@@ -215,12 +215,12 @@ fn seed(dir: &Path) {
                 .await
                 .expect("enqueue");
             let job = store
-                .claim_qa_job("test/1/0", s.at + 1, 600_000)
+                .claim_qa_job("test/1/0", s.at + 1, 600_000, 5)
                 .await
                 .expect("claim")
                 .expect("a due job");
             assert_eq!(job.recording, row.recording);
-            store.complete_qa_job(job.id, &row).await.expect("complete");
+            assert!(store.complete_qa_job(&job, &row).await.expect("complete"));
         }
     });
 }

@@ -175,7 +175,10 @@ fn settings_parts(
     let switch = match std::fs::read_to_string(&switch_path) {
         Ok(text) => {
             let mut sink = ProblemSink::new(&shown, &text);
-            let s = switch_file::parse_switch(&text, dir, &mut sink);
+            // Absolute, so the paths stored in the database (recordings)
+            // mean the same to every process, whatever its working folder.
+            let base = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let s = switch_file::parse_switch(&text, &base, &mut sink);
             problems.append(&mut sink.problems);
             s
         }

@@ -12,8 +12,9 @@ use super::jobs::{self, PoolSettings};
 use super::pipeline::{Pipeline, QaOutcome, holds_in_recording, recognizer};
 use super::rules::Rules;
 use super::score::{clock, render};
+use crate::admin::open_store;
 use crate::config::{Config, QaSettings};
-use crate::store::{PiiKey, QaJobState, Store};
+use crate::store::{QaJobState, Store};
 
 fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
     match &cfg.qa_rules {
@@ -29,8 +30,10 @@ fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
 /// Starts the recognizer and the pipeline (on the blocking pool: loading a
 /// model takes a while, and the HTTP backend must not run on the runtime).
 async fn pipeline(cfg: &Config) -> anyhow::Result<Arc<Pipeline>> {
-    let rules = rules_of(cfg)?;
-    let settings = cfg.switch.qa.clone();
+    pipeline_of(cfg.switch.qa.clone(), rules_of(cfg)?).await
+}
+
+async fn pipeline_of(settings: QaSettings, rules: Arc<Rules>) -> anyhow::Result<Arc<Pipeline>> {
     tokio::task::spawn_blocking(move || {
         let recognizer = recognizer(&settings)?;
         Ok::<_, anyhow::Error>(Arc::new(Pipeline::new(
@@ -42,11 +45,6 @@ async fn pipeline(cfg: &Config) -> anyhow::Result<Arc<Pipeline>> {
     .await?
 }
 
-async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let key = PiiKey::load(&cfg.switch.pii_key_file, false)?;
-    Store::open(&cfg.switch.database, key).await
-}
-
 /// `switchboard qa run TARGET`: checks a WAV file (stereo: caller left,
 /// agent right; mono: the agent) or every recording of a call, and prints
 /// the result (one JSON object per recording with `json`).
@@ -56,7 +54,7 @@ pub async fn run(cfg: &Config, target: &str, json: bool) -> anyhow::Result<Strin
     if Path::new(target).is_file() {
         checks.push((target.to_string(), Vec::new()));
     } else {
-        let store = open_store(cfg).await?;
+        let store = open_store(&cfg.switch).await?;
         let recordings = store.recordings_for_call(target).await?;
         if recordings.is_empty() {
             bail!("`{target}` is neither a WAV file nor a call with recordings");
@@ -128,7 +126,7 @@ pub async fn jobs(
                 .map_err(|_| anyhow::anyhow!("`{s}`: give pending, running, done or failed"))
         })
         .transpose()?;
-    let store = open_store(cfg).await?;
+    let store = open_store(&cfg.switch).await?;
     let jobs = store.qa_jobs(state, i64::from(limit)).await?;
     if json {
         let rows: Vec<_> = jobs
@@ -164,28 +162,34 @@ pub async fn jobs(
     Ok(out)
 }
 
-/// Starts the switch's own QA workers when `[qa] workers` is above 0 and
-/// there are rules; `None` otherwise (or when the recognizer cannot start,
-/// which is logged: calls go on without QA).
+/// Starts QA workers (`workers`, else `[qa] workers`) when there are
+/// rules; `None` otherwise (or when the recognizer cannot start, which is
+/// logged: calls go on without QA).
 pub async fn start_workers(
-    cfg: &Config,
-    store: &Store,
+    settings: QaSettings,
+    rules: Option<Rules>,
+    store: Store,
     workers: Option<usize>,
 ) -> Option<jobs::Pool> {
-    let settings: &QaSettings = &cfg.switch.qa;
     let workers = workers.unwrap_or(settings.workers);
     if workers == 0 {
         tracing::info!("QA workers off in this process ([qa] workers = 0)");
         return None;
     }
-    let pipeline = match pipeline(cfg).await {
+    let Some(rules) = rules else {
+        tracing::info!(
+            "QA is off: no {} in the configuration folder",
+            super::rules::RULES_FILE
+        );
+        return None;
+    };
+    let pipeline = match pipeline_of(settings.clone(), Arc::new(rules)).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!("QA is off: {e:#}");
             return None;
         }
     };
-    let store = store.clone();
     let runtime = tokio::runtime::Handle::current();
     let pool_settings = PoolSettings {
         workers,
@@ -215,9 +219,13 @@ pub async fn start_workers(
 /// `switchboard qa worker`: QA workers in a process of their own, until
 /// SIGINT or SIGTERM.
 pub async fn worker(cfg: &Config, workers: Option<usize>) -> anyhow::Result<String> {
-    let store = open_store(cfg).await.context("opening the database")?;
+    let store = open_store(&cfg.switch)
+        .await
+        .context("opening the database")?;
     let workers = Some(workers.unwrap_or(cfg.switch.qa.workers.max(1)));
-    let Some(pool) = start_workers(cfg, &store, workers).await else {
+    let Some(pool) =
+        start_workers(cfg.switch.qa.clone(), cfg.qa_rules.clone(), store, workers).await
+    else {
         bail!("no QA workers could start (see the log above)");
     };
     crate::server::shutdown_signal().await;
@@ -237,7 +245,7 @@ pub async fn report(
 ) -> anyhow::Result<String> {
     let period = super::report::Period::parse(from, to, super::report::today())
         .map_err(|e| anyhow::anyhow!(e))?;
-    let store = open_store(cfg).await?;
+    let store = open_store(&cfg.switch).await?;
     let rows = store
         .qa_results(period.from_ms(), period.to_ms(), agent)
         .await

@@ -115,9 +115,11 @@ pub fn start(
     settings: PoolSettings,
 ) -> anyhow::Result<Pool> {
     let me = Identity::current();
-    let released = runtime.block_on(
-        store.release_orphan_qa_jobs(|worker| me.is_gone(worker), crate::call::unix_ms()),
-    )?;
+    let released = runtime.block_on(store.release_orphan_qa_jobs(
+        |worker| me.is_gone(worker),
+        crate::call::unix_ms(),
+        i64::from(settings.max_attempts),
+    ))?;
     if released > 0 {
         tracing::info!(
             jobs = released,
@@ -201,6 +203,11 @@ fn lowest_priority() {
     }
 }
 
+/// Recordings begun this recently (ms) are looked at by every scan for new
+/// ones; older ones only by a pool's first scan. A call longer than this
+/// still gets its job at the next start.
+const RECENT_MS: i64 = 2 * 24 * 3600 * 1000;
+
 /// How long a job waits after its `attempts`-th failure.
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
     let doubling = attempts.saturating_sub(1).min(16);
@@ -222,9 +229,13 @@ struct Worker {
 impl Worker {
     fn run(self) {
         lowest_priority();
+        // The first scan looks at every recording (the backlog of a first
+        // start, or of a time QA was off); later ones at the recent ones.
+        let mut since = 0;
         while !self.stop.load(Ordering::SeqCst) {
             if self.scans {
-                self.store_new_jobs();
+                self.store_new_jobs(since);
+                since = crate::call::unix_ms() - RECENT_MS;
             }
             match self.claim() {
                 Some(job) => self.attempt(job),
@@ -233,9 +244,12 @@ impl Worker {
         }
     }
 
-    fn store_new_jobs(&self) {
+    fn store_new_jobs(&self, since: i64) {
         let now = crate::call::unix_ms();
-        match self.runtime.block_on(self.store.enqueue_qa_jobs(now, 100)) {
+        match self
+            .runtime
+            .block_on(self.store.enqueue_qa_jobs(now, since, 100))
+        {
             Ok(0) => {}
             Ok(n) => tracing::debug!(jobs = n, "QA jobs stored for new recordings"),
             Err(e) => tracing::warn!(error = %e, "cannot store QA jobs"),
@@ -245,10 +259,19 @@ impl Worker {
     fn claim(&self) -> Option<QaJob> {
         let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let now = crate::call::unix_ms();
-        match self
-            .runtime
-            .block_on(self.store.claim_qa_job(&self.name, now, lease))
-        {
+        // A read first: idle workers do not take the write lock for nothing.
+        if !matches!(
+            self.runtime.block_on(self.store.qa_job_due(now, lease)),
+            Ok(true)
+        ) {
+            return None;
+        }
+        match self.runtime.block_on(self.store.claim_qa_job(
+            &self.name,
+            now,
+            lease,
+            i64::from(self.settings.max_attempts),
+        )) {
             Ok(job) => job,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim a QA job");
@@ -278,15 +301,23 @@ impl Worker {
         let started = Instant::now();
         match self.processor.process(&job, context.as_ref()) {
             Ok(result) => {
-                if let Err(e) = self
+                match self
                     .runtime
-                    .block_on(self.store.complete_qa_job(job.id, &result))
+                    .block_on(self.store.complete_qa_job(&job, &result))
                 {
-                    self.failed(
-                        &job,
-                        &JobError::retry(format!("cannot store the result: {e}")),
-                    );
-                    return;
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            recording = %job.recording,
+                            "QA result dropped: the job was claimed again while this worker held it"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        let error = JobError::retry(format!("cannot store the result: {e}"));
+                        self.failed(&job, &error);
+                        return;
+                    }
                 }
                 tracing::info!(
                     recording = %job.recording,
@@ -322,7 +353,7 @@ impl Worker {
         );
         if let Err(e) = self
             .runtime
-            .block_on(self.store.fail_qa_attempt(job.id, &reason, next_at, now))
+            .block_on(self.store.fail_qa_attempt(job, &reason, next_at, now))
         {
             tracing::warn!(error = %e, "cannot record a QA job's failure");
         }

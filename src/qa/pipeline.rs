@@ -160,7 +160,8 @@ pub fn holds_in_recording(context: &QaCallContext) -> Vec<Span> {
         .collect()
 }
 
-/// The stored form: a summary without what was said, the rest sealed.
+/// The stored form: a summary without what was said (no evidence, and no
+/// notes, which may quote the words heard), the rest sealed.
 pub fn result_row(
     job: &QaJob,
     context: Option<&QaCallContext>,
@@ -169,6 +170,7 @@ pub fn result_row(
     let mut summary = outcome.score.clone();
     for item in &mut summary.items {
         item.evidence.clear();
+        item.note.clear();
     }
     let detail = serde_json::to_string(outcome).unwrap_or_default();
     QaResultRow {
@@ -197,5 +199,66 @@ impl JobProcessor for Pipeline {
         let holds = context.map(holds_in_recording).unwrap_or_default();
         let outcome = self.check_file(Path::new(&job.recording), &holds)?;
         Ok(result_row(job, context, &outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qa::score::{Evidence, ItemResult, Outcome};
+    use crate::store::QaJobState;
+
+    #[test]
+    fn the_stored_summary_keeps_no_word_anyone_said() {
+        let said = "my card number is four four one two";
+        let outcome = QaOutcome {
+            score: CallScore {
+                score: 50.0,
+                fatal: Vec::new(),
+                categories: Vec::new(),
+                items: vec![ItemResult {
+                    rule: "closing".into(),
+                    category: "process".into(),
+                    kind: "required".into(),
+                    outcome: Outcome::Fail,
+                    fatal: false,
+                    weight: 1.0,
+                    evidence: vec![Evidence {
+                        channel: Channel::Caller,
+                        start: 1.0,
+                        end: 2.0,
+                        text: said.into(),
+                    }],
+                    note: format!("closest: \"{said}\" at 00:01.0"),
+                }],
+            },
+            signals: Signals::default(),
+            transcripts: Vec::new(),
+            backend: "pocketsphinx".into(),
+            audio_seconds: 3.0,
+            took_seconds: 0.5,
+        };
+        let job = QaJob {
+            id: 1,
+            recording: "/rec/c1.wav".into(),
+            call_id: "c1".into(),
+            state: QaJobState::Running,
+            attempts: 1,
+            next_at: 0,
+            worker: None,
+            started_at: None,
+            error: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let row = result_row(&job, None, &outcome);
+        assert!(!row.summary.contains("card number"), "{}", row.summary);
+        assert!(
+            row.summary.contains("\"outcome\":\"fail\""),
+            "{}",
+            row.summary
+        );
+        assert!(row.detail.contains("card number"));
+        assert_eq!(row.score, 50.0);
     }
 }

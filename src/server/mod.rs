@@ -204,16 +204,26 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             None
         }
     };
-    let qa_pool = crate::qa::cli::start_workers(&cfg, &store, None).await;
+    // Loading the recognizer's model takes a while: not before "ready".
+    let qa_pool = tokio::spawn(crate::qa::cli::start_workers(
+        cfg.switch.qa.clone(),
+        cfg.qa_rules.clone(),
+        store.clone(),
+        None,
+    ));
     tracing::info!("switchboard ready");
 
     drop(persister);
     shutdown_signal().await;
     tracing::info!("shutting down");
-    if let Some(pool) = qa_pool {
-        // Not waited for: a job in hand is put back at the next start.
-        pool.stop_flag()
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+    if qa_pool.is_finished() {
+        if let Ok(Some(pool)) = qa_pool.await {
+            // Not waited for: a job in hand is put back at the next start.
+            pool.stop_flag()
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    } else {
+        qa_pool.abort();
     }
     // Stopping the core drops the registrars; the writer then flushes the
     // registrations still queued and ends.

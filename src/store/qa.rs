@@ -92,20 +92,22 @@ struct ResultRow {
 
 impl Store {
     /// Stores a pending job for each finished recording (complete or
-    /// repaired) of an ended call that has none yet, at most `limit`;
-    /// returns how many.
-    pub async fn enqueue_qa_jobs(&self, now: i64, limit: i64) -> sqlx::Result<u64> {
+    /// repaired, begun at `since` or later) of an ended call that has none
+    /// yet, at most `limit`; returns how many.
+    pub async fn enqueue_qa_jobs(&self, now: i64, since: i64, limit: i64) -> sqlx::Result<u64> {
         let done = sqlx::query(
             "INSERT INTO qa_jobs (recording, call_id, state, attempts, next_at, created_at, updated_at)
              SELECT r.path, r.call_id, 'pending', 0, ?1, ?1, ?1
              FROM recordings r JOIN calls c ON c.call_id = r.call_id
-             WHERE r.state IN ('complete', 'repaired') AND c.ended_at IS NOT NULL
+             WHERE r.created_at >= ?3 AND r.state IN ('complete', 'repaired')
+               AND c.ended_at IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM qa_jobs j WHERE j.recording = r.path)
              ORDER BY r.created_at
              LIMIT ?2",
         )
         .bind(now)
         .bind(limit)
+        .bind(since)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
@@ -130,15 +132,43 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a job is due (a read: idle workers ask this before trying
+    /// to claim, so they do not take the write lock for nothing).
+    pub async fn qa_job_due(&self, now: i64, lease_ms: i64) -> sqlx::Result<bool> {
+        let (due,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM qa_jobs
+                            WHERE (state = 'pending' AND next_at <= ?1)
+                               OR (state = 'running' AND started_at < ?1 - ?2))",
+        )
+        .bind(now)
+        .bind(lease_ms)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(due)
+    }
+
     /// Claims the oldest due job for `worker`: a pending one whose time
     /// has come, or a running one whose worker has held it past
-    /// `lease_ms` (it died). Counts the attempt.
+    /// `lease_ms` (it died). Counts the attempt. An abandoned job that has
+    /// had `max_attempts` already ends failed instead: a recording that
+    /// kills its worker every time must not do so forever.
     pub async fn claim_qa_job(
         &self,
         worker: &str,
         now: i64,
         lease_ms: i64,
+        max_attempts: i64,
     ) -> sqlx::Result<Option<QaJob>> {
+        sqlx::query(
+            "UPDATE qa_jobs SET state = 'failed', updated_at = ?1,
+                 error = 'abandoned by its worker ' || attempts || ' times'
+             WHERE state = 'running' AND started_at < ?1 - ?2 AND attempts >= ?3",
+        )
+        .bind(now)
+        .bind(lease_ms)
+        .bind(max_attempts)
+        .execute(self.pool())
+        .await?;
         sqlx::query_as(&format!(
             "UPDATE qa_jobs SET state = 'running', attempts = attempts + 1, worker = ?1,
                  started_at = ?2, updated_at = ?2
@@ -156,11 +186,13 @@ impl Store {
     }
 
     /// Puts back the jobs left running by workers that no longer exist
-    /// (`is_gone` says so from the worker's name); returns how many.
+    /// (`is_gone` says so from the worker's name), or ends them failed
+    /// when they have had `max_attempts`; returns how many were put back.
     pub async fn release_orphan_qa_jobs(
         &self,
         is_gone: impl Fn(&str) -> bool,
         now: i64,
+        max_attempts: i64,
     ) -> sqlx::Result<u64> {
         let running: Vec<(i64, Option<String>)> =
             sqlx::query_as("SELECT id, worker FROM qa_jobs WHERE state = 'running'")
@@ -168,27 +200,35 @@ impl Store {
                 .await?;
         let mut released = 0;
         for (id, worker) in running {
-            if worker.as_deref().is_none_or(&is_gone) {
-                released += sqlx::query(
-                    "UPDATE qa_jobs SET state = 'pending', next_at = ?2, updated_at = ?2,
-                         error = 'interrupted: the worker stopped during the attempt'
-                     WHERE id = ?1 AND state = 'running'",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(self.pool())
-                .await?
-                .rows_affected();
+            if !worker.as_deref().is_none_or(&is_gone) {
+                continue;
             }
+            // Only if nobody claimed it since it was read.
+            released += sqlx::query(
+                "UPDATE qa_jobs SET updated_at = ?2,
+                     state = CASE WHEN attempts >= ?4 THEN 'failed' ELSE 'pending' END,
+                     next_at = ?2,
+                     error = 'interrupted: the worker stopped during attempt ' || attempts
+                 WHERE id = ?1 AND state = 'running' AND worker IS ?3",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(&worker)
+            .bind(max_attempts)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
         }
         Ok(released)
     }
 
-    /// A failed attempt: the job waits until `next_at`, or, when `next_at`
-    /// is `None`, ends failed. The reason is kept either way.
+    /// A failed attempt of `job` (as claimed): the job waits until
+    /// `next_at`, or, when `next_at` is `None`, ends failed. The reason is
+    /// kept either way. Nothing changes if the job was claimed again since
+    /// (its worker was taken for dead): that attempt decides.
     pub async fn fail_qa_attempt(
         &self,
-        id: i64,
+        job: &QaJob,
         error: &str,
         next_at: Option<i64>,
         now: i64,
@@ -199,21 +239,40 @@ impl Store {
             QaJobState::Failed
         };
         sqlx::query(
-            "UPDATE qa_jobs SET state = ?2, error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1",
+            "UPDATE qa_jobs SET state = ?2, error = ?3, next_at = ?4, updated_at = ?5
+             WHERE id = ?1 AND state = 'running' AND worker IS ?6 AND attempts = ?7",
         )
-        .bind(id)
+        .bind(job.id)
         .bind(state)
         .bind(error)
         .bind(next_at.unwrap_or(now))
         .bind(now)
+        .bind(&job.worker)
+        .bind(job.attempts)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Stores a job's result and marks it done, together.
-    pub async fn complete_qa_job(&self, id: i64, result: &QaResultRow) -> sqlx::Result<()> {
+    /// Stores the result of `job` (as claimed) and marks it done,
+    /// together; false (nothing stored) if the job was claimed again since.
+    pub async fn complete_qa_job(&self, job: &QaJob, result: &QaResultRow) -> sqlx::Result<bool> {
         let mut tx = self.pool().begin().await?;
+        let mine = sqlx::query(
+            "UPDATE qa_jobs SET state = 'done', error = NULL, updated_at = ?2
+             WHERE id = ?1 AND state = 'running' AND worker IS ?3 AND attempts = ?4",
+        )
+        .bind(job.id)
+        .bind(result.created_at)
+        .bind(&job.worker)
+        .bind(job.attempts)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if mine == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT OR REPLACE INTO qa_results (recording, call_id, agent, queue, intent,
                  call_started_at, score, summary, detail, backend, took_ms, created_at)
@@ -233,14 +292,8 @@ impl Store {
         .bind(result.created_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE qa_jobs SET state = 'done', error = NULL, updated_at = ?2 WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(result.created_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Jobs, newest first, optionally only in one state.
@@ -453,8 +506,13 @@ mod tests {
     #[tokio::test]
     async fn jobs_are_stored_once_for_finished_recordings_of_ended_calls() {
         let store = store().await;
-        assert_eq!(store.enqueue_qa_jobs(11_000, 100).await.unwrap(), 1);
-        assert_eq!(store.enqueue_qa_jobs(12_000, 100).await.unwrap(), 0);
+        assert!(!store.qa_job_due(11_000, 60_000).await.unwrap());
+        // recordings begun before `since` are left to the full scan
+        assert_eq!(store.enqueue_qa_jobs(11_000, 2_001, 100).await.unwrap(), 0);
+        assert_eq!(store.enqueue_qa_jobs(11_000, 0, 100).await.unwrap(), 1);
+        assert!(store.qa_job_due(11_000, 60_000).await.unwrap());
+        assert!(!store.qa_job_due(10_999, 60_000).await.unwrap());
+        assert_eq!(store.enqueue_qa_jobs(12_000, 0, 100).await.unwrap(), 0);
         let jobs = store.qa_jobs(None, 10).await.unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].recording, "/rec/c1.wav");
@@ -464,46 +522,46 @@ mod tests {
     #[tokio::test]
     async fn a_failed_attempt_waits_then_fails_for_good() {
         let store = store().await;
-        store.enqueue_qa_jobs(11_000, 100).await.unwrap();
+        store.enqueue_qa_jobs(11_000, 0, 100).await.unwrap();
         let job = store
-            .claim_qa_job("w/1/0", 11_000, 60_000)
+            .claim_qa_job("w/1/0", 11_000, 60_000, 5)
             .await
             .unwrap()
             .unwrap();
         assert_eq!((job.attempts, job.state), (1, QaJobState::Running));
         assert!(
             store
-                .claim_qa_job("w/1/1", 11_000, 60_000)
+                .claim_qa_job("w/1/1", 11_000, 60_000, 5)
                 .await
                 .unwrap()
                 .is_none()
         );
         store
-            .fail_qa_attempt(job.id, "recognizer down", Some(20_000), 12_000)
+            .fail_qa_attempt(&job, "recognizer down", Some(20_000), 12_000)
             .await
             .unwrap();
         assert!(
             store
-                .claim_qa_job("w/1/0", 19_999, 60_000)
+                .claim_qa_job("w/1/0", 19_999, 60_000, 5)
                 .await
                 .unwrap()
                 .is_none()
         );
         let again = store
-            .claim_qa_job("w/1/0", 20_000, 60_000)
+            .claim_qa_job("w/1/0", 20_000, 60_000, 5)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(again.attempts, 2);
         store
-            .fail_qa_attempt(job.id, "unreadable", None, 21_000)
+            .fail_qa_attempt(&again, "unreadable", None, 21_000)
             .await
             .unwrap();
         let jobs = store.qa_jobs(Some(QaJobState::Failed), 10).await.unwrap();
         assert_eq!(jobs[0].error.as_deref(), Some("unreadable"));
         assert!(
             store
-                .claim_qa_job("w/1/0", 99_000, 60_000)
+                .claim_qa_job("w/1/0", 99_000, 60_000, 5)
                 .await
                 .unwrap()
                 .is_none()
@@ -513,52 +571,78 @@ mod tests {
     #[tokio::test]
     async fn a_dead_workers_job_is_claimed_again() {
         let store = store().await;
-        store.enqueue_qa_jobs(11_000, 100).await.unwrap();
+        store.enqueue_qa_jobs(11_000, 0, 100).await.unwrap();
         store
-            .claim_qa_job("host/42/0", 11_000, 60_000)
+            .claim_qa_job("host/42/0", 11_000, 60_000, 5)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
             store
-                .release_orphan_qa_jobs(|w| w != "host/42/0", 12_000)
+                .release_orphan_qa_jobs(|w| w != "host/42/0", 12_000, 5)
                 .await
                 .unwrap(),
             0
         );
         assert_eq!(
             store
-                .release_orphan_qa_jobs(|w| w == "host/42/0", 12_000)
+                .release_orphan_qa_jobs(|w| w == "host/42/0", 12_000, 5)
                 .await
                 .unwrap(),
             1
         );
         let job = store
-            .claim_qa_job("host/43/0", 12_000, 60_000)
+            .claim_qa_job("host/43/0", 12_000, 60_000, 5)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(job.attempts, 2);
         // past its lease, a running job is claimed by another worker
         let stolen = store
-            .claim_qa_job("other/1/0", 12_000 + 60_001, 60_000)
+            .claim_qa_job("other/1/0", 12_000 + 60_001, 60_000, 5)
             .await
             .unwrap();
-        assert_eq!(stolen.map(|j| j.attempts), Some(3));
+        let stolen = stolen.expect("claimed again");
+        assert_eq!(stolen.attempts, 3);
+        // the worker taken for dead comes back: its result is not taken
+        let late = result("/rec/c1.wav", "{}");
+        assert!(!store.complete_qa_job(&job, &late).await.unwrap());
+        store
+            .fail_qa_attempt(&job, "late", None, 80_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.qa_jobs(None, 1).await.unwrap()[0].state,
+            QaJobState::Running
+        );
+        // abandoned again with its attempts used up: failed, not run again
+        assert!(
+            store
+                .claim_qa_job("third/1/0", 12_000 + 130_000, 60_000, 3)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let failed = &store.qa_jobs(None, 1).await.unwrap()[0];
+        assert_eq!(failed.state, QaJobState::Failed);
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("abandoned by its worker 3 times")
+        );
     }
 
     #[tokio::test]
     async fn results_are_stored_with_the_job_done_and_what_was_said_sealed() {
         let store = store().await;
-        store.enqueue_qa_jobs(11_000, 100).await.unwrap();
+        store.enqueue_qa_jobs(11_000, 0, 100).await.unwrap();
         let job = store
-            .claim_qa_job("w/1/0", 11_000, 60_000)
+            .claim_qa_job("w/1/0", 11_000, 60_000, 5)
             .await
             .unwrap()
             .unwrap();
         let detail = r#"{"evidence":"I will refund your order, Mrs Lovelace"}"#;
         store
-            .complete_qa_job(job.id, &result("/rec/c1.wav", detail))
+            .complete_qa_job(&job, &result("/rec/c1.wav", detail))
             .await
             .unwrap();
         assert_eq!(

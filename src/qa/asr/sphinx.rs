@@ -6,8 +6,8 @@
 //!   phrases. Each phrase gets a detection threshold from its length in
 //!   phones: a short phrase must match closely, a long one may be heard
 //!   through more noise ([`SphinxConfig::threshold_per_phone`]). Phrases
-//!   with a word the dictionary lacks cannot be spotted and are skipped;
-//!   [`Sphinx::unspottable`] lists them for `switchboard check`-like tools;
+//!   with a word the dictionary lacks cannot be spotted and are skipped
+//!   (logged at debug level);
 //! - **open transcription** with the general language model, only on
 //!   channels recorded at 16 kHz or more: on 8 kHz telephone audio the
 //!   model recognises next to nothing, so narrowband channels are only
@@ -58,10 +58,11 @@ impl Default for SphinxConfig {
     }
 }
 
-/// A pooled decoder and the key phrase set it was last given.
+/// A pooled decoder and the key phrase searches it has, by phrase set
+/// (false: none of the set's phrases can be spotted).
 struct Ready {
     decoder: Decoder,
-    kws: Option<u64>,
+    kws: std::collections::HashMap<u64, bool>,
 }
 
 /// The PocketSphinx backend.
@@ -104,7 +105,10 @@ impl Sphinx {
         args.push(("-remove_silence", "no".into()));
         args.push(("-samprate", MODEL_RATE.to_string()));
         let decoder = Decoder::new(&args).map_err(|e| AsrError::Rejected(e.to_string()))?;
-        Ok(Ready { decoder, kws: None })
+        Ok(Ready {
+            decoder,
+            kws: Default::default(),
+        })
     }
 
     fn take(&self) -> Result<Ready, AsrError> {
@@ -119,25 +123,6 @@ impl Sphinx {
         if let Ok(mut pool) = self.pool.lock() {
             pool.push(ready);
         }
-    }
-
-    /// The phrases (already normalised) that cannot be spotted because the
-    /// dictionary lacks one of their words, each with the missing words.
-    pub fn unspottable(&self, phrases: &[String]) -> Result<Vec<(String, Vec<String>)>, AsrError> {
-        let mut ready = self.take()?;
-        let out = phrases
-            .iter()
-            .filter_map(|p| {
-                let missing: Vec<String> = p
-                    .split_whitespace()
-                    .filter(|w| ready.decoder.pronunciation(w).is_none())
-                    .map(str::to_string)
-                    .collect();
-                (!missing.is_empty()).then(|| (p.clone(), missing))
-            })
-            .collect();
-        self.put_back(ready);
-        Ok(out)
     }
 
     fn run(
@@ -198,23 +183,27 @@ impl Sphinx {
         phrases.hash(&mut hasher);
         let key = hasher.finish();
         let name = format!("kws{key:x}");
-        if ready.kws != Some(key) {
-            let lines = self.key_phrase_lines(&mut ready.decoder, phrases);
-            if lines.is_empty() {
-                ready.kws = None;
-                return Ok(false);
+        let known = match ready.kws.get(&key) {
+            Some(known) => *known,
+            None => {
+                let lines = self.key_phrase_lines(&mut ready.decoder, phrases);
+                if !lines.is_empty() {
+                    let file = KeyFile::write(&lines).map_err(|e| {
+                        AsrError::Unavailable(format!("cannot write the key phrase file: {e}"))
+                    })?;
+                    ready
+                        .decoder
+                        .set_kws(&name, file.path())
+                        .map_err(rejected)?;
+                }
+                ready.kws.insert(key, !lines.is_empty());
+                !lines.is_empty()
             }
-            let file = KeyFile::write(&lines).map_err(|e| {
-                AsrError::Unavailable(format!("cannot write the key phrase file: {e}"))
-            })?;
-            ready
-                .decoder
-                .set_kws(&name, file.path())
-                .map_err(rejected)?;
-            ready.kws = Some(key);
+        };
+        if known {
+            ready.decoder.use_search(&name).map_err(rejected)?;
         }
-        ready.decoder.use_search(&name).map_err(rejected)?;
-        Ok(true)
+        Ok(known)
     }
 
     /// `phrase /1e-N/` lines for the phrases the dictionary can say.

@@ -58,7 +58,6 @@ unsafe extern "C" {
         out_lscr: *mut i32,
         out_lback: *mut i32,
     ) -> i32;
-    fn ps_seg_free(seg: *mut ps_seg_t);
     fn ps_get_logmath(ps: *mut ps_decoder_t) -> *mut logmath_t;
     fn logmath_exp(lmath: *mut logmath_t, logb_p: c_int) -> f64;
 }
@@ -204,8 +203,8 @@ impl Decoder {
 
     fn segments(&mut self) -> Vec<SegWord> {
         let mut words = Vec::new();
-        // SAFETY: valid decoder; the iterator is walked to its end (which
-        // frees it) or freed when left early; strings are copied out.
+        // SAFETY: valid decoder; the iterator is walked to its end, which
+        // frees it; strings are copied out.
         unsafe {
             let logmath = ps_get_logmath(self.ps);
             let mut seg = ps_seg_iter(self.ps);
@@ -231,10 +230,8 @@ impl Decoder {
                     end_frame: ef,
                     probability,
                 });
+                // Returns NULL (and frees the iterator) after the last one.
                 seg = ps_seg_next(seg);
-            }
-            if !seg.is_null() {
-                ps_seg_free(seg);
             }
         }
         words
