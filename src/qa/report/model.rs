@@ -270,7 +270,8 @@ pub fn build(
     let mut rule_totals: BTreeMap<String, Tally> = BTreeMap::new();
     let mut intents: BTreeMap<String, u32> = BTreeMap::new();
     let mut queues: BTreeMap<String, u32> = BTreeMap::new();
-    let mut caller_texts: Vec<String> = Vec::new();
+    // Per call, the caller's transcribed segments.
+    let mut caller_texts: Vec<Vec<String>> = Vec::new();
 
     for row in &rows {
         let day = (row.call_started_at - from_ms) / DAY_MS;
@@ -321,11 +322,12 @@ pub fn build(
                 .iter()
                 .filter(|t| t.channel == Channel::Caller)
             {
-                caller_texts.extend(
+                caller_texts.push(
                     t.segments
                         .iter()
                         .filter(|s| s.heard == Heard::Transcribed)
-                        .map(|s| s.text.clone()),
+                        .map(|s| s.text.clone())
+                        .collect(),
                 );
             }
         }
@@ -422,7 +424,12 @@ pub fn build(
         skipped_rules,
         intents: topics(intents),
         queues: topics(queues),
-        phrases: phrases::top(caller_texts.iter().map(String::as_str), TOP_PHRASES),
+        phrases: phrases::top(
+            caller_texts
+                .iter()
+                .map(|call| call.iter().map(String::as_str).collect()),
+            TOP_PHRASES,
+        ),
         from,
         to,
         timezone: "UTC".into(),

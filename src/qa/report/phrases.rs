@@ -3,12 +3,14 @@
 //!
 //! Text is lowercased and cut into words (letters, digits and inner
 //! apostrophes: "don't" is one word); phrases never span two segments. A
-//! phrase made of stop words only ("i have a", "it is") is ignored, as is
-//! a phrase heard only once. A 2-word phrase heard exactly as often as a
-//! 3-word phrase that contains it is left out: it only ever occurred
-//! inside the longer one, which says more.
+//! phrase counts the calls it was heard in, not the times: one caller
+//! repeating an address or a card number is not a frequent phrase, and a
+//! phrase heard in one call only is never listed. A phrase made of stop
+//! words only ("i have a", "it is") is ignored. A 2-word phrase heard in
+//! exactly as many calls as a 3-word phrase that contains it is left out:
+//! it only ever occurred inside the longer one, which says more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -24,12 +26,13 @@ const STOP_WORDS: &[&str] = &[
     "you", "your",
 ];
 
-/// A phrase and how many times callers said it.
+/// A phrase and in how many calls callers said it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PhraseCount {
     pub phrase: String,
     /// 2 or 3.
     pub words: u32,
+    /// Calls it was heard in.
     pub count: u32,
 }
 
@@ -48,34 +51,42 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `limit` most frequent phrases of `texts` (each text one segment):
-/// most heard first, then longer, then alphabetical.
-pub fn top<'a>(texts: impl Iterator<Item = &'a str>, limit: usize) -> Vec<PhraseCount> {
+/// The `limit` most frequent phrases of `calls` (each call its segments'
+/// texts): heard in most calls first, then longer, then alphabetical.
+pub fn top<'a>(calls: impl Iterator<Item = Vec<&'a str>>, limit: usize) -> Vec<PhraseCount> {
     let mut counts: HashMap<(String, u32), u32> = HashMap::new();
-    for text in texts {
-        let words = words(text);
-        for n in [2usize, 3] {
-            for gram in words.windows(n) {
-                if gram.iter().all(|w| is_stop(w)) {
-                    continue;
+    for texts in calls {
+        let mut heard: HashSet<(String, u32)> = HashSet::new();
+        for text in texts {
+            let words = words(text);
+            for n in [2usize, 3] {
+                for gram in words.windows(n) {
+                    if !gram.iter().all(|w| is_stop(w)) {
+                        heard.insert((gram.join(" "), n as u32));
+                    }
                 }
-                let key = (gram.join(" "), n as u32);
-                *counts.entry(key).or_default() += 1;
             }
         }
+        for key in heard {
+            *counts.entry(key).or_default() += 1;
+        }
     }
-    let inside_longer = |phrase: &str, count: u32| {
-        counts.iter().any(|((long, n), c)| {
-            *n == 3
-                && *c == count
-                && (long.starts_with(&format!("{phrase} "))
-                    || long.ends_with(&format!(" {phrase}")))
-        })
-    };
+    // (2-word phrase, calls) for the first and last two words of every
+    // 3-word phrase.
+    let mut inside_longer: HashSet<(&str, u32)> = HashSet::new();
+    for ((long, n), c) in &counts {
+        if *n == 3
+            && let (Some((first, _)), Some((_, last))) =
+                (long.rsplit_once(' '), long.split_once(' '))
+        {
+            inside_longer.insert((first, *c));
+            inside_longer.insert((last, *c));
+        }
+    }
     let mut out: Vec<PhraseCount> = counts
         .iter()
         .filter(|(_, c)| **c >= 2)
-        .filter(|((phrase, n), c)| *n == 3 || !inside_longer(phrase, **c))
+        .filter(|((phrase, n), c)| *n == 3 || !inside_longer.contains(&(phrase.as_str(), **c)))
         .map(|((phrase, n), c)| PhraseCount {
             phrase: phrase.clone(),
             words: *n,
