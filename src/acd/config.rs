@@ -264,21 +264,9 @@ fn read(
     name: &str,
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<(std::path::PathBuf, String)> {
-    let path = folder.join(name);
     let shown = Path::new("contact-center").join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some((shown, text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            problems.push(ConfigProblem {
-                file: shown,
-                line: 0,
-                field: String::new(),
-                message: format!("cannot read {}: {e}", path.display()),
-            });
-            None
-        }
-    }
+    let text = crate::config::read_optional(&folder.join(name), &shown, problems)?;
+    Some((shown, text))
 }
 
 fn in_range(

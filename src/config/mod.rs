@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::flow::{FlowSet, Flows};
 
 pub use listen::{ListenAddr, Transport, parse_listen};
-pub use problem::{ConfigProblem, ProblemSink};
+pub use problem::{ConfigProblem, ProblemSink, read_optional};
 pub use profile::{
     AccessPolicy, Application, DenyAction, InternalSettings, Profile, ProfileKind, ProfileMedia,
     QualifySettings, RegistrarSettings, RegistrationSettings, SecuritySettings, SipUser,

@@ -116,6 +116,28 @@ fn field_from_message(message: &str) -> String {
     String::new()
 }
 
+/// Reads an optional configuration file: `None` when it does not exist;
+/// any other read error is a problem of the file `shown`.
+pub fn read_optional(
+    path: &Path,
+    shown: &Path,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            problems.push(ConfigProblem {
+                file: shown.to_path_buf(),
+                line: 0,
+                field: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            });
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

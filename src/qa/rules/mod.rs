@@ -14,7 +14,7 @@ mod raw;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigProblem, ProblemSink};
+use crate::config::{ConfigProblem, ProblemSink, read_optional};
 
 pub use model::{Category, Check, Condition, DEFAULT_THRESHOLD, Item, Kind, Rules, Window};
 
@@ -24,23 +24,11 @@ pub const RULES_FILE: &str = "qa/rules.toml";
 /// Reads and checks `dir/qa/rules.toml`: `None` when there is no such
 /// file (no QA rules) or it has problems, which go to `problems`.
 pub fn load(dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option<Rules> {
-    let path = dir.join(RULES_FILE);
     let shown = PathBuf::from(RULES_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&shown, &text)
-            .map_err(|mut p| problems.append(&mut p))
-            .ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            problems.push(ConfigProblem {
-                file: shown,
-                line: 0,
-                field: String::new(),
-                message: format!("cannot read {}: {e}", path.display()),
-            });
-            None
-        }
-    }
+    let text = read_optional(&dir.join(RULES_FILE), &shown, problems)?;
+    parse(&shown, &text)
+        .map_err(|mut p| problems.append(&mut p))
+        .ok()
 }
 
 /// Checks rules written as in `qa/rules.toml` (shown as `shown` in
