@@ -14,7 +14,9 @@
 //! caller's lines. Both WAVs come from one script per call, spoken by flite
 //! (voices `slt` and `rms` only) and converted to 16 kHz by sox, so the two
 //! sides take turns with short pauses, as people do; the agent hangs up at
-//! the end of its WAV. Five calls run at once, one per agent.
+//! the end of its WAV (see `common::scripted_call`). In the hold call the
+//! agent's phone puts the caller on hold (a re-INVITE) in a pause of its
+//! WAV and resumes. Five calls run at once, one per agent.
 //!
 //! Pass/fail, per call (see [`calls`] for the scripts and expectations):
 //! - the call is answered, both legs are G.722 and the recording is stereo
@@ -41,13 +43,13 @@
 
 mod common;
 
+use common::speech::{speak, write_wav};
 use common::*;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -66,18 +68,34 @@ const TAIL: f64 = 1.0;
 const SLACK: f64 = 2.0;
 /// The longest silence the test's rules allow (the demo's is 20 s).
 const MAX_SILENCE: f64 = 8.0;
+/// The longest hold the test's rules allow (the demo's is 2 minutes).
+const MAX_HOLD_MINUTES: f64 = 0.1;
+/// How long after the line before it a hold starts (seconds).
+const HOLD_AFTER: f64 = 1.0;
+/// How long the hold call's hold lasts (over [`MAX_HOLD_MINUTES`]; the
+/// pause around it is under [`MAX_SILENCE`]).
+const HOLD: f64 = 12.0;
 
 /// The demo's rules with shorter numbers, so calls stay short: silence at
-/// most 8 s instead of 20 s; everything else as shipped.
+/// most 8 s instead of 20 s, hold at most 6 s instead of 2 minutes;
+/// everything else as shipped.
 fn test_rules() -> String {
-    let demo = fs::read_to_string(repo_root().join("qa/rules.toml"))
+    let mut rules = fs::read_to_string(repo_root().join("qa/rules.toml"))
         .expect("qa/rules.toml (the demo's QA rules) must exist");
-    let from = "max_seconds = 20";
-    assert!(
-        demo.contains(from),
-        "qa/rules.toml changed: the test sets the silence item's {from} to {MAX_SILENCE}"
-    );
-    demo.replace(from, &format!("max_seconds = {MAX_SILENCE}"))
+    for (from, to) in [
+        ("max_seconds = 20", format!("max_seconds = {MAX_SILENCE}")),
+        (
+            "max_minutes = 2",
+            format!("max_minutes = {MAX_HOLD_MINUTES}"),
+        ),
+    ] {
+        assert!(
+            rules.contains(from),
+            "qa/rules.toml changed: the test replaces {from} with {to}"
+        );
+        rules = rules.replace(from, &to);
+    }
+    rules
 }
 
 // ---------------------------------------------------------------------
@@ -163,6 +181,10 @@ struct Plan {
     /// The signal items' evidence: (rule, the line after the pause or the
     /// overlapping line, whose span must hold the evidence's middle).
     signal_at: Vec<(&'static str, usize)>,
+    /// `(line, seconds)`: the agent puts the caller on hold [`HOLD_AFTER`]
+    /// after the line before `line` ends, for `seconds` (within the pause
+    /// before `line`).
+    hold: Option<(usize, f64)>,
 }
 
 /// The rule ids, in the order of `qa/rules.toml`, with their outcome on a
@@ -241,6 +263,7 @@ fn calls() -> Vec<Plan> {
                 heard("closing", A, 5, "anything else"),
             ],
             signal_at: vec![],
+            hold: None,
         },
         // 1: "I don't know".
         Plan {
@@ -261,6 +284,7 @@ fn calls() -> Vec<Plan> {
                 heard("greeting", A, 0, "thank you for calling"),
             ],
             signal_at: vec![],
+            hold: None,
         },
         // 2: "nothing I can do".
         Plan {
@@ -278,6 +302,7 @@ fn calls() -> Vec<Plan> {
             outcomes: outcomes(&[("no-dont-know", "fail")]),
             heard: vec![heard("no-dont-know", A, 3, "nothing i can do")],
             signal_at: vec![],
+            hold: None,
         },
         // 3: "look it up yourself": fatal, the score is 0.
         Plan {
@@ -295,6 +320,7 @@ fn calls() -> Vec<Plan> {
             outcomes: outcomes(&[("no-do-it-yourself", "fail")]),
             heard: vec![heard("no-do-it-yourself", A, 3, "look it up yourself")],
             signal_at: vec![],
+            hold: None,
         },
         // 4: no privacy notice, and a caller talking over the agent.
         Plan {
@@ -320,6 +346,7 @@ fn calls() -> Vec<Plan> {
             outcomes: outcomes(&[("privacy-notice", "fail"), ("overtalk", "fail")]),
             heard: vec![heard("closing", A, 5, "anything else")],
             signal_at: vec![("overtalk", 3)],
+            hold: None,
         },
         // 5: the caller mentions an allergy; the agent states the policy.
         Plan {
@@ -340,6 +367,7 @@ fn calls() -> Vec<Plan> {
                 heard("allergy-policy", A, 3, "allergy return policy"),
             ],
             signal_at: vec![],
+            hold: None,
         },
         // 6: the caller is allergic; the agent never states the policy.
         Plan {
@@ -358,6 +386,7 @@ fn calls() -> Vec<Plan> {
             // PocketSphinx spots "allergy" in "allergic" too: either will do.
             heard: vec![heard("allergy-policy", C, 1, "allerg*")],
             signal_at: vec![],
+            hold: None,
         },
         // 7: only a deflection: the resolution fails.
         Plan {
@@ -374,6 +403,7 @@ fn calls() -> Vec<Plan> {
             outcomes: outcomes(&[("commitment", "fail")]),
             heard: vec![heard("commitment", A, 3, "just log it")],
             signal_at: vec![],
+            hold: None,
         },
         // 8: a deflection, then a commitment: the last one decides.
         Plan {
@@ -395,6 +425,7 @@ fn calls() -> Vec<Plan> {
                 heard("commitment", A, 5, "refund"),
             ],
             signal_at: vec![],
+            hold: None,
         },
         // 9: a long silence in the middle.
         Plan {
@@ -412,6 +443,31 @@ fn calls() -> Vec<Plan> {
             outcomes: outcomes(&[("dead-air", "fail")]),
             heard: vec![],
             signal_at: vec![("dead-air", 3)],
+            hold: None,
+        },
+        // 10: a long hold; the pause around it is no dead air (hold is
+        // cut out of silences).
+        Plan {
+            name: "long hold",
+            agent_voice: "rms",
+            caller_voice: "slt",
+            lines: vec![
+                agent(GREETING),
+                caller("Hello. Can you check the status of my refund?"),
+                agent(PRIVACY),
+                agent("Let me check that with my colleague, please hold."),
+                agent(REFUND).after(HOLD + 2.0 * HOLD_AFTER + 1.0),
+                agent(CLOSING),
+            ],
+            outcomes: outcomes(&[("long-hold", "fail")]),
+            heard: vec![heard(
+                "privacy-notice",
+                A,
+                2,
+                "protect your personal information",
+            )],
+            signal_at: vec![],
+            hold: Some((4, HOLD)),
         },
     ]
 }
@@ -419,62 +475,6 @@ fn calls() -> Vec<Plan> {
 // ---------------------------------------------------------------------
 // Audio
 // ---------------------------------------------------------------------
-
-fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{program}` is not installed: this test needs it (Debian package {package}; \
-         `bash scripts/install-deps.sh` installs it)"
-    );
-}
-
-/// `text` spoken by flite's `voice`, as 16 kHz mono samples (sox converts).
-fn speak(dir: &Path, name: &str, voice: &str, text: &str) -> Vec<i16> {
-    let raw = dir.join(format!("{name}.flite.wav"));
-    let wav = dir.join(format!("{name}.wav"));
-    let out = Command::new("flite")
-        .args(["-voice", voice, "-t", text, "-o"])
-        .arg(&raw)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run flite");
-    assert!(
-        out.status.success() && raw.is_file(),
-        "flite -voice {voice} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", &RATE.to_string(), "-c", "1", "-b", "16"])
-        .arg(&wav)
-        .output()
-        .expect("run sox");
-    assert!(
-        out.status.success(),
-        "sox could not convert flite's WAV: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut reader = hound::WavReader::open(&wav).expect("sox's WAV");
-    assert_eq!(reader.spec().sample_rate, RATE);
-    reader.samples::<i16>().map(Result::unwrap).collect()
-}
-
-fn write_mono(path: &Path, samples: &[i16]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create WAV");
-    for s in samples {
-        w.write_sample(*s).unwrap();
-    }
-    w.finalize().unwrap();
-}
 
 /// A script rendered: each side's WAV, and when each line is said
 /// (seconds from the start of the WAVs).
@@ -484,18 +484,20 @@ struct Rendered {
     spans: Vec<(f64, f64)>,
     /// When the agent hangs up (the end of its WAV).
     length: f64,
+    /// When the agent holds the caller, and how long.
+    hold: Option<(f64, f64)>,
 }
 
 fn render(dir: &Path, id: usize, plan: &Plan) -> Rendered {
     let mut t = LEAD_IN;
     let mut spans = Vec::new();
     let mut placed = Vec::new();
-    for (i, line) in plan.lines.iter().enumerate() {
+    for line in &plan.lines {
         let voice = match line.who {
             Who::Agent => plan.agent_voice,
             Who::Caller => plan.caller_voice,
         };
-        let pcm = speak(dir, &format!("call{id}-line{i}"), voice, line.text);
+        let pcm = speak(dir, voice, line.text);
         let start = match (line.over, spans.last()) {
             (Some(after), Some(&(previous, _))) => previous + after,
             _ => t + line.gap,
@@ -524,211 +526,18 @@ fn render(dir: &Path, id: usize, plan: &Plan) -> Rendered {
     }
     let agent_wav = dir.join(format!("call{id}-agent.wav"));
     let caller_wav = dir.join(format!("call{id}-caller.wav"));
-    write_mono(&agent_wav, &agent_pcm);
-    write_mono(&caller_wav, &caller_pcm);
+    write_wav(&agent_wav, RATE, &[&agent_pcm]);
+    write_wav(&caller_wav, RATE, &[&caller_pcm]);
+    let hold = plan
+        .hold
+        .map(|(line, secs)| (spans[line - 1].1 + HOLD_AFTER, secs));
     Rendered {
         agent_wav,
         caller_wav,
         spans,
         length,
+        hold,
     }
-}
-
-// ---------------------------------------------------------------------
-// Softphones
-// ---------------------------------------------------------------------
-
-/// A headless baresip with G.722 only, playing a 16 kHz WAV; killed (with
-/// everything it started) when dropped.
-struct Phone {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Phone {
-    /// `account` is baresip's account line; `sip_port` its SIP port.
-    /// `dial`: a number to call at start (`-e /dial ...`).
-    fn start(account: &str, sip_port: u16, wav: &Path, run_secs: u64, dial: Option<&str>) -> Phone {
-        let dir = tempfile::Builder::new()
-            .prefix("qa-calls-phone-")
-            .tempdir()
-            .unwrap();
-        let rtp = alloc_ports(10);
-        let config = format!(
-            "sip_listen 127.0.0.1:{sip_port}\n\
-             net_interface 127.0.0.1\n\
-             rtp_ports {rtp}-{}\n\
-             audio_source aufile,{}\n\
-             audio_player aubridge,nowhere\n\
-             audio_alert aubridge,nowhere\n\
-             ausrc_srate {RATE}\n\
-             auplay_srate {RATE}\n\
-             module_path /usr/lib/baresip/modules\n\
-             module g722.so\n\
-             module aufile.so\n\
-             module aubridge.so\n\
-             module_app account.so\n\
-             module_app menu.so\n",
-            rtp + 9,
-            wav.display()
-        );
-        fs::write(dir.path().join("config"), config).unwrap();
-        fs::write(dir.path().join("accounts"), format!("{account}\n")).unwrap();
-        let out = fs::File::create(dir.path().join("out.txt")).unwrap();
-        let child = Command::new("timeout")
-            .arg(run_secs.to_string())
-            .args(["baresip", "-4", "-f"])
-            .arg(dir.path())
-            .args(
-                dial.map(|uri| ["-e".to_string(), format!("/dial {uri}")])
-                    .into_iter()
-                    .flatten(),
-            )
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .process_group(0)
-            .spawn()
-            .expect("run baresip");
-        Phone {
-            dir,
-            child: Some(child),
-        }
-    }
-
-    fn output(&self) -> String {
-        let text = fs::read(self.dir.path().join("out.txt")).unwrap_or_default();
-        // Drop baresip's running statistics (one line rewritten in place).
-        String::from_utf8_lossy(&text)
-            .split(['\n', '\r'])
-            .filter(|l| !l.trim_start().starts_with('['))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn wait_for(&self, needles: &[&str], limit: Duration) -> bool {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            let out = self.output();
-            if needles.iter().any(|n| out.contains(n)) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-
-    /// SIGTERM (baresip unregisters), then SIGKILL after `grace`.
-    fn stop(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let group = format!("-{}", child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let end = Instant::now() + grace;
-        while Instant::now() < end {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Phone {
-    fn drop(&mut self) {
-        self.stop(Duration::from_millis(500));
-    }
-}
-
-// ---------------------------------------------------------------------
-// One call
-// ---------------------------------------------------------------------
-
-/// What a finished call left for checking.
-struct Done {
-    call_id: String,
-    /// As `switchboard calls --json` lists it.
-    cdr: Value,
-}
-
-/// Places call `plan` to agent `ext` (whose phone listens on
-/// `agent_port`): the agent registers, the caller dials through the trunk,
-/// the agent hangs up at the end of its WAV. Returns the ended call.
-fn place_call(
-    sw: &Switch,
-    ext: &str,
-    agent_port: u16,
-    rendered: &Rendered,
-    seen: &Mutex<Vec<String>>,
-) -> Result<Done, String> {
-    let limit = rendered.length + 40.0;
-    let mut agent_phone = Phone::start(
-        &format!(
-            "<sip:{ext}@127.0.0.1:{}>;auth_pass=pw{ext};answermode=auto;regint=300",
-            sw.agents_port
-        ),
-        agent_port,
-        &rendered.agent_wav,
-        limit as u64,
-        None,
-    );
-    if !agent_phone.wait_for(&["} 200 OK", "binding]"], Duration::from_secs(15)) {
-        return Err(format!(
-            "agent {ext}'s baresip did not register within 15 s:\n{}",
-            agent_phone.output()
-        ));
-    }
-    let mut caller_phone = Phone::start(
-        "<sip:caller@127.0.0.1>;regint=0",
-        alloc_ports(2),
-        &rendered.caller_wav,
-        limit as u64,
-        Some(&format!("sip:{ext}@127.0.0.1:{}", sw.carrier_port)),
-    );
-    let started = Instant::now();
-    let mut call_id = None;
-    let mut ended = None;
-    while started.elapsed() < Duration::from_secs_f64(limit) {
-        let calls = sw.calls();
-        let mine = calls.iter().find(|c| {
-            c["callee"] == ext
-                && c["call_id"]
-                    .as_str()
-                    .is_some_and(|id| !seen.lock().unwrap().iter().any(|s| s == id))
-        });
-        if let Some(c) = mine {
-            call_id = c["call_id"].as_str().map(str::to_string);
-            if !c["ended_at"].is_null() {
-                ended = Some(c.clone());
-                break;
-            }
-        }
-        thread::sleep(Duration::from_millis(500));
-    }
-    let out = || {
-        format!(
-            "--- agent {ext} ---\n{}\n--- caller ---\n{}",
-            agent_phone.output(),
-            caller_phone.output()
-        )
-    };
-    let Some(call_id) = call_id else {
-        return Err(format!("no call to {ext} appeared in `calls`\n{}", out()));
-    };
-    seen.lock().unwrap().push(call_id.clone());
-    let Some(cdr) = ended else {
-        return Err(format!(
-            "call {call_id} to {ext} did not end within {limit:.0} s\n{}",
-            out()
-        ));
-    };
-    caller_phone.stop(Duration::from_secs(2));
-    agent_phone.stop(Duration::from_secs(3));
-    Ok(Done { call_id, cdr })
 }
 
 // ---------------------------------------------------------------------
@@ -1078,18 +887,8 @@ const AGENTS: [&str; 5] = ["1001", "1002", "1003", "1004", "1005"];
 #[test]
 fn real_calls_are_scored_against_every_kind_of_qa_rule() {
     let began = Instant::now();
-    require("flite", "flite");
-    require("sox", "sox");
-    require("baresip", "baresip");
     for voice in ["slt", "rms"] {
-        let out = Command::new("flite")
-            .arg("-lv")
-            .output()
-            .expect("flite -lv");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains(voice),
-            "flite has no voice {voice}"
-        );
+        speech::require_voice(voice);
     }
 
     let plans = calls();
@@ -1132,7 +931,13 @@ fn real_calls_are_scored_against_every_kind_of_qa_rule() {
                 let mut checks = Vec::new();
                 for i in (slot..plans.len()).step_by(AGENTS.len()) {
                     let (plan, r) = (&plans[i], &rendered[i]);
-                    let done = match place_call(sw, ext, agent_port, r, seen) {
+                    let audio = scripted_call::CallAudio {
+                        agent_wav: &r.agent_wav,
+                        caller_wav: &r.caller_wav,
+                        length: r.length,
+                        hold: r.hold,
+                    };
+                    let done = match scripted_call::place_call(sw, ext, agent_port, &audio, seen) {
                         Ok(d) => d,
                         Err(e) => {
                             problems

@@ -12,6 +12,8 @@
 
 pub mod acd;
 pub mod media;
+pub mod scripted_call;
+pub mod speech;
 #[allow(unused_imports)]
 pub use acd::*;
 #[allow(unused_imports)]
@@ -1116,8 +1118,17 @@ pub fn log_in(sw: &Switch, user: &str) {
 // baresip
 // ---------------------------------------------------------------------
 
-/// A headless baresip softphone sending a 440 Hz tone: an agent
-/// (registered, auto-answering) or a caller. Killed on drop.
+/// What a [`Baresip`] sends, and the codec it offers.
+pub enum Sound {
+    /// A 440 Hz tone as long as baresip runs, G.711 at 8 kHz.
+    Tone,
+    /// A 16 kHz mono WAV, G.722 only (wideband). At the end of the file
+    /// baresip hangs up the call.
+    Wideband(PathBuf),
+}
+
+/// A headless baresip softphone: an agent (registered, auto-answering) or
+/// a caller, sending a [`Sound`]. Killed on drop.
 pub struct Baresip {
     pub dir: TempDir,
     pub sip_port: u16,
@@ -1128,13 +1139,29 @@ pub struct Baresip {
 
 impl Baresip {
     /// Starts `timeout <run_secs> baresip -4 -f DIR` registered as
-    /// `user`/`pass` on 127.0.0.1:`registrar_port`.
+    /// `user`/`pass` on 127.0.0.1:`registrar_port`, sending a tone.
     pub fn start_agent(user: &str, pass: &str, registrar_port: u16, run_secs: u32) -> Baresip {
+        Baresip::agent_with(user, pass, registrar_port, run_secs, Sound::Tone, None)
+    }
+
+    /// An agent sending `sound`; `sip_port` fixes its SIP port (a phone
+    /// restarted on the same port replaces its binding instead of leaving
+    /// a second one to be rung).
+    pub fn agent_with(
+        user: &str,
+        pass: &str,
+        registrar_port: u16,
+        run_secs: u32,
+        sound: Sound,
+        sip_port: Option<u16>,
+    ) -> Baresip {
         Baresip::start(
             &format!(
                 "<sip:{user}@127.0.0.1:{registrar_port}>;auth_pass={pass};answermode=auto;regint=300"
             ),
             run_secs,
+            sound,
+            sip_port,
         )
     }
 
@@ -1144,11 +1171,21 @@ impl Baresip {
     ///
     /// [`command_with`]: Baresip::command_with
     pub fn start_caller(user: &str, run_secs: u32) -> Baresip {
-        Baresip::start(&format!("<sip:{user}@127.0.0.1>;regint=0"), run_secs)
+        Baresip::caller_with(user, run_secs, Sound::Tone)
+    }
+
+    /// A caller sending `sound`.
+    pub fn caller_with(user: &str, run_secs: u32, sound: Sound) -> Baresip {
+        Baresip::start(
+            &format!("<sip:{user}@127.0.0.1>;regint=0"),
+            run_secs,
+            sound,
+            None,
+        )
     }
 
     /// Starts baresip with one account line (`accounts` file).
-    fn start(account: &str, run_secs: u32) -> Baresip {
+    fn start(account: &str, run_secs: u32, sound: Sound, sip_port: Option<u16>) -> Baresip {
         require_program("baresip", "baresip");
         require_program("sox", "sox");
         let dir = tempfile::Builder::new()
@@ -1157,20 +1194,26 @@ impl Baresip {
             .unwrap();
         let d = dir.path();
         // baresip also listens on the SIP port + 1 (SIP over TLS).
-        let sip_port = alloc_ports(2);
+        let sip_port = sip_port.unwrap_or_else(|| alloc_ports(2));
         let rtp = alloc_ports(20);
         let ctrl_port = alloc_port();
-        let tone = d.join("tone.wav");
-        let st = Command::new("sox")
-            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
-            .arg(&tone)
-            // As long as baresip runs: at the end of its file, baresip
-            // hangs up the call.
-            .args(["synth", &run_secs.to_string(), "sine", "440"])
-            .stdin(Stdio::null())
-            .status()
-            .expect("run sox");
-        assert!(st.success(), "sox could not make the tone WAV");
+        let (source, codec, rate) = match sound {
+            Sound::Tone => {
+                let tone = d.join("tone.wav");
+                let st = Command::new("sox")
+                    .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+                    .arg(&tone)
+                    // As long as baresip runs: at the end of its file,
+                    // baresip hangs up the call.
+                    .args(["synth", &run_secs.to_string(), "sine", "440"])
+                    .stdin(Stdio::null())
+                    .status()
+                    .expect("run sox");
+                assert!(st.success(), "sox could not make the tone WAV");
+                (tone, "g711", 8000)
+            }
+            Sound::Wideband(wav) => (wav, "g722", 16000),
+        };
         fs::create_dir_all(d.join("rec")).unwrap();
         let config = format!(
             "sip_listen 127.0.0.1:{sip_port}\n\
@@ -1179,10 +1222,10 @@ impl Baresip {
              audio_source aufile,{}\n\
              audio_player aubridge,nowhere\n\
              audio_alert aubridge,nowhere\n\
-             ausrc_srate 8000\n\
-             auplay_srate 8000\n\
+             ausrc_srate {rate}\n\
+             auplay_srate {rate}\n\
              module_path /usr/lib/baresip/modules\n\
-             module g711.so\n\
+             module {codec}.so\n\
              module aufile.so\n\
              module aubridge.so\n\
              module sndfile.so\n\
@@ -1193,7 +1236,7 @@ impl Baresip {
              ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             rtp,
             rtp + 19,
-            tone.display(),
+            source.display(),
             d.join("rec").display()
         );
         fs::write(d.join("config"), config).unwrap();
@@ -1216,6 +1259,14 @@ impl Baresip {
             ctrl_port,
             child: Some(child),
             out_path,
+        }
+    }
+
+    /// Stops baresip: SIGTERM (it unregisters and hangs up), SIGKILL after
+    /// `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        if let Some(mut c) = self.child.take() {
+            stop_group(&mut c, grace);
         }
     }
 
@@ -1301,9 +1352,7 @@ impl Baresip {
 
 impl Drop for Baresip {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            stop_group(&mut c, Duration::from_secs(1));
-        }
+        self.stop(Duration::from_secs(1));
         if thread::panicking() {
             eprintln!(
                 "---- baresip output ----\n{}",
