@@ -4,9 +4,12 @@
 //! The set: each call is a script of agent and caller sentences (the demo
 //! rules' phrases, neutral sentences and near misses such as "let me look
 //! it up for you"), spoken by flite voices `awb` and `kal16` (the tests use
-//! `slt` and `rms`), placed on their channel with pauses, and passed
-//! through the G.722 codec as on a wideband call, into stereo 16 kHz WAVs
-//! like the recorder's. A few calls have a 24 s silence. Each call's
+//! `slt` and `rms`) and laid out on two WAVs with pauses, one per side. A
+//! few calls have a 24 s silence. Each call is then made through the
+//! switch (demo configuration, G.722): a baresip agent plays the agent's
+//! WAV, a baresip caller dials the agent through the trunk and plays the
+//! caller's, five calls at a time (`tests/common/scripted_call.rs`), and
+//! the switch's own stereo recordings are what is checked. Each call's
 //! expected outcome per rule follows from its script.
 //!
 //! Figures printed:
@@ -16,13 +19,16 @@
 //! - quality: recall and false-positive rate per rule kind (target: 90%
 //!   recall, at most 5% false positives for banned and required phrases).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use switchboard::media::codec::{G722Decoder, G722Encoder};
+use common::speech::{require_voice, speak, write_wav};
+use common::{Switch, SwitchOpts, alloc_ports, scripted_call, set_toml_key};
 use switchboard::qa::asr::sphinx::{Sphinx, SphinxConfig};
 use switchboard::qa::audio::{CallAudio, read_recording};
 use switchboard::qa::pipeline::{Pipeline, QaOutcome};
@@ -200,55 +206,10 @@ fn script(n: usize) -> Script {
     }
 }
 
-/// flite speech at 16 kHz, cached under `dir`.
-fn speech(dir: &Path, voice: &str, text: &str) -> Vec<i16> {
-    let name = format!("{voice}-{:016x}.wav", fnv(text));
-    let path = dir.join(name);
-    if !path.exists() {
-        let raw = dir.join("raw.wav");
-        let ok = Command::new("flite")
-            .args(["-voice", voice, "-t", text, "-o"])
-            .arg(&raw)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "flite failed (scripts/install-deps.sh installs it)");
-        let ok = Command::new("sox")
-            .arg(&raw)
-            .args(["-r", "16000", "-c", "1", "-b", "16"])
-            .arg(&path)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "sox failed");
-    }
-    read_recording(&path).expect("speech WAV").agent.samples
-}
-
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    })
-}
-
-/// Both channels through G.722 and back, 20 ms at a time.
-fn through_g722(samples: &[i16]) -> Vec<i16> {
-    let (mut enc, mut dec) = (G722Encoder::new(), G722Decoder::new());
-    let mut out = Vec::with_capacity(samples.len());
-    for frame in samples.chunks(320) {
-        let mut pcm = [0i16; 320];
-        pcm[..frame.len()].copy_from_slice(frame);
-        let mut payload = [0u8; 160];
-        enc.encode_into(&pcm, &mut payload);
-        let mut back = [0i16; 320];
-        dec.decode_into(&payload, &mut back);
-        out.extend_from_slice(&back[..frame.len()]);
-    }
-    out
-}
-
-/// Lays a script out on two channels and writes the call's WAV.
-fn make_call(dir: &Path, n: usize, s: &Script) -> PathBuf {
+/// Lays a script out on two mono WAVs, one per phone: the agent's ends
+/// when the agent hangs up; the caller's runs 20 s longer. Returns
+/// (agent's WAV, caller's WAV, the agent's WAV's length in seconds).
+fn render(dir: &Path, n: usize, s: &Script) -> (PathBuf, PathBuf, f64) {
     let (mut caller, mut agent) = (Vec::new(), Vec::new());
     let gap = |ms: usize| vec![0i16; RATE as usize * ms / 1000];
     caller.extend(gap(700));
@@ -259,7 +220,7 @@ fn make_call(dir: &Path, n: usize, s: &Script) -> PathBuf {
         } else {
             s.caller_voice
         };
-        let words = speech(dir, voice, text);
+        let words = speak(dir, voice, text);
         let (speaker, other) = if *is_agent {
             (&mut agent, &mut caller)
         } else {
@@ -275,21 +236,83 @@ fn make_call(dir: &Path, n: usize, s: &Script) -> PathBuf {
         speaker.extend(gap(pause));
         other.extend(gap(pause));
     }
-    let (caller, agent) = (through_g722(&caller), through_g722(&agent));
-    let path = dir.join(format!("call-{n:02}.wav"));
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).expect("call WAV");
-    for (c, a) in caller.iter().zip(&agent) {
-        w.write_sample(*c).expect("write");
-        w.write_sample(*a).expect("write");
-    }
-    w.finalize().expect("finalize");
-    path
+    agent.extend(gap(1000));
+    let length = agent.len() as f64 / f64::from(RATE);
+    caller.extend(gap(20_000 + 1000));
+    let agent_wav = dir.join(format!("call-{n:02}-agent.wav"));
+    let caller_wav = dir.join(format!("call-{n:02}-caller.wav"));
+    write_wav(&agent_wav, RATE, &[&agent]);
+    write_wav(&caller_wav, RATE, &[&caller]);
+    (agent_wav, caller_wav, length)
+}
+
+/// Agents answering the set's calls, one call each at a time.
+const AGENTS: [&str; 5] = ["1001", "1002", "1003", "1004", "1005"];
+
+/// Makes the set's calls through the switch (demo configuration, both
+/// profiles G.722 only, its own QA off) and returns each call's recording,
+/// in script order.
+fn record_calls(dir: &Path, scripts: &[Script]) -> Vec<PathBuf> {
+    let wavs: Vec<(PathBuf, PathBuf, f64)> = scripts
+        .iter()
+        .enumerate()
+        .map(|(n, s)| render(dir, n, s))
+        .collect();
+    let sw = Switch::start(SwitchOpts::new().edit(|rel, text| {
+        if rel.starts_with("sip-profiles/") {
+            text.push_str("\n[media]\ncodecs = [\"G722\"]\n");
+        }
+        if rel == "switchboard.toml" {
+            set_toml_key(text, "qa", "workers", "0");
+        }
+    }));
+    let started = Instant::now();
+    let seen = Mutex::new(Vec::new());
+    let recordings = Mutex::new(vec![None; scripts.len()]);
+    std::thread::scope(|scope| {
+        for (slot, ext) in AGENTS.iter().enumerate() {
+            let (sw, wavs, seen, recordings) = (&sw, &wavs, &seen, &recordings);
+            scope.spawn(move || {
+                let agent_port = alloc_ports(2);
+                for n in (slot..wavs.len()).step_by(AGENTS.len()) {
+                    let (agent_wav, caller_wav, length) = &wavs[n];
+                    let audio = scripted_call::CallAudio {
+                        agent_wav,
+                        caller_wav,
+                        length: *length,
+                        hold: None,
+                    };
+                    let ended = scripted_call::place_call(sw, ext, agent_port, &audio, seen)
+                        .unwrap_or_else(|e| panic!("call {n:02}: {e}"));
+                    let path = ended.cdr["recordings"][0]["path"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("call {n:02} has no recording: {}", ended.cdr));
+                    let path = sw.dir.path().join(path);
+                    recordings.lock().unwrap()[n] = Some(path);
+                }
+            });
+        }
+    });
+    println!(
+        "{} calls made through the switch (baresip to baresip, G.722) in {:.0} s",
+        scripts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // The recordings outlive the switch's folder.
+    let kept = dir.join("recorded");
+    std::fs::create_dir_all(&kept).expect("target/qa-bench/recorded");
+    recordings
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .map(|(n, path)| {
+            let path = path.expect("every call recorded");
+            let to = kept.join(format!("call-{n:02}.wav"));
+            std::fs::copy(&path, &to).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+            to
+        })
+        .collect()
 }
 
 /// Detected / expected counts of one rule kind.
@@ -375,11 +398,21 @@ fn main() {
     let rules = Arc::new(parse(Path::new("qa/rules.toml"), &text).expect("rules"));
     let sphinx = Arc::new(Sphinx::new(SphinxConfig::default()).expect("PocketSphinx"));
 
+    for voice in ["awb", "kal16"] {
+        require_voice(voice);
+    }
     let scripts: Vec<Script> = (0..CALLS).map(script).collect();
-    let calls: Vec<CallAudio> = scripts
+    let calls: Vec<CallAudio> = record_calls(&dir, &scripts)
         .iter()
-        .enumerate()
-        .map(|(n, s)| read_recording(&make_call(&dir, n, s)).expect("call"))
+        .map(|path| {
+            let call = read_recording(path).expect("the switch's recording");
+            assert!(
+                call.caller.as_ref().is_some_and(|c| c.rate == RATE) && call.agent.rate == RATE,
+                "{} is not recorded at 16 kHz",
+                path.display()
+            );
+            call
+        })
         .collect();
     let audio: f64 = calls.iter().map(CallAudio::duration).sum();
 
@@ -489,7 +522,9 @@ fn main() {
         }
     }
     println!();
-    println!("QA detection quality, {CALLS} calls (voices awb and kal16, G.722):");
+    println!(
+        "QA detection quality, {CALLS} calls recorded by the switch (voices awb and kal16, G.722):"
+    );
     println!(
         "  | rule kind | said | found | recall | not said | false hits | false-positive rate |"
     );
