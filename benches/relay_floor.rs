@@ -20,6 +20,10 @@
 //! Usage: `cargo bench --bench relay_floor` (CALLS [200], SECONDS [10];
 //! relay ports from 20000 and 24000, below the ephemeral range the peers use).
 
+#[path = "common/floor.rs"]
+mod floor;
+
+use floor::{env_or, thread_cpu_ns};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,20 +35,6 @@ use tokio::net::UdpSocket;
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PTIME: Duration = Duration::from_millis(20);
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One PCMA packet: header (PT 8) and 160 bytes of A-law silence.
 fn packet(seq: u16, ts: u32) -> Vec<u8> {
