@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::vad::{self, VadConfig};
-use super::{Channel, ChannelAudio, Span};
+use super::{Channel, ChannelAudio, Span, merge_spans};
 
 /// The shortest overlap (seconds) that counts as an interruption.
 ///
@@ -123,21 +123,13 @@ fn ratio(part: f64, whole: f64) -> f64 {
 
 /// Sorted, disjoint, non-empty spans within `0..duration`.
 fn normalize(spans: &[Span], duration: f64) -> Vec<Span> {
-    let mut clipped: Vec<Span> = spans
+    let clipped: Vec<Span> = spans
         .iter()
         .filter(|span| span.start.is_finite() && span.end.is_finite())
         .map(|span| Span::new(span.start.max(0.0), span.end.min(duration)))
         .filter(|span| !span.is_empty())
         .collect();
-    clipped.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut merged: Vec<Span> = Vec::with_capacity(clipped.len());
-    for span in clipped {
-        match merged.last_mut() {
-            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
-            _ => merged.push(span),
-        }
-    }
-    merged
+    merge_spans(clipped, 0.0)
 }
 
 /// Summed length (`Iterator::sum` of no floats would give -0.0).
