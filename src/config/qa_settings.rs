@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::problem::ProblemSink;
-use crate::qa::asr::http::HttpAsrConfig;
+use crate::qa::asr::http::{HttpAsrConfig, MAX_RETRIES};
 use crate::qa::asr::sphinx::SphinxConfig;
 
 /// Bytes in the MiB of `qa.http.max_upload_mb`.
@@ -212,6 +212,17 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
             ) {
                 return None;
             }
+            if h.retries > MAX_RETRIES {
+                sink.push(
+                    sink.line_of_key("retries"),
+                    "qa.http.retries",
+                    format!(
+                        "{} retries in a job; give 0 to {MAX_RETRIES} (a longer outage is retried by the job queue: qa.max_attempts, qa.retry_seconds)",
+                        h.retries
+                    ),
+                );
+                return None;
+            }
             let api_key = (!h.api_key_env.is_empty())
                 .then(|| std::env::var(&h.api_key_env).ok())
                 .flatten();
@@ -295,5 +306,26 @@ mod tests {
                 language: http.language,
             }
         );
+    }
+
+    #[test]
+    fn http_retries_in_a_job_are_bounded() {
+        let text = "[qa]\nrecognizer = \"http\"\n[qa.http]\nretries = 4\n";
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), text);
+        let file = QaFile {
+            recognizer: "http".into(),
+            http: HttpFile {
+                retries: MAX_RETRIES + 1,
+                ..HttpFile::default()
+            },
+            ..QaFile::default()
+        };
+        assert_eq!(parse_qa(file, Path::new("/"), &mut sink), None);
+        let problem = &sink.problems[0];
+        assert_eq!(
+            (problem.line, problem.field.as_str()),
+            (4, "qa.http.retries")
+        );
+        assert!(problem.message.contains("job queue"), "{}", problem.message);
     }
 }
