@@ -15,7 +15,7 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use switchboard::qa::asr::http::{HttpAsr, HttpAsrConfig};
+use switchboard::qa::asr::http::{HttpAsr, HttpAsrConfig, MAX_RETRIES, MAX_RETRY_PAUSE};
 use switchboard::qa::asr::{AsrError, Heard, Recognizer, Request};
 use switchboard::qa::{Channel, ChannelAudio};
 
@@ -656,6 +656,52 @@ fn too_many_requests_is_retried_then_unavailable() {
         .unwrap();
     assert_eq!(t.segments[0].text, "ok");
     assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn a_long_retry_after_is_left_to_the_job_queue() {
+    // The server asks for more than a job waits: no retry in the job.
+    let server = Server::start(3, |_, _| {
+        Answer::now(http(
+            "503 Service Unavailable",
+            &format!("Retry-After: {}\r\n", MAX_RETRY_PAUSE.as_secs() + 50),
+            "overloaded",
+        ))
+    });
+    let asr = recognizer(HttpAsrConfig {
+        retries: 2,
+        ..config(&server.url)
+    });
+    let start = Instant::now();
+    match asr.recognize(&tone(Channel::Agent, 8000, 0.2), &transcribe()) {
+        Err(e @ AsrError::Unavailable(_)) => {
+            assert!(e.retryable());
+            let m = e.to_string();
+            assert!(m.contains("job queue"), "{m}");
+            assert!(m.contains("1 attempt)"), "{m}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(start.elapsed() < MAX_RETRY_PAUSE, "it waited");
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn retries_in_a_job_are_bounded() {
+    match HttpAsr::new(HttpAsrConfig {
+        retries: MAX_RETRIES + 1,
+        ..HttpAsrConfig::default()
+    }) {
+        Err(AsrError::Rejected(m)) => assert!(m.contains("job queue"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    assert!(
+        HttpAsr::new(HttpAsrConfig {
+            retries: MAX_RETRIES,
+            ..HttpAsrConfig::default()
+        })
+        .is_ok()
+    );
 }
 
 #[test]

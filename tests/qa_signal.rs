@@ -6,6 +6,7 @@
 use std::f64::consts::PI;
 use std::path::Path;
 
+use switchboard::qa::audio::CallAudio;
 use switchboard::qa::signal::{Signals, analyze_audio};
 use switchboard::qa::vad::{VadConfig, detect};
 use switchboard::qa::{Channel, ChannelAudio, Span};
@@ -184,8 +185,10 @@ fn build_and_analyze(name: &str, recording: &Recording) -> anyhow::Result<Signal
     let (caller, agent) = read_stereo(&path)?;
     anyhow::ensure!(caller.samples.len() == samples, "caller channel length");
     Ok(analyze_audio(
-        &caller,
-        &agent,
+        &CallAudio {
+            caller: Some(caller),
+            agent,
+        },
         &recording.hold,
         &VadConfig::default(),
     ))

@@ -1,6 +1,10 @@
 //! The `[qa]` table of `switchboard.toml`: how recordings are checked after
 //! the call (workers, recognizer, retries). The rules themselves are in
 //! `qa/rules.toml` (see `crate::qa::rules`).
+//!
+//! A recognizer setting left out takes the backend's own default
+//! ([`SphinxConfig::default`], [`HttpAsrConfig::default`]): each default
+//! value is written once, in the backend.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,6 +12,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::problem::ProblemSink;
+use crate::qa::asr::http::{HttpAsrConfig, MAX_RETRIES};
+use crate::qa::asr::sphinx::SphinxConfig;
+
+/// Bytes in the MiB of `qa.http.max_upload_mb`.
+const MIB: u64 = 1024 * 1024;
 
 /// Which speech recognizer QA uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +55,12 @@ pub struct QaSettings {
 
 impl Default for QaSettings {
     fn default() -> Self {
+        let sphinx = SphinxConfig::default();
         Self {
             workers: 1,
             recognizer: RecognizerSettings::Pocketsphinx {
-                model_dir: PathBuf::from("/usr/share/pocketsphinx/model/en-us"),
-                threshold_per_phone: 2.0,
+                model_dir: sphinx.model_dir,
+                threshold_per_phone: sphinx.threshold_per_phone,
             },
             transcribe: true,
             max_attempts: 5,
@@ -89,15 +99,16 @@ impl Default for QaFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct PocketsphinxFile {
-    model: String,
+    model: PathBuf,
     threshold_per_phone: f64,
 }
 
 impl Default for PocketsphinxFile {
     fn default() -> Self {
+        let sphinx = SphinxConfig::default();
         Self {
-            model: "/usr/share/pocketsphinx/model/en-us".into(),
-            threshold_per_phone: 2.0,
+            model: sphinx.model_dir,
+            threshold_per_phone: sphinx.threshold_per_phone,
         }
     }
 }
@@ -116,14 +127,15 @@ struct HttpFile {
 
 impl Default for HttpFile {
     fn default() -> Self {
+        let http = HttpAsrConfig::default();
         Self {
-            url: String::new(),
-            model: "whisper-1".into(),
+            url: http.url,
+            model: http.model,
             api_key_env: String::new(),
-            timeout_seconds: 120,
-            retries: 2,
-            max_upload_mb: 25,
-            language: String::new(),
+            timeout_seconds: http.timeout.as_secs(),
+            retries: http.retries,
+            max_upload_mb: http.max_upload_bytes / MIB,
+            language: http.language.unwrap_or_default(),
         }
     }
 }
@@ -162,8 +174,9 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
                     sink.line_of_key("threshold_per_phone"),
                     "qa.pocketsphinx.threshold_per_phone",
                     format!(
-                        "{} is out of range; give 0.5 to 10 (default 2)",
-                        p.threshold_per_phone
+                        "{} is out of range; give 0.5 to 10 (default {})",
+                        p.threshold_per_phone,
+                        SphinxConfig::default().threshold_per_phone
                     ),
                 );
                 return None;
@@ -199,6 +212,17 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
             ) {
                 return None;
             }
+            if h.retries > MAX_RETRIES {
+                sink.push(
+                    sink.line_of_key("retries"),
+                    "qa.http.retries",
+                    format!(
+                        "{} retries in a job; give 0 to {MAX_RETRIES} (a longer outage is retried by the job queue: qa.max_attempts, qa.retry_seconds)",
+                        h.retries
+                    ),
+                );
+                return None;
+            }
             let api_key = (!h.api_key_env.is_empty())
                 .then(|| std::env::var(&h.api_key_env).ok())
                 .flatten();
@@ -208,7 +232,7 @@ pub(super) fn parse_qa(file: QaFile, dir: &Path, sink: &mut ProblemSink<'_>) -> 
                 api_key,
                 timeout: Duration::from_secs(h.timeout_seconds),
                 retries: h.retries,
-                max_upload_bytes: h.max_upload_mb.saturating_mul(1024 * 1024),
+                max_upload_bytes: h.max_upload_mb.saturating_mul(MIB),
                 language: (!h.language.is_empty()).then_some(h.language),
             }
         }
@@ -238,5 +262,70 @@ fn at_least_one(sink: &mut ProblemSink<'_>, values: &[(u64, &str, &str)]) -> boo
             false
         }
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(file: QaFile) -> QaSettings {
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), "");
+        let settings = parse_qa(file, Path::new("/"), &mut sink);
+        assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+        settings.expect("valid [qa] settings")
+    }
+
+    #[test]
+    fn settings_left_out_are_the_backends_defaults() {
+        let sphinx = SphinxConfig::default();
+        let defaults = parsed(QaFile::default());
+        assert_eq!(defaults, QaSettings::default());
+        assert_eq!(
+            defaults.recognizer,
+            RecognizerSettings::Pocketsphinx {
+                model_dir: sphinx.model_dir,
+                threshold_per_phone: sphinx.threshold_per_phone,
+            }
+        );
+
+        let http = HttpAsrConfig::default();
+        let file = QaFile {
+            recognizer: "http".into(),
+            ..QaFile::default()
+        };
+        assert_eq!(
+            parsed(file).recognizer,
+            RecognizerSettings::Http {
+                url: http.url,
+                model: http.model,
+                api_key: None,
+                timeout: http.timeout,
+                retries: http.retries,
+                max_upload_bytes: http.max_upload_bytes,
+                language: http.language,
+            }
+        );
+    }
+
+    #[test]
+    fn http_retries_in_a_job_are_bounded() {
+        let text = "[qa]\nrecognizer = \"http\"\n[qa.http]\nretries = 4\n";
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), text);
+        let file = QaFile {
+            recognizer: "http".into(),
+            http: HttpFile {
+                retries: MAX_RETRIES + 1,
+                ..HttpFile::default()
+            },
+            ..QaFile::default()
+        };
+        assert_eq!(parse_qa(file, Path::new("/"), &mut sink), None);
+        let problem = &sink.problems[0];
+        assert_eq!(
+            (problem.line, problem.field.as_str()),
+            (4, "qa.http.retries")
+        );
+        assert!(problem.message.contains("job queue"), "{}", problem.message);
     }
 }

@@ -8,7 +8,10 @@
 //! - **Retries:** a failed attempt waits `retry_base × 2^(attempt-1)`
 //!   (capped at an hour) and is tried again, up to `max_attempts`; then the
 //!   job ends `failed` with the last reason. A failure that cannot get
-//!   better (an unsupported file) fails at once.
+//!   better (an unsupported file) fails at once. This is the layer that
+//!   rides out outages (a recognizer down for minutes); inside an attempt
+//!   the HTTP recognizer only retries a blip, a few times within seconds
+//!   (see [`crate::qa::asr::http`]).
 //! - **Never in the way of calls:** workers are OS threads of their own
 //!   with the lowest scheduling priority (nice 19); the switch's runtime
 //!   only serves their few database queries. `workers = 0` turns QA off

@@ -67,6 +67,23 @@ impl Span {
     }
 }
 
+/// `spans` sorted by start, with every two that overlap, touch or are less
+/// than `max_gap` seconds apart joined into one. With a `max_gap` of 0
+/// only overlapping and touching spans are joined.
+pub fn merge_spans(mut spans: Vec<Span>, max_gap: f64) -> Vec<Span> {
+    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+    for span in spans {
+        match merged.last_mut() {
+            Some(last) if span.start <= last.end || span.start - last.end < max_gap => {
+                last.end = last.end.max(span.end);
+            }
+            _ => merged.push(span),
+        }
+    }
+    merged
+}
+
 /// One side's audio: mono linear samples at the recording's rate.
 #[derive(Debug, Clone)]
 pub struct ChannelAudio {
@@ -84,5 +101,45 @@ impl ChannelAudio {
         } else {
             self.samples.len() as f64 / f64::from(self.rate)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_spans_sorts_and_joins_what_is_closer_than_the_gap() {
+        let spans = vec![
+            Span::new(5.0, 6.0),
+            Span::new(0.0, 1.0),
+            Span::new(0.5, 0.8), // inside the first
+            Span::new(1.0, 2.0), // touching it
+            Span::new(2.2, 3.0), // 0.2 s after
+            Span::new(3.5, 4.0), // 0.5 s after
+        ];
+        assert_eq!(
+            merge_spans(spans.clone(), 0.0),
+            vec![
+                Span::new(0.0, 2.0),
+                Span::new(2.2, 3.0),
+                Span::new(3.5, 4.0),
+                Span::new(5.0, 6.0),
+            ]
+        );
+        assert_eq!(
+            merge_spans(spans.clone(), 0.3),
+            vec![
+                Span::new(0.0, 3.0),
+                Span::new(3.5, 4.0),
+                Span::new(5.0, 6.0)
+            ]
+        );
+        // A gap of exactly `max_gap` is not bridged.
+        assert_eq!(
+            merge_spans(vec![Span::new(0.0, 1.0), Span::new(1.5, 2.0)], 0.5),
+            vec![Span::new(0.0, 1.0), Span::new(1.5, 2.0)]
+        );
+        assert!(merge_spans(Vec::new(), 1.0).is_empty());
     }
 }

@@ -16,8 +16,8 @@ use super::audio::{AudioError, CallAudio, read_recording};
 use super::jobs::{JobError, JobProcessor};
 use super::rules::Rules;
 use super::score::{CallScore, phrases, score};
-use super::signal::{Signals, analyze};
-use super::vad::{VadConfig, detect};
+use super::signal::{Signals, analyze_audio};
+use super::vad::VadConfig;
 use super::{Channel, Span};
 use crate::config::{QaSettings, RecognizerSettings};
 use crate::store::{QaCallContext, QaJob, QaResultRow};
@@ -93,14 +93,7 @@ impl Pipeline {
     pub fn check(&self, audio: &CallAudio, holds: &[Span]) -> Result<QaOutcome, AsrError> {
         let started = Instant::now();
         let (agent_phrases, caller_phrases) = phrases(&self.rules);
-        let agent_speech = detect(&audio.agent, &self.vad);
-        let caller_speech = audio
-            .caller
-            .as_ref()
-            .map(|c| detect(c, &self.vad))
-            .unwrap_or_default();
-        let duration = audio.duration();
-        let signals = analyze(&caller_speech, &agent_speech, duration, holds);
+        let signals = analyze_audio(audio, holds, &self.vad);
         fn listen<'a>(speech: &'a [Span], phrases: &'a [String], transcribe: bool) -> Request<'a> {
             Request {
                 phrases,
@@ -111,12 +104,13 @@ impl Pipeline {
         }
         let agent = self.recognizer.recognize(
             &audio.agent,
-            &listen(&agent_speech, &agent_phrases, self.transcribe),
+            &listen(&signals.agent_speech, &agent_phrases, self.transcribe),
         )?;
         let caller = match &audio.caller {
-            Some(c) => self
-                .recognizer
-                .recognize(c, &listen(&caller_speech, &caller_phrases, self.transcribe))?,
+            Some(c) => self.recognizer.recognize(
+                c,
+                &listen(&signals.caller_speech, &caller_phrases, self.transcribe),
+            )?,
             None => Transcript {
                 channel: Channel::Caller,
                 backend: self.recognizer.name().to_string(),
@@ -129,7 +123,7 @@ impl Pipeline {
             signals,
             transcripts: vec![caller, agent],
             backend: self.recognizer.name().to_string(),
-            audio_seconds: duration,
+            audio_seconds: audio.duration(),
             took_seconds: started.elapsed().as_secs_f64(),
         })
     }

@@ -2,15 +2,18 @@
 //! the call's hold events: no recognizer needed.
 //!
 //! [`analyze`] owns the span arithmetic (talk, overtalk, interruptions,
-//! silence with hold cut out); [`analyze_audio`] runs the [`vad`] on both
-//! channels first.
+//! silence with hold cut out); [`analyze_audio`] runs the [`vad`] on the
+//! recording's channels first, for `switchboard qa run` and the job
+//! workers alike (see [`Pipeline`]).
 //!
 //! [`vad`]: super::vad
+//! [`Pipeline`]: super::pipeline::Pipeline
 
 use serde::{Deserialize, Serialize};
 
+use super::audio::CallAudio;
 use super::vad::{self, VadConfig};
-use super::{Channel, ChannelAudio, Span};
+use super::{Channel, Span, merge_spans};
 
 /// The shortest overlap (seconds) that counts as an interruption.
 ///
@@ -102,18 +105,19 @@ pub fn analyze(caller: &[Span], agent: &[Span], duration: f64, hold: &[Span]) ->
     }
 }
 
-/// [`analyze`] on the two channels of a recording: voice activity first,
-/// the call lasting as long as its longer channel.
-pub fn analyze_audio(
-    caller: &ChannelAudio,
-    agent: &ChannelAudio,
-    hold: &[Span],
-    vad: &VadConfig,
-) -> Signals {
-    let caller_speech = vad::detect(caller, vad);
-    let agent_speech = vad::detect(agent, vad);
-    let duration = caller.duration().max(agent.duration());
-    analyze(&caller_speech, &agent_speech, duration, hold)
+/// [`analyze`] on a recording: voice activity of each channel first (none
+/// on the caller's side of a mono recording), the call lasting as long as
+/// its longer channel. The one place QA runs the detector: the spans it
+/// found are the returned [`Signals::caller_speech`] and
+/// [`Signals::agent_speech`].
+pub fn analyze_audio(audio: &CallAudio, hold: &[Span], vad: &VadConfig) -> Signals {
+    let caller_speech = audio
+        .caller
+        .as_ref()
+        .map(|caller| vad::detect(caller, vad))
+        .unwrap_or_default();
+    let agent_speech = vad::detect(&audio.agent, vad);
+    analyze(&caller_speech, &agent_speech, audio.duration(), hold)
 }
 
 /// `part / whole`, 0 when the whole is nothing.
@@ -123,21 +127,13 @@ fn ratio(part: f64, whole: f64) -> f64 {
 
 /// Sorted, disjoint, non-empty spans within `0..duration`.
 fn normalize(spans: &[Span], duration: f64) -> Vec<Span> {
-    let mut clipped: Vec<Span> = spans
+    let clipped: Vec<Span> = spans
         .iter()
         .filter(|span| span.start.is_finite() && span.end.is_finite())
         .map(|span| Span::new(span.start.max(0.0), span.end.min(duration)))
         .filter(|span| !span.is_empty())
         .collect();
-    clipped.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut merged: Vec<Span> = Vec::with_capacity(clipped.len());
-    for span in clipped {
-        match merged.last_mut() {
-            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
-            _ => merged.push(span),
-        }
-    }
-    merged
+    merge_spans(clipped, 0.0)
 }
 
 /// Summed length (`Iterator::sum` of no floats would give -0.0).

@@ -2,6 +2,7 @@
 //! interruptions, silence with hold cut out, odd and empty inputs.
 
 use super::*;
+use crate::qa::ChannelAudio;
 
 fn s(start: f64, end: f64) -> Span {
     Span::new(start, end)
@@ -182,10 +183,23 @@ fn analyze_audio_runs_the_detector_on_both_sides() {
         samples: tone(1, 3),
     };
     // Steady tones over padding: found only because the floor is capped.
-    let signals = analyze_audio(&caller, &agent, &[], &VadConfig::default());
+    let mut audio = CallAudio {
+        caller: Some(caller),
+        agent,
+    };
+    let signals = analyze_audio(&audio, &[], &VadConfig::default());
     assert_near(signals.duration, 4.0);
     assert_eq!(signals.caller_speech, vec![s(0.0, 2.0)]);
     assert_eq!(signals.agent_speech, vec![s(1.0, 3.0)]);
     assert_eq!(signals.agent_interruptions, 1);
     assert_eq!(signals.longest_silence, s(3.0, 4.0));
+
+    // A mono recording is the agent alone: nobody speaks over them.
+    audio.caller = None;
+    let mono = analyze_audio(&audio, &[], &VadConfig::default());
+    assert_near(mono.duration, 4.0);
+    assert!(mono.caller_speech.is_empty());
+    assert_eq!(mono.agent_speech, vec![s(1.0, 3.0)]);
+    assert_eq!(mono.agent_interruptions, 0);
+    assert_eq!(mono.longest_silence, s(0.0, 1.0));
 }

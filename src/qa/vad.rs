@@ -33,7 +33,7 @@
 
 use std::collections::VecDeque;
 
-use super::{ChannelAudio, Span};
+use super::{ChannelAudio, Span, merge_spans};
 
 /// Full scale of a 16-bit sample, squared: the power of a full-scale square wave.
 const FULL_SCALE_POWER: f64 = 32768.0 * 32768.0;
@@ -269,14 +269,7 @@ fn speech_runs(speech: &[bool]) -> Vec<(usize, usize)> {
 
 /// Joins spans separated by less than `hangover` seconds.
 fn bridge_gaps(spans: Vec<Span>, hangover: f64) -> Vec<Span> {
-    let mut joined: Vec<Span> = Vec::with_capacity(spans.len());
-    for span in spans {
-        match joined.last_mut() {
-            Some(last) if span.start - last.end < hangover => last.end = span.end,
-            _ => joined.push(span),
-        }
-    }
-    joined
+    merge_spans(spans, hangover)
 }
 
 /// Keeps the spans at least `min_speech` seconds long.

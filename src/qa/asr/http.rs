@@ -12,10 +12,23 @@
 //! - the reply: `verbose_json` (segments, and words either at the top level
 //!   or inside each segment) or a plain `{"text": ...}`, mapped to a
 //!   [`Transcript`] of [`Heard::Transcribed`] segments;
-//! - the failures: what is worth retrying ([`AsrError::Unavailable`],
-//!   retried here `retries` times with a growing pause), what never will
-//!   succeed ([`AsrError::Rejected`]) and what the server got wrong
-//!   ([`AsrError::BadReply`]).
+//! - the failures: what is worth retrying ([`AsrError::Unavailable`]),
+//!   what never will succeed ([`AsrError::Rejected`]) and what the server
+//!   got wrong ([`AsrError::BadReply`]).
+//!
+//! Retries, two layers:
+//! - **here, a short budget for blips:** an attempt that failed in a
+//!   retryable way (unreachable, timeout, 5xx, 429, 408) is made again at
+//!   most [`HttpAsrConfig::retries`] times (never more than
+//!   [`MAX_RETRIES`]), after a pause of [`HttpAsrConfig::retry_backoff`]
+//!   doubling each time, or the server's `Retry-After`, never longer than
+//!   [`MAX_RETRY_PAUSE`]. A server asking for a longer wait is not retried
+//!   here. One channel's recognition so lasts at most
+//!   `(retries + 1) × timeout + retries × MAX_RETRY_PAUSE`;
+//! - **the job queue, for outages:** when the budget is spent the job's
+//!   attempt fails with [`AsrError::Unavailable`] and
+//!   [`crate::qa::jobs`] tries the whole job again after minutes
+//!   (`qa.retry_seconds`, doubling, up to `qa.max_attempts`).
 //!
 //! Choices:
 //! - The whole channel is sent even when [`Request::speech`] lists the
@@ -52,8 +65,13 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// Longest server message kept in an error.
 const MAX_MESSAGE_CHARS: usize = 300;
 
-/// Longest pause a `Retry-After` may ask for between two attempts.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Most retries one recognition makes in a job; longer outages are the
+/// job queue's to retry.
+pub const MAX_RETRIES: u32 = 3;
+
+/// Longest pause between two attempts in a job; a server whose
+/// `Retry-After` asks for more is left to the job queue.
+pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
 /// Bytes of a canonical WAV header before the samples.
 const WAV_HEADER: u64 = 44;
@@ -73,10 +91,12 @@ pub struct HttpAsrConfig {
     pub api_key: Option<String>,
     /// Bound on one attempt: connect, upload, recognition and reply.
     pub timeout: Duration,
-    /// Further attempts after an attempt that failed in a retryable way
-    /// (unreachable, timeout, 5xx, 429, 408).
+    /// Further attempts, in the same job, after an attempt that failed in a
+    /// retryable way (unreachable, timeout, 5xx, 429, 408); at most
+    /// [`MAX_RETRIES`].
     pub retries: u32,
-    /// Pause before the first retry; doubled before each next one.
+    /// Pause before the first retry; doubled before each next one, never
+    /// more than [`MAX_RETRY_PAUSE`].
     pub retry_backoff: Duration,
     /// Largest WAV sent; a longer channel is rejected without a request.
     pub max_upload_bytes: u64,
@@ -132,10 +152,17 @@ impl std::fmt::Debug for HttpAsr {
 
 impl HttpAsr {
     /// A recognizer for `config`. Fails with [`AsrError::Rejected`] when the
-    /// URL is not an `http`/`https` URL or the client cannot be set up.
-    /// Call it outside any tokio runtime.
+    /// URL is not an `http`/`https` URL, the retries are more than
+    /// [`MAX_RETRIES`] or the client cannot be set up. Call it outside any
+    /// tokio runtime.
     pub fn new(config: HttpAsrConfig) -> Result<Self, AsrError> {
         let endpoint = endpoint(&config.url)?;
+        if config.retries > MAX_RETRIES {
+            return Err(AsrError::Rejected(format!(
+                "{} retries in a job; give 0 to {MAX_RETRIES} (the job queue retries longer outages)",
+                config.retries
+            )));
+        }
         let client = reqwest::blocking::Client::builder()
             .no_proxy()
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -223,15 +250,19 @@ impl HttpAsr {
         }
     }
 
-    /// The pause before retry number `retry` (1 for the first).
-    fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    /// The pause before retry number `retry` (1 for the first), at most
+    /// [`MAX_RETRY_PAUSE`]; `None` when the server asked for a longer one
+    /// (no retry in this job).
+    fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
         let doubled = self
             .config
             .retry_backoff
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(5));
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(5))
+            .min(MAX_RETRY_PAUSE);
         match retry_after {
-            Some(asked) => doubled.max(asked.min(MAX_RETRY_AFTER)),
-            None => doubled,
+            Some(asked) if asked > MAX_RETRY_PAUSE => None,
+            Some(asked) => Some(doubled.max(asked)),
+            None => Some(doubled),
         }
     }
 }
@@ -267,35 +298,41 @@ impl Recognizer for HttpAsr {
             .language
             .or(self.config.language.as_deref())
             .and_then(language_code);
-        let attempts = self.config.retries.saturating_add(1);
-        let mut last = String::new();
-        let mut wait = None;
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                std::thread::sleep(self.backoff(attempt, wait));
-            }
-            match self.attempt(&wav, language.as_deref(), audio) {
+        let attempts = self.config.retries.min(MAX_RETRIES).saturating_add(1);
+        let mut made = 0;
+        let last = loop {
+            made += 1;
+            let (reason, retry_after) = match self.attempt(&wav, language.as_deref(), audio) {
                 Ok(transcript) => return Ok(transcript),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Retry {
                     reason,
                     retry_after,
-                }) => {
-                    tracing::debug!(
-                        endpoint = %self.endpoint,
-                        attempt = attempt + 1,
-                        attempts,
-                        %reason,
-                        "transcription attempt failed"
+                }) => (reason, retry_after),
+            };
+            tracing::debug!(
+                endpoint = %self.endpoint,
+                attempt = made,
+                attempts,
+                %reason,
+                "transcription attempt failed"
+            );
+            if made == attempts {
+                break reason;
+            }
+            match self.backoff(made, retry_after) {
+                Some(pause) => std::thread::sleep(pause),
+                None => {
+                    break format!(
+                        "{reason}; the server asks to wait {} s, longer than a job waits: left to the job queue",
+                        retry_after.unwrap_or_default().as_secs()
                     );
-                    last = reason;
-                    wait = retry_after;
                 }
             }
-        }
+        };
         Err(AsrError::Unavailable(format!(
-            "{last} (after {attempts} attempt{})",
-            if attempts == 1 { "" } else { "s" }
+            "{last} (after {made} attempt{})",
+            if made == 1 { "" } else { "s" }
         )))
     }
 }
@@ -1002,7 +1039,7 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_and_honours_retry_after_within_bounds() {
+    fn backoff_doubles_and_honours_retry_after_within_the_job_bound() {
         let asr = HttpAsr {
             config: HttpAsrConfig {
                 retry_backoff: Duration::from_millis(100),
@@ -1011,22 +1048,25 @@ mod tests {
             endpoint: endpoint("http://127.0.0.1:9").unwrap(),
             client: reqwest::blocking::Client::new(),
         };
-        assert_eq!(asr.backoff(1, None), Duration::from_millis(100));
-        assert_eq!(asr.backoff(2, None), Duration::from_millis(200));
-        assert_eq!(asr.backoff(3, None), Duration::from_millis(400));
-        assert_eq!(asr.backoff(40, None), Duration::from_millis(3200));
-        assert_eq!(
-            asr.backoff(1, Some(Duration::from_secs(2))),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            asr.backoff(1, Some(Duration::from_secs(3600))),
-            MAX_RETRY_AFTER
-        );
-        assert_eq!(
-            asr.backoff(2, Some(Duration::ZERO)),
-            Duration::from_millis(200)
-        );
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(asr.backoff(1, None), ms(100));
+        assert_eq!(asr.backoff(2, None), ms(200));
+        assert_eq!(asr.backoff(3, None), ms(400));
+        assert_eq!(asr.backoff(40, None), ms(3200));
+        assert_eq!(asr.backoff(1, Some(Duration::from_secs(2))), ms(2000));
+        assert_eq!(asr.backoff(1, Some(MAX_RETRY_PAUSE)), Some(MAX_RETRY_PAUSE));
+        // A longer wait asked for is the job queue's.
+        assert_eq!(asr.backoff(1, Some(Duration::from_secs(3600))), None);
+        assert_eq!(asr.backoff(2, Some(Duration::ZERO)), ms(200));
+        // However long the base, a pause in a job stays short.
+        let slow = HttpAsr {
+            config: HttpAsrConfig {
+                retry_backoff: Duration::from_secs(60),
+                ..HttpAsrConfig::default()
+            },
+            ..asr
+        };
+        assert_eq!(slow.backoff(1, None), Some(MAX_RETRY_PAUSE));
     }
 
     #[test]

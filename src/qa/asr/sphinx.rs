@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use super::sphinx_ffi::{Decoder, FRAME_RATE, SegWord, SphinxError};
 use super::{AsrError, Heard, Recognizer, Request, Segment, Transcript, Word};
 use crate::media::resample::Resampler;
-use crate::qa::{ChannelAudio, Span};
+use crate::qa::{ChannelAudio, Span, merge_spans};
 
 /// The model's sample rate.
 const MODEL_RATE: u32 = 16_000;
@@ -323,7 +323,7 @@ fn to_model_rate(audio: &ChannelAudio) -> Result<Vec<i16>, AsrError> {
 /// cut to at most [`MAX_UTTERANCE_SECONDS`]; the whole channel when the
 /// detector gave none.
 fn utterances(speech: &[Span], duration: f64, pad: f64) -> Vec<Span> {
-    let mut padded: Vec<Span> = if speech.is_empty() {
+    let padded: Vec<Span> = if speech.is_empty() {
         vec![Span::new(0.0, duration)]
     } else {
         speech
@@ -332,14 +332,7 @@ fn utterances(speech: &[Span], duration: f64, pad: f64) -> Vec<Span> {
             .filter(|s| !s.is_empty())
             .collect()
     };
-    padded.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut merged: Vec<Span> = Vec::with_capacity(padded.len());
-    for span in padded {
-        match merged.last_mut() {
-            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
-            _ => merged.push(span),
-        }
-    }
+    let merged = merge_spans(padded, 0.0);
     let mut out = Vec::with_capacity(merged.len());
     for span in merged {
         let mut start = span.start;
