@@ -35,7 +35,7 @@
 //!   right channel whose text has the phrase's words and whose time span
 //!   lies within the recording and within 2 s of when the script said it;
 //!   for the silence and overtalk failures, the evidence span lies over the
-//!   scripted pause or overlap;
+//!   scripted pause or overlap, and for the hold failure over the hold;
 //! - both channels have an open transcription (16 kHz audio).
 //!
 //! Every failure of every call is collected and reported together with the
@@ -837,6 +837,21 @@ fn compare(plan: &Plan, rendered: &Rendered, result: &Value) -> Vec<String> {
         if !ok {
             problems.push(format!(
                 "{rule}: evidence {e:?} is not the scripted stretch {from:.1}-{to:.1} s"
+            ));
+        }
+    }
+    if let Some((from, secs)) = rendered.hold {
+        // The evidence is the hold itself, from the call's journal.
+        let to = from + secs;
+        let e = item("long-hold").and_then(|i| i["evidence"].get(0).cloned());
+        let ok = e.as_ref().is_some_and(|e| {
+            let start = e["start"].as_f64().unwrap_or(-1.0);
+            let end = e["end"].as_f64().unwrap_or(-1.0);
+            (start - from).abs() <= SLACK && (end - to).abs() <= SLACK
+        });
+        if !ok {
+            problems.push(format!(
+                "long-hold: evidence {e:?} is not the hold at {from:.1}-{to:.1} s"
             ));
         }
     }

@@ -348,16 +348,24 @@ fn check(call: &Call<'_>, item: &Item) -> Checked {
             (s.overtalk_percent > *max_percent, longest, text)
         }),
         Check::Hold { max_minutes } => signal(call, item, |s| {
-            let text = format!(
+            let mut text = format!(
                 "on hold {} in all (max {})",
                 minutes(s.hold),
                 minutes(max_minutes * 60.0)
             );
-            (
-                s.hold > max_minutes * 60.0,
-                Span::new(0.0, s.duration),
-                text,
-            )
+            // The longest hold is where to listen; without any, the call.
+            let span = if s.longest_hold.len() > 0.0 {
+                let _ = write!(
+                    text,
+                    ", the longest {} from {}",
+                    minutes(s.longest_hold.len()),
+                    clock(s.longest_hold.start)
+                );
+                s.longest_hold
+            } else {
+                Span::new(0.0, s.duration)
+            };
+            (s.hold > max_minutes * 60.0, span, text)
         }),
     }
 }

@@ -56,6 +56,10 @@ pub struct Signals {
     pub longest_silence: Span,
     /// Time the caller was on hold (from the call's events).
     pub hold: f64,
+    /// The longest hold. Empty (0..0) when there is none (and in results
+    /// stored before it was kept).
+    #[serde(default)]
+    pub longest_hold: Span,
     /// Where each side spoke.
     pub caller_speech: Vec<Span>,
     pub agent_speech: Vec<Span>,
@@ -99,6 +103,7 @@ pub fn analyze(caller: &[Span], agent: &[Span], duration: f64, hold: &[Span]) ->
         non_talk,
         longest_silence: longest(&subtract(&silences, &hold)),
         hold: total(&hold),
+        longest_hold: longest(&hold),
         overtalk_spans,
         caller_speech: caller,
         agent_speech: agent,

@@ -293,6 +293,7 @@ fn signal_items_read_the_figures() {
         overtalk_percent: 10.0,
         overtalk_spans: vec![Span::new(3.0, 4.0), Span::new(50.0, 58.0)],
         hold: 150.0,
+        longest_hold: Span::new(60.0, 150.0),
         ..Default::default()
     };
     let result = score(&r, &said(Channel::Caller, &[]), &none, &s);
@@ -311,8 +312,25 @@ fn signal_items_read_the_figures() {
     assert_eq!(overtalk.evidence[0].start, 50.0);
     let hold = item(&result, "hold");
     assert_eq!(hold.outcome, Outcome::Fail);
-    assert_eq!(hold.evidence[0].text, "on hold 2:30 in all (max 2:00)");
+    assert_eq!(
+        hold.evidence[0].text,
+        "on hold 2:30 in all (max 2:00), the longest 1:30 from 01:00.0"
+    );
+    assert_eq!(
+        (hold.evidence[0].start, hold.evidence[0].end),
+        (60.0, 150.0)
+    );
     assert_eq!(result.score, 33.3);
+    // A call never held: the evidence is the whole call.
+    let never = Signals {
+        hold: 0.0,
+        longest_hold: Span::default(),
+        ..s.clone()
+    };
+    let result = score(&r, &said(Channel::Caller, &[]), &none, &never);
+    let hold = item(&result, "hold");
+    assert_eq!(hold.outcome, Outcome::Pass);
+    assert_eq!((hold.evidence[0].start, hold.evidence[0].end), (0.0, 200.0));
     // No figures (no audio analysed): nothing to judge.
     let result = score(&r, &said(Channel::Caller, &[]), &none, &Signals::default());
     assert!(

@@ -128,6 +128,7 @@ fn hold_cuts_the_silence_it_overlaps() {
     );
     assert_eq!(signals.longest_silence, s(4.0, 10.0));
     assert_near(signals.hold, 4.5);
+    assert_eq!(signals.longest_hold, s(0.5, 4.0));
 }
 
 #[test]
