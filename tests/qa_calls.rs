@@ -820,14 +820,8 @@ fn compare(plan: &Plan, rendered: &Rendered, result: &Value) -> Vec<String> {
             ));
         }
     }
-    for (rule, line) in &plan.signal_at {
-        let (before, this) = (rendered.spans[line - 1], rendered.spans[*line]);
-        // The pause before the line, or its overlap with the line before.
-        let (from, to) = if this.0 >= before.1 {
-            (before.1, this.0)
-        } else {
-            (this.0, this.1.min(before.1))
-        };
+    // A signal item's first evidence must span `from..to` (within SLACK).
+    let mut spans_over = |rule: &str, from: f64, to: f64| {
         let e = item(rule).and_then(|i| i["evidence"].get(0).cloned());
         let ok = e.as_ref().is_some_and(|e| {
             let start = e["start"].as_f64().unwrap_or(-1.0);
@@ -839,21 +833,20 @@ fn compare(plan: &Plan, rendered: &Rendered, result: &Value) -> Vec<String> {
                 "{rule}: evidence {e:?} is not the scripted stretch {from:.1}-{to:.1} s"
             ));
         }
+    };
+    for (rule, line) in &plan.signal_at {
+        let (before, this) = (rendered.spans[line - 1], rendered.spans[*line]);
+        // The pause before the line, or its overlap with the line before.
+        let (from, to) = if this.0 >= before.1 {
+            (before.1, this.0)
+        } else {
+            (this.0, this.1.min(before.1))
+        };
+        spans_over(rule, from, to);
     }
     if let Some((from, secs)) = rendered.hold {
         // The evidence is the hold itself, from the call's journal.
-        let to = from + secs;
-        let e = item("long-hold").and_then(|i| i["evidence"].get(0).cloned());
-        let ok = e.as_ref().is_some_and(|e| {
-            let start = e["start"].as_f64().unwrap_or(-1.0);
-            let end = e["end"].as_f64().unwrap_or(-1.0);
-            (start - from).abs() <= SLACK && (end - to).abs() <= SLACK
-        });
-        if !ok {
-            problems.push(format!(
-                "long-hold: evidence {e:?} is not the hold at {from:.1}-{to:.1} s"
-            ));
-        }
+        spans_over("long-hold", from, from + secs);
     }
     for (i, channel) in ["caller", "agent"].iter().enumerate() {
         let t = &result["transcripts"][i];
