@@ -963,8 +963,8 @@ fn real_calls_are_scored_against_every_kind_of_qa_rule() {
                     // Checked while this agent takes its next call.
                     checks.push(s.spawn(move || {
                         let mut found = check_cdr(&done.cdr);
-                        // Ten calls' QA on two low-priority workers: the
-                        // last job may wait for the nine before it.
+                        // Eleven calls' QA on two low-priority workers: the
+                        // last job may wait for the ten before it.
                         let stored = wait_job_done(sw, &done.call_id, Duration::from_secs(240))
                             .and_then(|job| {
                                 stored_result(sw, job["recording"].as_str().unwrap_or(""))
