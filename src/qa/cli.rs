@@ -1,5 +1,6 @@
 //! The `switchboard qa ...` commands: check one call or WAV now (`run`),
-//! list the job queue (`jobs`), run QA workers in a process of their own
+//! print a call's stored results as `run` prints them (`result`), list the
+//! job queue (`jobs`), run QA workers in a process of their own
 //! (`worker`), and write scorecards and period reports (`report`).
 
 use std::fmt::Write as _;
@@ -13,8 +14,8 @@ use super::pipeline::{Pipeline, QaOutcome, holds_in_recording, recognizer};
 use super::rules::Rules;
 use super::score::{clock, render};
 use crate::admin::open_store;
-use crate::config::{Config, QaSettings};
-use crate::store::{QaJobState, Store};
+use crate::config::{Config, QaSettings, SwitchSettings};
+use crate::store::{QaJobState, QaResultRow, Store};
 
 fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
     match &cfg.qa_rules {
@@ -75,15 +76,72 @@ pub async fn run(cfg: &Config, target: &str, json: bool) -> anyhow::Result<Strin
         let outcome = tokio::task::spawn_blocking(move || p.check_file(Path::new(&file), &holds))
             .await?
             .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-        if json {
-            let mut value = serde_json::to_value(&outcome)?;
-            value["recording"] = serde_json::Value::String(path);
-            writeln!(out, "{}", serde_json::to_string(&value)?)?;
-        } else {
-            out.push_str(&describe(&path, &outcome));
-        }
+        print_outcome(&mut out, path, &outcome, json)?;
     }
     Ok(out)
+}
+
+/// `switchboard qa result CALL-ID|RECORDING`: the stored results of a
+/// call's recordings (or of one recording), printed as `qa run` prints
+/// them; what was said is unsealed with the switch's key. An error when
+/// there is no result (yet).
+pub async fn result(switch: &SwitchSettings, target: &str, json: bool) -> anyhow::Result<String> {
+    let store = open_store(switch).await?;
+    let rows = stored_results(&store, target).await?;
+    let mut out = String::new();
+    for row in rows {
+        let outcome: QaOutcome = serde_json::from_str(&row.detail)
+            .with_context(|| format!("the stored QA result of {} is unreadable", row.recording))?;
+        print_outcome(&mut out, row.recording, &outcome, json)?;
+    }
+    Ok(out)
+}
+
+/// The stored results of `target`: a recording (its path as stored, or a
+/// file naming it) or else a call's Call-ID.
+async fn stored_results(store: &Store, target: &str) -> anyhow::Result<Vec<QaResultRow>> {
+    let mut recordings = vec![target.to_string()];
+    if let Ok(absolute) = std::path::absolute(target) {
+        recordings.push(absolute.display().to_string());
+    }
+    for recording in &recordings {
+        if let Some(row) = store.qa_result(recording).await? {
+            return Ok(vec![row]);
+        }
+    }
+    let rows = store.qa_results_of_call(target).await?;
+    if !rows.is_empty() {
+        return Ok(rows);
+    }
+    if !store.recordings_for_call(target).await?.is_empty() {
+        bail!("no QA result for call {target} yet; `switchboard qa jobs` shows its job");
+    }
+    for recording in &recordings {
+        if store.qa_call_context(recording).await?.is_some() {
+            bail!(
+                "no QA result for recording {recording} yet; `switchboard qa jobs` shows its job"
+            );
+        }
+    }
+    bail!("`{target}` is neither a call with recordings nor a recording in the database")
+}
+
+/// One recording's outcome as `qa run` prints it: described in text, or
+/// a line of JSON (the outcome and its `recording`).
+fn print_outcome(
+    out: &mut String,
+    recording: String,
+    outcome: &QaOutcome,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(outcome)?;
+        value["recording"] = serde_json::Value::String(recording);
+        writeln!(out, "{}", serde_json::to_string(&value)?)?;
+    } else {
+        out.push_str(&describe(&recording, outcome));
+    }
+    Ok(())
 }
 
 fn describe(path: &str, o: &QaOutcome) -> String {
