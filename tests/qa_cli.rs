@@ -11,9 +11,9 @@
 //! and a call without one is an error that says so.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard::qa::jobs::{self, PoolSettings};
@@ -225,21 +225,47 @@ fn demo_config(dir: &Path) {
     }
 }
 
-#[test]
-fn a_stored_result_is_printed_as_qa_run_prints_it() {
+/// A copy of the demo configuration holding the stereo call of
+/// [`make_call`], and the switch's database opened with its key.
+struct Setup {
+    store: Store,
+    rt: tokio::runtime::Runtime,
+    cfg: switchboard::config::Config,
+    stereo: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
     demo_config(dir.path());
     let (stereo, _) = make_call(dir.path());
     let cfg = switchboard::config::load(dir.path()).expect("the demo configuration");
-
-    // The switch's way: a finished recording of an ended call, a QA
-    // worker, the result stored with what was said sealed.
     let rt = runtime();
     let key = PiiKey::load(&cfg.switch.pii_key_file, true).expect("key");
     let store = rt
         .block_on(Store::open(&cfg.switch.database, key))
         .expect("store");
-    rt.block_on(add_ended_call(&store, "c1", &stereo));
+    Setup {
+        store,
+        rt,
+        cfg,
+        stereo,
+        dir,
+    }
+}
+
+#[test]
+fn a_stored_result_is_printed_as_qa_run_prints_it() {
+    let Setup {
+        store,
+        rt,
+        cfg,
+        stereo,
+        dir,
+    } = setup();
+    // The switch's way: a finished recording of an ended call, a QA
+    // worker, the result stored with what was said sealed.
+    rt.block_on(add_ended_call(&store, "c1", &stereo, 1_000));
     let rules = Arc::new(cfg.qa_rules.clone().expect("the demo rules"));
     let recognizer = recognizer(&cfg.switch.qa).expect("PocketSphinx and its model");
     let pipeline = Arc::new(Pipeline::new(rules, recognizer, cfg.switch.qa.transcribe));
@@ -300,7 +326,12 @@ fn a_stored_result_is_printed_as_qa_run_prints_it() {
     assert!(text.contains("greeting"), "{text}");
 
     // A call whose recording has no result yet, and no call at all.
-    rt.block_on(add_ended_call(&store, "c2", &dir.path().join("c2.wav")));
+    rt.block_on(add_ended_call(
+        &store,
+        "c2",
+        &dir.path().join("c2.wav"),
+        1_000,
+    ));
     let (ok, _, stderr) = qa(&["result", "c2"], dir.path());
     assert!(!ok);
     assert!(
@@ -310,4 +341,109 @@ fn a_stored_result_is_printed_as_qa_run_prints_it() {
     let (ok, _, stderr) = qa(&["result", "no-such-call"], dir.path());
     assert!(!ok);
     assert!(stderr.contains("no-such-call"), "{stderr}");
+}
+
+/// A `switchboard qa worker` process, killed when dropped; its log in a file.
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(config: &Path) -> Worker {
+        let log = config.join("worker.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["qa", "worker", "--workers", "1", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("switchboard qa worker");
+        Worker { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits up to 30 s for `needle` to be in the log `times` times.
+    fn wait_log(&self, needle: &str, times: usize) {
+        let until = Instant::now() + Duration::from_secs(30);
+        while self.log().matches(needle).count() < times {
+            assert!(
+                Instant::now() < until,
+                "no `{needle}` in the worker's log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -{signal}");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn running_workers_take_reloaded_rules_and_keep_them_when_a_reload_is_broken() {
+    let Setup {
+        store,
+        rt,
+        stereo,
+        dir,
+        ..
+    } = setup();
+    let worker = Worker::start(dir.path());
+    worker.wait_log("QA workers started", 1);
+    // The greeting rule renamed while the worker runs, then SIGHUP.
+    let file = dir.path().join("qa/rules.toml");
+    let text = std::fs::read_to_string(&file).expect("rules");
+    let renamed = text.replace("id = \"greeting\"", "id = \"warm-welcome\"");
+    assert_ne!(renamed, text);
+    std::fs::write(&file, &renamed).expect("write");
+    worker.signal("HUP");
+    worker.wait_log("QA rules reloaded", 1);
+
+    // A call recorded after the reload is checked with the new rules.
+    let now = switchboard::call::unix_ms();
+    rt.block_on(add_ended_call(&store, "c1", &stereo, now - 5_000));
+    let job = wait_job(&rt, &store, QaJobState::Done, Duration::from_secs(120));
+    assert_eq!(job.state, QaJobState::Done, "{job:?}\n{}", worker.log());
+    let (ok, stdout, stderr) = qa(&["result", "c1", "--format", "json"], dir.path());
+    assert!(ok, "qa result failed: {stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(outcome(&result, "warm-welcome"), "pass", "{result}");
+    let rules: Vec<&str> = result["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i["rule"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!rules.contains(&"greeting"), "{rules:?}");
+
+    // A broken edit is refused, located, and the rules in force stay.
+    let broken = renamed.replacen("kind = \"banned\"", "kind = \"forbidden\"", 1);
+    let line = broken
+        .lines()
+        .position(|l| l.contains("forbidden"))
+        .expect("the broken line")
+        + 1;
+    std::fs::write(&file, &broken).expect("write");
+    worker.signal("HUP");
+    worker.wait_log("QA rules not reloaded", 1);
+    let log = worker.log();
+    let located = format!("QA rules reload refused: qa/rules.toml:{line}: ");
+    assert!(log.contains(&located), "no `{located}` in:\n{log}");
+    assert_eq!(log.matches("QA rules reloaded").count(), 1, "{log}");
+    worker.signal("TERM");
 }

@@ -70,7 +70,7 @@ async fn store_with_recording(dir: &Path, path: &Path) -> Store {
     let store = Store::open(&dir.join("qa.db"), PiiKey::ephemeral())
         .await
         .expect("store");
-    add_ended_call(&store, "c1", path).await;
+    add_ended_call(&store, "c1", path, 1_000).await;
     store
 }
 

@@ -11,15 +11,15 @@ use anyhow::{Context, bail};
 
 use super::jobs::{self, PoolSettings};
 use super::pipeline::{Pipeline, QaOutcome, holds_in_recording, recognizer};
-use super::rules::Rules;
+use super::rules::LiveRules;
 use super::score::{clock, render};
 use crate::admin::open_store;
 use crate::config::{Config, QaSettings, SwitchSettings};
 use crate::store::{QaJobState, QaResultRow, Store};
 
-fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
+fn rules_of(cfg: &Config) -> anyhow::Result<Arc<LiveRules>> {
     match &cfg.qa_rules {
-        Some(rules) => Ok(Arc::new(rules.clone())),
+        Some(rules) => Ok(Arc::new(LiveRules::new(Arc::new(rules.clone())))),
         None => bail!(
             "no QA rules: write {} in {} (see the demo's)",
             super::rules::RULES_FILE,
@@ -28,16 +28,24 @@ fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
     }
 }
 
+/// The rules the configuration has, for workers that reload them on
+/// SIGHUP for as long as the process runs; `None` without rules.
+pub fn live_rules(cfg: &Config) -> Option<Arc<LiveRules>> {
+    let rules = Arc::new(LiveRules::new(Arc::new(cfg.qa_rules.clone()?)));
+    crate::server::reload::spawn_qa_rules_reload(rules.clone(), cfg.dir.clone());
+    Some(rules)
+}
+
 /// Starts the recognizer and the pipeline (on the blocking pool: loading a
 /// model takes a while, and the HTTP backend must not run on the runtime).
 async fn pipeline(cfg: &Config) -> anyhow::Result<Arc<Pipeline>> {
     pipeline_of(cfg.switch.qa.clone(), rules_of(cfg)?).await
 }
 
-async fn pipeline_of(settings: QaSettings, rules: Arc<Rules>) -> anyhow::Result<Arc<Pipeline>> {
+async fn pipeline_of(settings: QaSettings, rules: Arc<LiveRules>) -> anyhow::Result<Arc<Pipeline>> {
     tokio::task::spawn_blocking(move || {
         let recognizer = recognizer(&settings)?;
-        Ok::<_, anyhow::Error>(Arc::new(Pipeline::new(
+        Ok::<_, anyhow::Error>(Arc::new(Pipeline::live(
             rules,
             recognizer,
             settings.transcribe,
@@ -222,10 +230,11 @@ pub async fn jobs(
 
 /// Starts QA workers (`workers`, else `[qa] workers`) when there are
 /// rules; `None` otherwise (or when the recognizer cannot start, which is
-/// logged: calls go on without QA).
+/// logged: calls go on without QA). The workers read `rules` at the start
+/// of each job, so a reload reaches them.
 pub async fn start_workers(
     settings: QaSettings,
-    rules: Option<Rules>,
+    rules: Option<Arc<LiveRules>>,
     store: Store,
     workers: Option<usize>,
 ) -> Option<jobs::Pool> {
@@ -241,7 +250,7 @@ pub async fn start_workers(
         );
         return None;
     };
-    let pipeline = match pipeline_of(settings.clone(), Arc::new(rules)).await {
+    let pipeline = match pipeline_of(settings.clone(), rules).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!("QA is off: {e:#}");
@@ -275,15 +284,14 @@ pub async fn start_workers(
 }
 
 /// `switchboard qa worker`: QA workers in a process of their own, until
-/// SIGINT or SIGTERM.
+/// SIGINT or SIGTERM; SIGHUP reads `qa/rules.toml` again.
 pub async fn worker(cfg: &Config, workers: Option<usize>) -> anyhow::Result<String> {
     let store = open_store(&cfg.switch)
         .await
         .context("opening the database")?;
     let workers = Some(workers.unwrap_or(cfg.switch.qa.workers.max(1)));
-    let Some(pool) =
-        start_workers(cfg.switch.qa.clone(), cfg.qa_rules.clone(), store, workers).await
-    else {
+    let rules = live_rules(cfg);
+    let Some(pool) = start_workers(cfg.switch.qa.clone(), rules, store, workers).await else {
         bail!("no QA workers could start (see the log above)");
     };
     crate::server::shutdown_signal().await;

@@ -18,33 +18,35 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Stores call `call_id` (began at 1 s, ended at 6 s) and its finished
-/// stereo 16 kHz recording at `path` (1.5 s to 4 s).
-pub async fn add_ended_call(store: &Store, call_id: &str, path: &Path) {
+/// Stores call `call_id`, begun at `at` (unix ms) and ended 5 s later, and
+/// its finished stereo 16 kHz recording at `path` (from 0.5 s to 3 s in).
+/// QA workers look for recordings of any age when they start, then for
+/// recent ones only.
+pub async fn add_ended_call(store: &Store, call_id: &str, path: &Path, at: i64) {
     store
         .insert_call(&CallRecord {
             call_id: call_id.into(),
             profile: "carrier".into(),
             caller: "+15550100".into(),
             callee: "100".into(),
-            started_at: 1_000,
+            started_at: at,
         })
         .await
         .expect("call");
     let path = path.display().to_string();
     store
-        .insert_recording(&RecordingRow::new(call_id, &path, 2, 16_000, 1_500))
+        .insert_recording(&RecordingRow::new(call_id, &path, 2, 16_000, at + 500))
         .await
         .expect("recording");
     store
-        .complete_recording(&path, 4_000, RecordingState::Complete)
+        .complete_recording(&path, at + 3_000, RecordingState::Complete)
         .await
         .expect("complete");
     store
         .finish_call(
             call_id,
             &CallEnd {
-                ended_at: 6_000,
+                ended_at: at + 5_000,
                 disposition: Disposition::Answered,
                 hangup_by: HangupBy::Caller,
                 cause: Some("BYE".into()),
