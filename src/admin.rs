@@ -242,14 +242,21 @@ pub async fn import_customers(
     ))
 }
 
-/// `switchboard reload`: the flows were just checked (loading the
-/// configuration does it); asks the running switch to load them (SIGHUP).
+/// `switchboard reload`: the flows and the QA rules were just checked
+/// (loading the configuration does it); asks the running switch to load
+/// them (SIGHUP).
 pub fn reload(cfg: &Config) -> anyhow::Result<String> {
     let pid = crate::server::reload::signal_reload(&crate::server::reload::pid_file(
         &cfg.switch.database,
     ))?;
+    let qa = cfg.qa_rules.as_ref().map_or(String::new(), |rules| {
+        format!(
+            ", QA rules checked ({} item(s)): QA jobs started from now on use them",
+            rules.items().count()
+        )
+    });
     Ok(format!(
-        "flows checked ({} flow(s)); switch {pid} asked to reload them: new calls use them, calls in progress keep theirs (its log says when it is done)\n",
+        "flows checked ({} flow(s)); switch {pid} asked to reload them: new calls use them, calls in progress keep theirs{qa} (its log says when it is done)\n",
         cfg.flows.current().len()
     ))
 }

@@ -109,8 +109,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Quality assurance: `qa run CALL-ID|WAV`, `qa jobs`, `qa worker`,
-    /// `qa report`.
+    /// Quality assurance: `qa run CALL-ID|WAV`, `qa result CALL-ID|RECORDING`,
+    /// `qa jobs`, `qa worker`, `qa report`.
     Qa {
         #[command(subcommand)]
         action: QaAction,
@@ -154,6 +154,19 @@ enum QaAction {
         #[arg(long, value_name = "DIR", default_value = ".")]
         config: PathBuf,
         /// `text` (default) or `json` (one object per recording).
+        #[arg(long, value_enum, default_value_t = QaFormat::Text)]
+        format: QaFormat,
+    },
+    /// Print the stored QA result of a call's recordings (by SIP Call-ID)
+    /// or of one recording, as `qa run` prints it (evidence and
+    /// transcripts unsealed with the switch's key); fails when there is no
+    /// result yet.
+    Result {
+        /// A call's Call-ID or a recording's path.
+        target: String,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        config: PathBuf,
+        /// `text` (default) or `json` (one object per recording, as `qa run`).
         #[arg(long, value_enum, default_value_t = QaFormat::Text)]
         format: QaFormat,
     },
@@ -367,6 +380,18 @@ fn main() -> ExitCode {
         } => admin_command(&config, config::load, move |cfg| {
             Box::pin(async move {
                 switchboard::qa::cli::run(cfg, &target, format == QaFormat::Json).await
+            })
+        }),
+        Command::Qa {
+            action:
+                QaAction::Result {
+                    target,
+                    config,
+                    format,
+                },
+        } => admin_command(&config, config::load_settings, move |cfg| {
+            Box::pin(async move {
+                switchboard::qa::cli::result(&cfg.switch, &target, format == QaFormat::Json).await
             })
         }),
         Command::Qa {

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use switchboard::qa::asr::Recognizer;
 use switchboard::qa::asr::http::{HttpAsr, HttpAsrConfig};
@@ -20,18 +20,10 @@ use switchboard::qa::asr::sphinx::{Sphinx, SphinxConfig};
 use switchboard::qa::jobs::{self, PoolSettings};
 use switchboard::qa::pipeline::Pipeline;
 use switchboard::qa::rules::{Rules, parse};
-use switchboard::store::{
-    CallEnd, CallRecord, Disposition, HangupBy, PiiKey, QaJob, QaJobState, RecordingRow,
-    RecordingState, Store,
-};
+use switchboard::store::{PiiKey, QaJobState, Store};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
+mod qa_common;
+use qa_common::{add_ended_call, runtime, wait_job};
 
 fn rules() -> Arc<Rules> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -78,60 +70,8 @@ async fn store_with_recording(dir: &Path, path: &Path) -> Store {
     let store = Store::open(&dir.join("qa.db"), PiiKey::ephemeral())
         .await
         .expect("store");
+    add_ended_call(&store, "c1", path, 1_000).await;
     store
-        .insert_call(&CallRecord {
-            call_id: "c1".into(),
-            profile: "carrier".into(),
-            caller: "+15550100".into(),
-            callee: "100".into(),
-            started_at: 1_000,
-        })
-        .await
-        .expect("call");
-    let path = path.display().to_string();
-    store
-        .insert_recording(&RecordingRow::new("c1", &path, 2, 16_000, 1_500))
-        .await
-        .expect("recording");
-    store
-        .complete_recording(&path, 4_000, RecordingState::Complete)
-        .await
-        .expect("complete");
-    store
-        .finish_call(
-            "c1",
-            &CallEnd {
-                ended_at: 6_000,
-                disposition: Disposition::Answered,
-                hangup_by: HangupBy::Caller,
-                cause: Some("BYE".into()),
-                sip_status: None,
-                legs: [None, None],
-            },
-        )
-        .await
-        .expect("finish");
-    store
-}
-
-/// Waits (at most `limit`) until the only job reaches `state`.
-fn wait_job(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    state: QaJobState,
-    limit: Duration,
-) -> QaJob {
-    let until = Instant::now() + limit;
-    loop {
-        let jobs = rt.block_on(store.qa_jobs(None, 10)).expect("jobs");
-        if let Some(job) = jobs.first()
-            && (job.state == state || Instant::now() > until)
-        {
-            return job.clone();
-        }
-        assert!(Instant::now() < until, "no job stored within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn sphinx() -> Arc<dyn Recognizer> {

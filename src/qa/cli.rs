@@ -1,5 +1,6 @@
 //! The `switchboard qa ...` commands: check one call or WAV now (`run`),
-//! list the job queue (`jobs`), run QA workers in a process of their own
+//! print a call's stored results as `run` prints them (`result`), list the
+//! job queue (`jobs`), run QA workers in a process of their own
 //! (`worker`), and write scorecards and period reports (`report`).
 
 use std::fmt::Write as _;
@@ -10,15 +11,15 @@ use anyhow::{Context, bail};
 
 use super::jobs::{self, PoolSettings};
 use super::pipeline::{Pipeline, QaOutcome, holds_in_recording, recognizer};
-use super::rules::Rules;
+use super::rules::LiveRules;
 use super::score::{clock, render};
 use crate::admin::open_store;
-use crate::config::{Config, QaSettings};
-use crate::store::{QaJobState, Store};
+use crate::config::{Config, QaSettings, SwitchSettings};
+use crate::store::{QaJobState, QaResultRow, Store};
 
-fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
+fn rules_of(cfg: &Config) -> anyhow::Result<Arc<LiveRules>> {
     match &cfg.qa_rules {
-        Some(rules) => Ok(Arc::new(rules.clone())),
+        Some(rules) => Ok(Arc::new(LiveRules::new(Arc::new(rules.clone())))),
         None => bail!(
             "no QA rules: write {} in {} (see the demo's)",
             super::rules::RULES_FILE,
@@ -27,16 +28,24 @@ fn rules_of(cfg: &Config) -> anyhow::Result<Arc<Rules>> {
     }
 }
 
+/// The rules the configuration has, for workers that reload them on
+/// SIGHUP for as long as the process runs; `None` without rules.
+pub fn live_rules(cfg: &Config) -> Option<Arc<LiveRules>> {
+    let rules = Arc::new(LiveRules::new(Arc::new(cfg.qa_rules.clone()?)));
+    crate::server::reload::spawn_qa_rules_reload(rules.clone(), cfg.dir.clone());
+    Some(rules)
+}
+
 /// Starts the recognizer and the pipeline (on the blocking pool: loading a
 /// model takes a while, and the HTTP backend must not run on the runtime).
 async fn pipeline(cfg: &Config) -> anyhow::Result<Arc<Pipeline>> {
     pipeline_of(cfg.switch.qa.clone(), rules_of(cfg)?).await
 }
 
-async fn pipeline_of(settings: QaSettings, rules: Arc<Rules>) -> anyhow::Result<Arc<Pipeline>> {
+async fn pipeline_of(settings: QaSettings, rules: Arc<LiveRules>) -> anyhow::Result<Arc<Pipeline>> {
     tokio::task::spawn_blocking(move || {
         let recognizer = recognizer(&settings)?;
-        Ok::<_, anyhow::Error>(Arc::new(Pipeline::new(
+        Ok::<_, anyhow::Error>(Arc::new(Pipeline::live(
             rules,
             recognizer,
             settings.transcribe,
@@ -75,15 +84,72 @@ pub async fn run(cfg: &Config, target: &str, json: bool) -> anyhow::Result<Strin
         let outcome = tokio::task::spawn_blocking(move || p.check_file(Path::new(&file), &holds))
             .await?
             .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-        if json {
-            let mut value = serde_json::to_value(&outcome)?;
-            value["recording"] = serde_json::Value::String(path);
-            writeln!(out, "{}", serde_json::to_string(&value)?)?;
-        } else {
-            out.push_str(&describe(&path, &outcome));
-        }
+        print_outcome(&mut out, path, &outcome, json)?;
     }
     Ok(out)
+}
+
+/// `switchboard qa result CALL-ID|RECORDING`: the stored results of a
+/// call's recordings (or of one recording), printed as `qa run` prints
+/// them; what was said is unsealed with the switch's key. An error when
+/// there is no result (yet).
+pub async fn result(switch: &SwitchSettings, target: &str, json: bool) -> anyhow::Result<String> {
+    let store = open_store(switch).await?;
+    let rows = stored_results(&store, target).await?;
+    let mut out = String::new();
+    for row in rows {
+        let outcome: QaOutcome = serde_json::from_str(&row.detail)
+            .with_context(|| format!("the stored QA result of {} is unreadable", row.recording))?;
+        print_outcome(&mut out, row.recording, &outcome, json)?;
+    }
+    Ok(out)
+}
+
+/// The stored results of `target`: a recording (its path as stored, or a
+/// file naming it) or else a call's Call-ID.
+async fn stored_results(store: &Store, target: &str) -> anyhow::Result<Vec<QaResultRow>> {
+    let mut recordings = vec![target.to_string()];
+    if let Ok(absolute) = std::path::absolute(target) {
+        recordings.push(absolute.display().to_string());
+    }
+    for recording in &recordings {
+        if let Some(row) = store.qa_result(recording).await? {
+            return Ok(vec![row]);
+        }
+    }
+    let rows = store.qa_results_of_call(target).await?;
+    if !rows.is_empty() {
+        return Ok(rows);
+    }
+    if !store.recordings_for_call(target).await?.is_empty() {
+        bail!("no QA result for call {target} yet; `switchboard qa jobs` shows its job");
+    }
+    for recording in &recordings {
+        if store.qa_call_context(recording).await?.is_some() {
+            bail!(
+                "no QA result for recording {recording} yet; `switchboard qa jobs` shows its job"
+            );
+        }
+    }
+    bail!("`{target}` is neither a call with recordings nor a recording in the database")
+}
+
+/// One recording's outcome as `qa run` prints it: described in text, or
+/// a line of JSON (the outcome and its `recording`).
+fn print_outcome(
+    out: &mut String,
+    recording: String,
+    outcome: &QaOutcome,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(outcome)?;
+        value["recording"] = serde_json::Value::String(recording);
+        writeln!(out, "{}", serde_json::to_string(&value)?)?;
+    } else {
+        out.push_str(&describe(&recording, outcome));
+    }
+    Ok(())
 }
 
 fn describe(path: &str, o: &QaOutcome) -> String {
@@ -164,10 +230,11 @@ pub async fn jobs(
 
 /// Starts QA workers (`workers`, else `[qa] workers`) when there are
 /// rules; `None` otherwise (or when the recognizer cannot start, which is
-/// logged: calls go on without QA).
+/// logged: calls go on without QA). The workers read `rules` at the start
+/// of each job, so a reload reaches them.
 pub async fn start_workers(
     settings: QaSettings,
-    rules: Option<Rules>,
+    rules: Option<Arc<LiveRules>>,
     store: Store,
     workers: Option<usize>,
 ) -> Option<jobs::Pool> {
@@ -183,7 +250,7 @@ pub async fn start_workers(
         );
         return None;
     };
-    let pipeline = match pipeline_of(settings.clone(), Arc::new(rules)).await {
+    let pipeline = match pipeline_of(settings.clone(), rules).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!("QA is off: {e:#}");
@@ -217,15 +284,14 @@ pub async fn start_workers(
 }
 
 /// `switchboard qa worker`: QA workers in a process of their own, until
-/// SIGINT or SIGTERM.
+/// SIGINT or SIGTERM; SIGHUP reads `qa/rules.toml` again.
 pub async fn worker(cfg: &Config, workers: Option<usize>) -> anyhow::Result<String> {
     let store = open_store(&cfg.switch)
         .await
         .context("opening the database")?;
     let workers = Some(workers.unwrap_or(cfg.switch.qa.workers.max(1)));
-    let Some(pool) =
-        start_workers(cfg.switch.qa.clone(), cfg.qa_rules.clone(), store, workers).await
-    else {
+    let rules = live_rules(cfg);
+    let Some(pool) = start_workers(cfg.switch.qa.clone(), rules, store, workers).await else {
         bail!("no QA workers could start (see the log above)");
     };
     crate::server::shutdown_signal().await;

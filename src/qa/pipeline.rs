@@ -14,7 +14,7 @@ use super::asr::sphinx::{Sphinx, SphinxConfig};
 use super::asr::{AsrError, Recognizer, Request, Transcript};
 use super::audio::{AudioError, CallAudio, read_recording};
 use super::jobs::{JobError, JobProcessor};
-use super::rules::Rules;
+use super::rules::{LiveRules, Rules};
 use super::score::{CallScore, phrases, score};
 use super::signal::{Signals, analyze_audio};
 use super::vad::VadConfig;
@@ -40,7 +40,9 @@ pub struct QaOutcome {
 
 /// The checker: rules, recognizer and detector.
 pub struct Pipeline {
-    rules: Arc<Rules>,
+    /// Read at the start of each check: a reload takes effect from the
+    /// next job.
+    rules: Arc<LiveRules>,
     recognizer: Arc<dyn Recognizer>,
     vad: VadConfig,
     transcribe: bool,
@@ -79,7 +81,13 @@ pub fn recognizer(settings: &QaSettings) -> Result<Arc<dyn Recognizer>, AsrError
 }
 
 impl Pipeline {
+    /// A checker with fixed rules.
     pub fn new(rules: Arc<Rules>, recognizer: Arc<dyn Recognizer>, transcribe: bool) -> Self {
+        Self::live(Arc::new(LiveRules::new(rules)), recognizer, transcribe)
+    }
+
+    /// A checker with the rules in force in `rules` (reloaded elsewhere).
+    pub fn live(rules: Arc<LiveRules>, recognizer: Arc<dyn Recognizer>, transcribe: bool) -> Self {
         Self {
             rules,
             recognizer,
@@ -92,7 +100,8 @@ impl Pipeline {
     /// its start.
     pub fn check(&self, audio: &CallAudio, holds: &[Span]) -> Result<QaOutcome, AsrError> {
         let started = Instant::now();
-        let (agent_phrases, caller_phrases) = phrases(&self.rules);
+        let rules = self.rules.current();
+        let (agent_phrases, caller_phrases) = phrases(&rules);
         let signals = analyze_audio(audio, holds, &self.vad);
         fn listen<'a>(speech: &'a [Span], phrases: &'a [String], transcribe: bool) -> Request<'a> {
             Request {
@@ -117,7 +126,7 @@ impl Pipeline {
                 segments: Vec::new(),
             },
         };
-        let score = score(&self.rules, &caller, &agent, &signals);
+        let score = score(&rules, &caller, &agent, &signals);
         Ok(QaOutcome {
             score,
             signals,

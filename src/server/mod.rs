@@ -207,7 +207,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Loading the recognizer's model takes a while: not before "ready".
     let qa_pool = tokio::spawn(crate::qa::cli::start_workers(
         cfg.switch.qa.clone(),
-        cfg.qa_rules.clone(),
+        crate::qa::cli::live_rules(&cfg),
         store.clone(),
         None,
     ));

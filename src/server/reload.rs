@@ -1,16 +1,22 @@
 //! Reloading a running switch: `switchboard reload` (or `kill -HUP`)
-//! re-reads `ivr-flows/` and the calendars an admin forced
-//! (`switchboard calendar`, kept in the database). The switch writes its process id beside its
+//! re-reads `ivr-flows/`, the calendars an admin forced
+//! (`switchboard calendar`, kept in the database) and `qa/rules.toml`. The switch writes its process id beside its
 //! database (`switchboard.pid`) so the command can find it; on SIGHUP the
 //! flows are loaded again and swapped in whole only when they have no
 //! problem (new calls use them; calls in progress keep the version they
 //! started with); otherwise every problem is logged and the old version
-//! keeps serving.
+//! keeps serving. The QA rules likewise: QA jobs started after the reload
+//! use the new rules, a job in progress keeps its own, and a rules file
+//! with a problem leaves the old rules in force (a `switchboard qa worker`
+//! process reloads them on its own SIGHUP).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::ConfigProblem;
 use crate::flow::Flows;
+use crate::qa::rules::LiveRules;
 use crate::store::Store;
 
 /// Where the running switch writes its process id: beside the database.
@@ -37,14 +43,9 @@ impl Drop for PidFile {
 /// Reloads the flows and the forced calendars on every SIGHUP, for as
 /// long as the switch runs.
 pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store, acd: Option<crate::acd::service::Acd>) {
-    #[cfg(unix)]
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("SIGHUP cannot be caught: flows reload only on restart");
-            return;
-        };
-        while hup.recv().await.is_some() {
+    on_hangup("flows", move || {
+        let (flows, store, acd) = (flows.clone(), store.clone(), acd.clone());
+        async move {
             reload(&flows);
             apply_overrides(&flows, &store).await;
             if let Some(acd) = &acd {
@@ -52,8 +53,36 @@ pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store, acd: Option<crate::acd::
             }
         }
     });
+}
+
+/// Reads `qa/rules.toml` of the configuration folder `dir` again on every
+/// SIGHUP, for as long as the process runs.
+pub fn spawn_qa_rules_reload(rules: Arc<LiveRules>, dir: PathBuf) {
+    on_hangup("QA rules", move || {
+        reload_qa_rules(&rules, &dir);
+        std::future::ready(())
+    });
+}
+
+/// Runs `each` on every SIGHUP (every task listening is told of each).
+fn on_hangup<F, Fut>(what: &'static str, mut each: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be caught: {what} reload only on restart");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            each().await;
+        }
+    });
     #[cfg(not(unix))]
-    let _ = (flows, store, acd);
+    let _ = (what, each);
 }
 
 /// Applies the agent state changes admins asked for (`switchboard agent`).
@@ -110,18 +139,35 @@ pub async fn apply_overrides(flows: &Flows, store: &Store) {
 
 /// Loads the flows again; logs what happened.
 pub fn reload(flows: &Flows) {
-    match flows.reload() {
-        Ok(()) => {
-            let set = flows.current();
-            tracing::info!(flows = set.len(), "flows reloaded: new calls use them");
-        }
+    let loaded = flows
+        .reload()
+        .map(|()| format!("{} flow(s); new calls use them", flows.current().len()));
+    log_reload("flows", loaded);
+}
+
+/// Reads the QA rules again; logs what happened.
+pub fn reload_qa_rules(rules: &LiveRules, dir: &Path) {
+    let loaded = rules.reload(dir).map(|rules| {
+        format!(
+            "{} item(s); QA jobs started from now on use them",
+            rules.items().count()
+        )
+    });
+    log_reload("QA rules", loaded);
+}
+
+/// Logs a reload: what is in force now, or every problem (file, line,
+/// field) and that the previous version keeps serving.
+fn log_reload(what: &str, loaded: Result<String, Vec<ConfigProblem>>) {
+    match loaded {
+        Ok(done) => tracing::info!("{what} reloaded: {done}"),
         Err(problems) => {
             for p in &problems {
-                tracing::error!("flow reload refused: {p}");
+                tracing::error!("{what} reload refused: {p}");
             }
             tracing::error!(
                 problems = problems.len(),
-                "flows not reloaded: the previous version keeps serving"
+                "{what} not reloaded: the previous version keeps serving"
             );
         }
     }

@@ -317,6 +317,19 @@ impl Store {
         row.map(|r| self.opened_result(r)).transpose()
     }
 
+    /// The results of a call's recordings, in the order the recordings
+    /// began, detail opened.
+    pub async fn qa_results_of_call(&self, call_id: &str) -> sqlx::Result<Vec<QaResultRow>> {
+        let rows: Vec<ResultRow> = sqlx::query_as(
+            "SELECT q.* FROM qa_results q LEFT JOIN recordings r ON r.path = q.recording
+             WHERE q.call_id = ? ORDER BY r.created_at, q.recording",
+        )
+        .bind(call_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(|r| self.opened_result(r)).collect()
+    }
+
     /// Results of the calls that began in `[from, to)`, optionally of one
     /// agent, oldest first, detail opened.
     pub async fn qa_results(
@@ -655,6 +668,8 @@ mod tests {
         );
         let back = store.qa_result("/rec/c1.wav").await.unwrap().unwrap();
         assert_eq!(back.detail, detail);
+        assert_eq!(store.qa_results_of_call("c1").await.unwrap(), vec![back]);
+        assert!(store.qa_results_of_call("c2").await.unwrap().is_empty());
         let raw: (String,) = sqlx::query_as("SELECT detail FROM qa_results")
             .fetch_one(store.pool())
             .await

@@ -3,11 +3,14 @@
 //!
 //! - [`raw`]: the file as written (serde shapes with spans);
 //! - [`load`]: checking it into the model, every problem located;
-//! - [`model`]: the rules the scorer uses.
+//! - [`model`]: the rules the scorer uses;
+//! - [`live`]: the rules in force in a running process, swapped whole when
+//!   the file is reloaded.
 //!
 //! The file is optional: without it no QA rules apply. A file that is
 //! present is checked by `switchboard check` like every other one.
 
+pub mod live;
 mod load;
 pub mod model;
 mod raw;
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigProblem, ProblemSink, read_optional};
 
+pub use live::LiveRules;
 pub use model::{Category, Check, Condition, DEFAULT_THRESHOLD, Item, Kind, Rules, Window};
 
 /// Where the rules file is, relative to the configuration folder.
