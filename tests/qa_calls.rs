@@ -23,8 +23,8 @@
 //!   at 16 kHz;
 //! - the call's QA job reaches `done` in `switchboard qa jobs --json`
 //!   within 90 s of the hang-up (never `failed`);
-//! - the result the QA worker stored for the recording (read with the
-//!   switch's store and key: no command prints stored results) has every
+//! - the result the QA worker stored for the recording (as `switchboard qa
+//!   result RECORDING --format json` prints it) has every
 //!   item of the rules with the outcome written in the call's plan (pass,
 //!   fail or n/a, none missing), and the score the plan's outcomes give by
 //!   the rules' weights (0 with the fatal item listed when it fails); a
@@ -575,35 +575,33 @@ fn wait_job_done(sw: &Switch, call_id: &str, limit: Duration) -> Result<Value, S
     ))
 }
 
-/// The result the switch's QA worker stored for `recording` (what `qa
-/// run` would print for it), read with the switch's own store and key:
-/// no command prints stored results.
+/// The result the switch's QA worker stored for `recording`, as
+/// `switchboard qa result RECORDING --format json` prints it (unsealed
+/// with the switch's key).
 fn stored_result(sw: &Switch, recording: &str) -> Result<Value, String> {
-    use switchboard::store::{PiiKey, Store};
-    let dir = sw.config_dir();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let row = runtime
-        .block_on(async {
-            let key = PiiKey::load(&dir.join("pii.key"), false)?;
-            let store = Store::open(&dir.join("switchboard.db"), key).await?;
-            let row = store.qa_result(recording).await?;
-            Ok::<_, anyhow::Error>(row)
-        })
-        .map_err(|e| format!("reading the stored QA result of {recording}: {e:#}"))?;
-    let row = row.ok_or_else(|| format!("no stored QA result for {recording}"))?;
-    let mut detail: Value = serde_json::from_str(&row.detail)
-        .map_err(|e| format!("the stored detail is not JSON ({e}): {}", row.detail))?;
-    if (detail["score"].as_f64().unwrap_or(-1.0) - row.score).abs() > 1e-9 {
+    let out = sw.command(&["qa", "result", recording, "--format", "json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
         return Err(format!(
-            "the stored score {} is not the detail's {}",
-            row.score, detail["score"]
+            "qa result {recording} failed: {}{stdout}",
+            String::from_utf8_lossy(&out.stderr)
         ));
     }
-    detail["recording"] = Value::String(row.recording);
-    Ok(detail)
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let [line] = lines[..] else {
+        return Err(format!(
+            "qa result {recording} printed {} results, not one:\n{stdout}",
+            lines.len()
+        ));
+    };
+    let result: Value = serde_json::from_str(line)
+        .map_err(|e| format!("qa result printed no JSON ({e}): {line}"))?;
+    if result["recording"] != recording {
+        return Err(format!(
+            "qa result {recording} printed another recording: {line}"
+        ));
+    }
+    Ok(result)
 }
 
 /// `qa run CALL-ID --format json`: the one recording's result.

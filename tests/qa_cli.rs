@@ -20,53 +20,9 @@ use switchboard::qa::jobs::{self, PoolSettings};
 use switchboard::qa::pipeline::{Pipeline, QaOutcome, recognizer};
 use switchboard::store::{PiiKey, QaJobState, Store};
 
-mod qa_common;
-use qa_common::{add_ended_call, runtime, wait_job};
-
-fn flite(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let raw = dir.join(format!("{name}-raw.wav"));
-    let out = dir.join(format!("{name}.wav"));
-    let ok = Command::new("flite")
-        .args(["-voice", "slt", "-t", text, "-o"])
-        .arg(&raw)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "flite is needed (scripts/install-deps.sh installs it)");
-    let ok = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "16000", "-c", "1", "-b", "16"])
-        .arg(&out)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "sox is needed");
-    out
-}
-
-fn samples(path: &Path) -> Vec<i16> {
-    hound::WavReader::open(path)
-        .expect("wav")
-        .into_samples::<i16>()
-        .map(|s| s.expect("sample"))
-        .collect()
-}
-
-fn write(path: &Path, channels: &[Vec<i16>]) {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let len = channels.iter().map(Vec::len).max().unwrap_or(0);
-    let mut w = hound::WavWriter::create(path, spec).expect("create");
-    for i in 0..len {
-        for c in channels {
-            w.write_sample(c.get(i).copied().unwrap_or(0))
-                .expect("write");
-        }
-    }
-    w.finalize().expect("finalize");
-}
+mod common;
+use common::qa::{add_ended_call, runtime, wait_job};
+use common::speech::{SPEECH_RATE, speak, write_wav};
 
 fn silence(seconds: f64) -> Vec<i16> {
     vec![0; (16_000.0 * seconds) as usize]
@@ -75,21 +31,13 @@ fn silence(seconds: f64) -> Vec<i16> {
 /// The agent: greeting at 0.5 s, then "I don't know" after the caller.
 /// The caller: an allergy at about 5 s.
 fn make_call(dir: &Path) -> (PathBuf, PathBuf) {
-    let greet = samples(&flite(
+    let greet = speak(dir, "slt", "Thank you for calling, how can I help you?");
+    let allergy = speak(
         dir,
-        "greet",
-        "Thank you for calling, how can I help you?",
-    ));
-    let allergy = samples(&flite(
-        dir,
-        "allergy",
+        "slt",
         "My son has a nut allergy and the label was wrong.",
-    ));
-    let dunno = samples(&flite(
-        dir,
-        "dunno",
-        "Sorry, I don't know when it will arrive.",
-    ));
+    );
+    let dunno = speak(dir, "slt", "Sorry, I don't know when it will arrive.");
     let mut agent = silence(0.5);
     agent.extend(&greet);
     let caller_at = agent.len() + 8_000;
@@ -102,9 +50,9 @@ fn make_call(dir: &Path) -> (PathBuf, PathBuf) {
     agent.extend(&dunno);
     agent.extend(silence(1.0));
     let stereo = dir.join("call.wav");
-    write(&stereo, &[caller.clone(), agent.clone()]);
+    write_wav(&stereo, SPEECH_RATE, &[&caller, &agent]);
     let mono = dir.join("agent.wav");
-    write(&mono, &[agent]);
+    write_wav(&mono, SPEECH_RATE, &[&agent]);
     (stereo, mono)
 }
 

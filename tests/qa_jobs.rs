@@ -22,8 +22,9 @@ use switchboard::qa::pipeline::Pipeline;
 use switchboard::qa::rules::{Rules, parse};
 use switchboard::store::{PiiKey, QaJobState, Store};
 
-mod qa_common;
-use qa_common::{add_ended_call, runtime, wait_job};
+mod common;
+use common::qa::{add_ended_call, runtime, wait_job};
+use common::speech::write_wav;
 
 fn rules() -> Arc<Rules> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -43,26 +44,19 @@ fn settings() -> PoolSettings {
 
 /// A stereo 16 kHz WAV: a hum on the caller side, a louder one on the
 /// agent side (no words: the pipeline only has to get through it).
-fn write_wav(path: &Path, seconds: u32) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("wav");
-    for n in 0..seconds * 16_000 {
-        let t = f64::from(n) / 16_000.0;
-        let on = (t % 2.0) < 1.0;
-        let v = if on {
-            (3000.0 * (2.0 * std::f64::consts::PI * 180.0 * t).sin()) as i16
-        } else {
-            0
-        };
-        w.write_sample(v / 2).expect("caller");
-        w.write_sample(v).expect("agent");
-    }
-    w.finalize().expect("finalize");
+fn write_hum(path: &Path, seconds: u32) {
+    let agent: Vec<i16> = (0..seconds * 16_000)
+        .map(|n| {
+            let t = f64::from(n) / 16_000.0;
+            if (t % 2.0) < 1.0 {
+                (3000.0 * (2.0 * std::f64::consts::PI * 180.0 * t).sin()) as i16
+            } else {
+                0
+            }
+        })
+        .collect();
+    let caller: Vec<i16> = agent.iter().map(|v| v / 2).collect();
+    write_wav(path, 16_000, &[&caller, &agent]);
 }
 
 /// A store with one ended call `c1` and its finished recording at `path`.
@@ -113,7 +107,7 @@ fn a_recognizer_that_is_down_is_retried_then_the_job_fails() {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("dir");
     let wav = dir.path().join("call.wav");
-    write_wav(&wav, 4);
+    write_hum(&wav, 4);
     let store = rt.block_on(store_with_recording(dir.path(), &wav));
     // a port nobody listens on
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -150,7 +144,7 @@ fn a_job_left_running_by_a_stopped_process_is_resumed_and_done() {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("dir");
     let wav = dir.path().join("call.wav");
-    write_wav(&wav, 6);
+    write_hum(&wav, 6);
     let store = rt.block_on(store_with_recording(dir.path(), &wav));
     // A process of this host that no longer exists claimed the job.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");

@@ -4,9 +4,11 @@
 //! read back, and every figure compared with the constructed truth.
 
 use std::f64::consts::PI;
-use std::path::Path;
 
-use switchboard::qa::audio::CallAudio;
+mod common;
+
+use common::speech::write_wav;
+use switchboard::qa::audio::read_recording;
 use switchboard::qa::signal::{Signals, analyze_audio};
 use switchboard::qa::vad::{VadConfig, detect};
 use switchboard::qa::{Channel, ChannelAudio, Span};
@@ -119,35 +121,6 @@ fn render(plan: &ChannelPlan, rate: u32, samples: usize, noise: &mut Noise) -> V
         .collect()
 }
 
-fn write_stereo(path: &Path, rate: u32, left: &[i16], right: &[i16]) -> anyhow::Result<()> {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec)?;
-    for (l, r) in left.iter().zip(right) {
-        writer.write_sample(*l)?;
-        writer.write_sample(*r)?;
-    }
-    writer.finalize()?;
-    Ok(())
-}
-
-fn read_stereo(path: &Path) -> anyhow::Result<(ChannelAudio, ChannelAudio)> {
-    let mut reader = hound::WavReader::open(path)?;
-    let spec = reader.spec();
-    anyhow::ensure!(spec.channels == 2, "not stereo");
-    let samples = reader.samples::<i16>().collect::<Result<Vec<_>, _>>()?;
-    let side = |channel, offset| ChannelAudio {
-        channel,
-        rate: spec.sample_rate,
-        samples: samples.iter().skip(offset).step_by(2).copied().collect(),
-    };
-    Ok((side(Channel::Caller, 0), side(Channel::Agent, 1)))
-}
-
 /// The figures a recording was built to have.
 #[derive(Debug)]
 struct Truth {
@@ -180,15 +153,16 @@ fn build_and_analyze(name: &str, recording: &Recording) -> anyhow::Result<Signal
     let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
     let left = render(&recording.caller, recording.rate, samples, &mut noise);
     let right = render(&recording.agent, recording.rate, samples, &mut noise);
-    write_stereo(&path, recording.rate, &left, &right)?;
+    write_wav(&path, recording.rate, &[&left, &right]);
 
-    let (caller, agent) = read_stereo(&path)?;
-    anyhow::ensure!(caller.samples.len() == samples, "caller channel length");
+    // Read back as QA reads recordings: caller left, agent right.
+    let audio = read_recording(&path)?;
+    anyhow::ensure!(
+        audio.caller.as_ref().map(|c| c.samples.len()) == Some(samples),
+        "caller channel length"
+    );
     Ok(analyze_audio(
-        &CallAudio {
-            caller: Some(caller),
-            agent,
-        },
+        &audio,
         &recording.hold,
         &VadConfig::default(),
     ))

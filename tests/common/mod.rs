@@ -12,6 +12,7 @@
 
 pub mod acd;
 pub mod media;
+pub mod qa;
 pub mod scripted_call;
 pub mod speech;
 #[allow(unused_imports)]
