@@ -187,6 +187,21 @@ pub struct CallEnd {
     pub legs: [Option<LegQuality>; 2],
 }
 
+impl CallEnd {
+    /// An answered call that `hangup_by` ended with a BYE at `ended_at`,
+    /// no media figures kept.
+    pub fn bye(ended_at: i64, hangup_by: HangupBy) -> CallEnd {
+        CallEnd {
+            ended_at,
+            disposition: Disposition::Answered,
+            hangup_by,
+            cause: Some("BYE".into()),
+            sip_status: None,
+            legs: [None, None],
+        }
+    }
+}
+
 /// A full call detail record as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cdr {

@@ -342,7 +342,7 @@ async fn write_op(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Disposition, HangupBy};
+    use crate::store::HangupBy;
 
     fn record(id: &str) -> CallRecord {
         CallRecord {
@@ -369,18 +369,8 @@ mod tests {
         )
         .await;
         w.add_event("c1", 2_500, CallEventKind::Dtmf, "5").await;
-        w.finish_call(
-            "c1",
-            CallEnd {
-                ended_at: 3_000,
-                disposition: Disposition::Answered,
-                hangup_by: HangupBy::Caller,
-                cause: Some("BYE".into()),
-                sip_status: None,
-                legs: [None, None],
-            },
-        )
-        .await;
+        w.finish_call("c1", CallEnd::bye(3_000, HangupBy::Caller))
+            .await;
         w.flush().await;
         let cdr = store.call("c1").await.unwrap().expect("call written");
         assert_eq!(cdr.answered_at, Some(2_000));

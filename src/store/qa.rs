@@ -447,7 +447,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{CallEnd, CallEventKind, CallRecord, Disposition, HangupBy, RecordingRow};
+    use crate::store::{CallEnd, CallEventKind, CallRecord, HangupBy, RecordingRow};
 
     /// A store with call `c1` (ended, held 3-5 s) and its finished
     /// recording `/rec/c1.wav`, plus `c2` still in progress with one.
@@ -483,17 +483,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .finish_call(
-                "c1",
-                &CallEnd {
-                    ended_at: 10_000,
-                    disposition: Disposition::Answered,
-                    hangup_by: HangupBy::Caller,
-                    cause: Some("BYE".into()),
-                    sip_status: None,
-                    legs: [None, None],
-                },
-            )
+            .finish_call("c1", &CallEnd::bye(10_000, HangupBy::Caller))
             .await
             .unwrap();
         store

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use switchboard::store::{
-    CallEnd, CallRecord, Disposition, HangupBy, QaJob, QaJobState, RecordingRow, RecordingState,
-    Store,
+    CallEnd, CallRecord, HangupBy, QaJob, QaJobState, RecordingRow, RecordingState, Store,
 };
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -43,17 +42,7 @@ pub async fn add_ended_call(store: &Store, call_id: &str, path: &Path, at: i64) 
         .await
         .expect("complete");
     store
-        .finish_call(
-            call_id,
-            &CallEnd {
-                ended_at: at + 5_000,
-                disposition: Disposition::Answered,
-                hangup_by: HangupBy::Caller,
-                cause: Some("BYE".into()),
-                sip_status: None,
-                legs: [None, None],
-            },
-        )
+        .finish_call(call_id, &CallEnd::bye(at + 5_000, HangupBy::Caller))
         .await
         .expect("finish");
 }
