@@ -337,3 +337,48 @@ fn an_admin_closes_a_calendar_in_an_emergency() {
         "{out:?}"
     );
 }
+
+/// The flows' text prompts are spoken into the TTS cache at start and
+/// after a reload, before any call reaches them.
+#[test]
+fn text_prompts_are_spoken_ahead_of_calls_at_start_and_reload() {
+    use switchboard::media::tts::{Tts, Voice};
+    let sw = Switch::start(SwitchOpts::new());
+    let tts = Tts::new(sw.config_dir().join("prompts/tts"));
+    let invalid = "Sorry, that is not an option.";
+    assert!(
+        wait_for_log(&sw, "spoken ahead of calls", 1),
+        "no line about prompts spoken ahead in the log:\n{}",
+        sw.log()
+    );
+    assert!(
+        tts.cached_path(Voice::English, invalid).is_file(),
+        "the menu's invalid prompt is not in the cache"
+    );
+    assert!(
+        tts.cached_path(Voice::Mandarin, "对不起，没有这个选项。")
+            .is_file(),
+        "the Mandarin invalid prompt is not in the cache"
+    );
+    assert!(sw.calls().is_empty(), "no call was made");
+
+    // A new text, reloaded: spoken without a call.
+    let changed = "Sorry, that key does nothing here.";
+    let flow = sw.config_dir().join("ivr-flows/demo.toml");
+    let text = std::fs::read_to_string(&flow).unwrap();
+    assert!(
+        text.contains(invalid),
+        "the demo flow's invalid prompt changed"
+    );
+    std::fs::write(&flow, text.replace(invalid, changed)).unwrap();
+    assert!(reload(&sw).status.success());
+    assert!(
+        wait_for_log(&sw, "spoken ahead of calls", 2),
+        "no second line about prompts spoken ahead:\n{}",
+        sw.log()
+    );
+    assert!(
+        tts.cached_path(Voice::English, changed).is_file(),
+        "the reloaded flow's new prompt is not in the cache"
+    );
+}

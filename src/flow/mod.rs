@@ -49,6 +49,20 @@ impl FlowSet {
         self.flows.keys().map(String::as_str)
     }
 
+    /// Every text prompt of every flow, once: (voice, text).
+    pub fn sayings(&self) -> BTreeSet<(String, String)> {
+        self.flows
+            .values()
+            .flat_map(|flow| flow.nodes.values())
+            .flat_map(|node| node.kind.prompts())
+            .flat_map(Prompt::items)
+            .filter_map(|item| match item {
+                PromptItem::Say { text, voice } => Some((voice.clone(), text.clone())),
+                PromptItem::File(_) => None,
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.flows.len()
     }

@@ -122,6 +122,22 @@ pub const NODE_TYPES: [&str; 13] = [
 ];
 
 impl NodeKind {
+    /// Every prompt the node may play (its main prompts, and a menu's or
+    /// collect's invalid and timeout prompts).
+    pub fn prompts(&self) -> Vec<&Prompt> {
+        let lists: Vec<&Vec<Prompt>> = match self {
+            NodeKind::Play { prompts, .. } | NodeKind::Disclosure { prompts, .. } => {
+                vec![prompts]
+            }
+            NodeKind::Menu(m) => vec![&m.prompts, &m.invalid_prompts, &m.timeout_prompts],
+            NodeKind::Collect(c) => vec![&c.prompts, &c.invalid_prompts, &c.timeout_prompts],
+            NodeKind::Callback(c) => vec![&c.prompts],
+            NodeKind::Voicemail(v) => vec![&v.prompts],
+            _ => Vec::new(),
+        };
+        lists.into_iter().flatten().collect()
+    }
+
     /// The `type` this node was written with.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -212,6 +228,14 @@ pub enum Prompt {
 }
 
 impl Prompt {
+    /// Every variant (each language's).
+    pub fn items(&self) -> Vec<&PromptItem> {
+        match self {
+            Prompt::One(p) => vec![p],
+            Prompt::ByLanguage(map) => map.values().collect(),
+        }
+    }
+
     /// What a caller speaking `language` hears, the flow's `fallback`
     /// language when there is no variant in theirs.
     pub fn pick<'a>(&'a self, language: Option<&str>, fallback: &str) -> &'a PromptItem {

@@ -7,7 +7,8 @@
 //!
 //! Speaking runs a program and writes a file: it blocks (at most
 //! [`SPEAK_TIMEOUT`]), so call it off the runtime (`spawn_blocking`), or
-//! ahead of time (when flows are loaded).
+//! ahead of time (`server::speak_ahead` speaks the flows' prompts at start
+//! and after each reload).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -9,6 +9,7 @@ pub mod reload;
 pub mod respond;
 pub mod routing;
 pub mod runtime;
+pub mod speak_ahead;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -195,7 +196,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(acd) = &acd_handle {
         reload::apply_agent_requests(acd, &store).await;
     }
-    reload::spawn_on_hangup(cfg.flows.clone(), store.clone(), acd_handle);
+    speak_ahead::spawn(cfg.flows.clone(), cfg.switch.prompts.clone());
+    reload::spawn_on_hangup(
+        cfg.flows.clone(),
+        cfg.switch.prompts.clone(),
+        store.clone(),
+        acd_handle,
+    );
     let pid_file = reload::pid_file(&cfg.switch.database);
     let _pid_file = match reload::PidFile::write(pid_file.clone()) {
         Ok(f) => Some(f),

@@ -42,11 +42,19 @@ impl Drop for PidFile {
 
 /// Reloads the flows and the forced calendars on every SIGHUP, for as
 /// long as the switch runs.
-pub fn spawn_on_hangup(flows: Arc<Flows>, store: Store, acd: Option<crate::acd::service::Acd>) {
+pub fn spawn_on_hangup(
+    flows: Arc<Flows>,
+    prompts_dir: PathBuf,
+    store: Store,
+    acd: Option<crate::acd::service::Acd>,
+) {
     on_hangup("flows", move || {
         let (flows, store, acd) = (flows.clone(), store.clone(), acd.clone());
+        let prompts_dir = prompts_dir.clone();
         async move {
-            reload(&flows);
+            if reload(&flows) {
+                super::speak_ahead::spawn(flows.clone(), prompts_dir);
+            }
             apply_overrides(&flows, &store).await;
             if let Some(acd) = &acd {
                 apply_agent_requests(acd, &store).await;
@@ -137,12 +145,15 @@ pub async fn apply_overrides(flows: &Flows, store: &Store) {
     }
 }
 
-/// Loads the flows again; logs what happened.
-pub fn reload(flows: &Flows) {
+/// Loads the flows again; logs what happened. Whether the new flows are
+/// in force.
+pub fn reload(flows: &Flows) -> bool {
     let loaded = flows
         .reload()
         .map(|()| format!("{} flow(s); new calls use them", flows.current().len()));
+    let ok = loaded.is_ok();
     log_reload("flows", loaded);
+    ok
 }
 
 /// Reads the QA rules again; logs what happened.
