@@ -18,6 +18,7 @@
 //! Decoders are expensive to start (the model is loaded), so they are kept
 //! in a pool and reused, one per worker thread in use.
 
+use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -300,10 +301,11 @@ fn rejected(e: SphinxError) -> AsrError {
     AsrError::Rejected(e.to_string())
 }
 
-/// The channel at the model's 16 kHz.
-fn to_model_rate(audio: &ChannelAudio) -> Result<Vec<i16>, AsrError> {
+/// The channel at the model's 16 kHz: the recording's own samples when
+/// it already is (no copy of a long call), else resampled.
+fn to_model_rate(audio: &ChannelAudio) -> Result<Cow<'_, [i16]>, AsrError> {
     if audio.rate == MODEL_RATE {
-        return Ok(audio.samples.clone());
+        return Ok(Cow::Borrowed(&audio.samples));
     }
     let mut resampler = Resampler::new(audio.rate, MODEL_RATE).map_err(|_| {
         AsrError::Rejected(format!(
@@ -316,7 +318,7 @@ fn to_model_rate(audio: &ChannelAudio) -> Result<Vec<i16>, AsrError> {
     // The filter delays its output: shift it back so times stay right.
     let delay = resampler.delay().min(out.len());
     out.drain(..delay);
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// The spans to decode: the speech spans padded, merged where they touch,
