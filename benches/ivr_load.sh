@@ -60,8 +60,9 @@
 #     sendto 43% of the switch's CPU, the capture's copies 7%), which a
 #     switch sending to a network card would not pay.
 #   - Each run starts from a fresh copy of the configuration, its
-#     prompts/tts/ cache empty: the first callers to reach each spoken
-#     prompt wait for espeak-ng to speak it (once), as after a first start.
+#     prompts/tts/ cache empty: the switch speaks the flow's text prompts
+#     as it starts (well under a second), and the callers come once its
+#     log says they are spoken, as traffic reaches a switch started before.
 #   - Failed calls: SIPp's failed calls, plus callers whose CDR does not
 #     show the menu taking their key ("key 1 -> menu" in the call's
 #     journal), calls the switch hung up, and callers that left before
@@ -287,7 +288,8 @@ make_config() {
     local cfg="$work/config"
     copy_demo_config "$cfg"
     local sw="$cfg/switchboard.toml"
-    toml_set "$sw" log level '"warn"'
+    # Warnings only, except the line saying the prompts are spoken.
+    toml_set "$sw" log level '"warn,switchboard::server::speak_ahead=info"'
     toml_set "$sw" media rtp_ports "\"$RTP_PORTS\""
     # Callers are silent after their digit: no media timeout during a run.
     toml_set "$sw" media media_timeout_seconds 7200
@@ -409,6 +411,11 @@ run_callers() {
     wait_quiet
     launch_switch "$cfg" "$dir/switch.log" "$CARRIER_PORT" "$AGENTS_PORT"
     log "$name: switch pid $switch_pid, open files limit $(awk '/Max open files/ { print $4 }' "/proc/$switch_pid/limits")"
+    local spoken_by=$(($(now_ms) + 30000))
+    until grep -q "spoken ahead of calls" "$dir/switch.log"; do
+        (($(now_ms) < spoken_by)) || die "the switch did not speak its prompts within 30 s (log: $dir/switch.log)"
+        sleep 0.2
+    done
     start_capture "$dir/rtp.pcap"
     start_probe "$dir/pauses.txt"
 
