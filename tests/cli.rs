@@ -13,6 +13,12 @@ fn switchboard(args: &[&str]) -> Output {
         .expect("run switchboard")
 }
 
+/// The demo configuration as shipped, in a temporary folder.
+fn demo_config() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    config_with_agents(&fs::read_to_string(root.join("sip-profiles/agents.toml")).unwrap())
+}
+
 /// A copy of the demo configuration with `agents.toml` replaced.
 fn config_with_agents(agents: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -56,9 +62,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// The demo configuration with `ivr-flows/demo.toml` edited by `edit`;
 /// returns the folder and the edited text.
 fn config_with_demo_flow(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir =
-        config_with_agents(&fs::read_to_string(root.join("sip-profiles/agents.toml")).unwrap());
+    let dir = demo_config();
     let path = dir.path().join("ivr-flows/demo.toml");
     let text = edit(&fs::read_to_string(&path).unwrap());
     fs::write(&path, &text).unwrap();
@@ -180,10 +184,7 @@ fn serve_refuses_an_invalid_configuration_with_the_same_lines() {
 
 #[test]
 fn bad_numbers_and_session_timers_are_located() {
-    let dir = config_with_agents(
-        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
-            .unwrap(),
-    );
+    let dir = demo_config();
     let carrier = dir.path().join("sip-profiles/carrier.toml");
     let text = fs::read_to_string(&carrier)
         .unwrap()
@@ -223,10 +224,7 @@ fn bad_numbers_and_session_timers_are_located() {
 
 #[test]
 fn missing_music_on_hold_is_located() {
-    let dir = config_with_agents(
-        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
-            .unwrap(),
-    );
+    let dir = demo_config();
     let switch = dir.path().join("switchboard.toml");
     let text = fs::read_to_string(&switch).unwrap().replace(
         "music_on_hold = \"prompts/music-on-hold.wav\"",
@@ -348,10 +346,7 @@ fn agents_import_checks_every_entry_and_the_database_ones_are_listed() {
 
 #[test]
 fn customers_import_checks_every_entry_and_updates_by_number() {
-    let dir = config_with_agents(
-        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
-            .unwrap(),
-    );
+    let dir = demo_config();
     let cfg = dir.path().to_str().unwrap();
     let bad = dir.path().join("bad.toml");
     fs::write(
@@ -763,10 +758,7 @@ fn qa_rules_are_optional_and_their_mistakes_located() {
 
 #[test]
 fn bad_qa_settings_are_located() {
-    let dir = config_with_agents(
-        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-profiles/agents.toml"))
-            .unwrap(),
-    );
+    let dir = demo_config();
     let switch = dir.path().join("switchboard.toml");
     let text = fs::read_to_string(&switch)
         .unwrap()
