@@ -1,7 +1,8 @@
 //! Reloading a running switch: `switchboard reload` (or `kill -HUP`)
-//! re-reads `ivr-flows/`, the calendars an admin forced
-//! (`switchboard calendar`, kept in the database) and `qa/rules.toml`. The switch writes its process id beside its
-//! database (`switchboard.pid`) so the command can find it; on SIGHUP the
+//! re-reads `ivr-flows/`, the calendars an admin forced (`switchboard
+//! calendar`, kept in the database) and `qa/rules.toml`. The switch writes
+//! its process id beside its database (`switchboard.pid`) so the command
+//! can find it; on SIGHUP the
 //! flows are loaded again and swapped in whole only when they have no
 //! problem (new calls use them; calls in progress keep the version they
 //! started with); otherwise every problem is logged and the old version
@@ -41,7 +42,7 @@ impl Drop for PidFile {
 }
 
 /// Reloads the flows and the forced calendars on every SIGHUP, for as
-/// long as the switch runs.
+/// long as the switch runs; new flows' text prompts are spoken ahead.
 pub fn spawn_on_hangup(
     flows: Arc<Flows>,
     prompts_dir: PathBuf,
