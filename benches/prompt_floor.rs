@@ -4,7 +4,7 @@
 //! N sessions each send one 20 ms G.711 RTP packet every 20 ms from their
 //! own UDP socket to a receiver that reads everything, as callers in a
 //! menu hearing prompts are fed, paced over the 20 ms (not in bursts).
-//! Two senders are measured on the same load, each alone on one thread,
+//! Three senders are measured on the same load, each alone on one thread,
 //! whose on-CPU time (`/proc/thread-self/schedstat`) is the figure:
 //!
 //! - `bare loop`: a plain thread that sleeps to the next millisecond and
