@@ -20,4 +20,5 @@ pub mod registrar;
 pub mod server;
 pub mod sip;
 pub mod store;
+pub mod thread_priority;
 pub mod trunk;

@@ -461,10 +461,30 @@ fn main() -> ExitCode {
                 None => cfg.switch.log.format,
             };
             switchboard::logging::init(format, &cfg.switch.log.level);
+            // Media first: its threads keep the process's priority. This
+            // thread then drops SIGNALLING_NICE_STEPS below it, and every
+            // thread started from here on (signalling, the database's,
+            // espeak-ng) inherits that (see media::runtime).
+            let media = match switchboard::media::runtime::start() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("switchboard: cannot start the media runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Some(nice) = switchboard::thread_priority::lowered_by(SIGNALLING_NICE_STEPS) {
+                switchboard::thread_priority::set(nice);
+            }
             let Some(runtime) = build_runtime(tokio::runtime::Builder::new_multi_thread()) else {
                 return ExitCode::FAILURE;
             };
-            match runtime.block_on(switchboard::server::run(cfg)) {
+            let outcome = runtime.block_on(switchboard::server::run(cfg));
+            // Signalling (calls, CDRs) stops first. Media tasks still
+            // running are then dropped: a recording's writer commits its
+            // audio and header when dropped.
+            drop(runtime);
+            media.shutdown_timeout(std::time::Duration::from_secs(5));
+            match outcome {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("switchboard stopped: {e:#}");
@@ -474,6 +494,11 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// How many nice levels the signalling threads of `serve` run below the
+/// media threads: under load the kernel then gives a media tick the core
+/// before a burst of SIP work.
+const SIGNALLING_NICE_STEPS: i32 = 5;
 
 type Report<'a> = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<String>> + 'a>>;
 

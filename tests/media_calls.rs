@@ -12,6 +12,9 @@
 //!   (agent) over the same span within 0.5 s;
 //! - PCMA caller and PCMU-only agent: the same, with PCMU on the agent leg
 //!   (the switch transcodes);
+//! - after such a call the switch has one `media` thread per core at least,
+//!   every other thread runs 5 nice levels below them (or lower), and the
+//!   media threads used more CPU for the call than all the others;
 //! - the switch killed with SIGKILL 4 s into a talking call: after a
 //!   restart the CDR is closed as interrupted by the switch, and the
 //!   recording is repaired, readable by sox, with at least 2 s of the
@@ -133,6 +136,53 @@ fn pcma_caller_to_echoing_agent_is_bridged_with_anchored_media() {
     let r = talking_call(&sw, "8");
     assert!(r.ok(), "the call failed:\n{}", r.describe());
     assert_bridged(&the_call(&sw), "PCMA/8000");
+}
+
+#[test]
+fn media_runs_on_its_own_threads_above_signalling() {
+    let (sw, _uas) = switch_with_echo_agent("8 0");
+    // QA's workers may start on the call's recording: left out.
+    let cpu = |ts: &[ThreadInfo], media: bool| -> u64 {
+        ts.iter()
+            .filter(|t| (t.name == "media") == media && !t.name.starts_with("qa-worker"))
+            .map(|t| t.cpu_ticks)
+            .sum()
+    };
+    let before = sw.threads();
+    let r = talking_call(&sw, "8");
+    assert!(r.ok(), "the call failed:\n{}", r.describe());
+    assert_bridged(&the_call(&sw), "PCMA/8000");
+    let threads = sw.threads();
+    let media: Vec<_> = threads.iter().filter(|t| t.name == "media").collect();
+    let others: Vec<_> = threads.iter().filter(|t| t.name != "media").collect();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        media.len() >= cores,
+        "one media worker per core ({cores}) at least: {threads:?}"
+    );
+    let media_nice = media[0].nice;
+    assert!(
+        media.iter().all(|t| t.nice == media_nice),
+        "media threads share a priority: {media:?}"
+    );
+    // Signalling, the database's threads and the main thread; QA workers
+    // run lower still (nice 19).
+    let below = (media_nice + 5).min(19);
+    assert!(
+        others.iter().any(|t| t.name == "tokio-rt-worker"),
+        "signalling workers: {threads:?}"
+    );
+    assert!(
+        others.iter().all(|t| t.nice >= below),
+        "every other thread runs 5 nice levels below media ({below}) or lower: {others:?}"
+    );
+    // The call's relay and recorder ran on the media threads.
+    let media_cpu = cpu(&threads, true) - cpu(&before, true);
+    let others_cpu = cpu(&threads, false).saturating_sub(cpu(&before, false));
+    assert!(
+        media_cpu > others_cpu,
+        "the call used the media threads ({media_cpu} ticks) more than all others ({others_cpu}): {threads:?}"
+    );
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! and prompt files, the relay task (two legs bridged, transcoding when
 //! their codecs differ), the recorder task, and the session task (the
 //! switch as the far end of one leg: echo, prompts, recording, DTMF), and
-//! prompts written as text (`tts`, spoken by espeak-ng and cached).
+//! prompts written as text (`tts`, spoken by espeak-ng and cached). The
+//! media tasks run on a runtime of their own (`runtime`) in the switch.
 //! Codec, packet, DTMF and SDP modules are sans-IO (samples, packets and
 //! times in, samples and packets out); the media tasks own the sockets and
 //! files.
@@ -21,6 +22,7 @@ pub mod recorder;
 pub mod relay;
 pub mod resample;
 pub mod rtp;
+pub mod runtime;
 pub mod sdp;
 pub mod session;
 pub mod tts;

@@ -95,9 +95,12 @@ impl PortPool {
     }
 
     /// Bind the next free pair (only the RTP port with `rtcp_mux`). Must be
-    /// called within a tokio runtime. Fails with `AddrInUse` after trying
+    /// called within a tokio runtime; the sockets belong to the media
+    /// runtime when one is installed. Fails with `AddrInUse` after trying
     /// every pair of the range once.
     pub fn bind(&self, rtcp_mux: bool) -> io::Result<MediaSockets> {
+        // The media threads, not the caller's, drive the sockets.
+        let _media = crate::media::runtime::enter();
         let mut last_err = None;
         for _ in 0..self.pairs {
             let idx = self.next.fetch_add(1, Ordering::Relaxed) % self.pairs;

@@ -312,7 +312,7 @@ pub async fn start_recording(
         started_at,
         frames: frames_tx,
         control: control_tx,
-        task: tokio::spawn(Box::new(task).run(frames_rx, control_rx)),
+        task: crate::media::runtime::spawn(Box::new(task).run(frames_rx, control_rx)),
     })
 }
 

@@ -196,16 +196,6 @@ fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Lowers the calling thread's scheduling priority as far as it goes.
-fn lowest_priority() {
-    // SAFETY: gettid has no preconditions; setpriority on our own thread
-    // id only changes this thread's nice value.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
-    }
-}
-
 /// Recordings begun this recently (ms) are looked at by every scan for new
 /// ones; older ones only by a pool's first scan. A call longer than this
 /// still gets its job at the next start.
@@ -231,7 +221,7 @@ struct Worker {
 
 impl Worker {
     fn run(self) {
-        lowest_priority();
+        crate::thread_priority::lowest();
         // The first scan looks at every recording (the backlog of a first
         // start, or of a time QA was off); later ones at the recent ones.
         let mut since = 0;

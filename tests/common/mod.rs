@@ -469,6 +469,17 @@ impl Switch {
         read_lossy(&self.stdout_path)
     }
 
+    /// The running switch's threads, read from /proc.
+    pub fn threads(&self) -> Vec<ThreadInfo> {
+        let pid = self.child.as_ref().expect("the switch runs").id();
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("the switch's threads");
+        tasks
+            .flatten()
+            .filter_map(|t| fs::read_to_string(t.path().join("stat")).ok())
+            .filter_map(|stat| ThreadInfo::parse(&stat))
+            .collect()
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -485,6 +496,30 @@ impl Switch {
                 tail_lines(&self.log(), 100)
             );
         }
+    }
+}
+
+/// One thread of a process, from its `/proc/PID/task/TID/stat`.
+#[derive(Debug, Clone)]
+pub struct ThreadInfo {
+    pub name: String,
+    pub nice: i32,
+    /// User and system time, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+impl ThreadInfo {
+    fn parse(stat: &str) -> Option<ThreadInfo> {
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        // Fields after the name, from the third (state) on.
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| rest.get(n - 3).copied();
+        Some(ThreadInfo {
+            name: stat[open + 1..close].to_owned(),
+            nice: field(19)?.parse().ok()?,
+            cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
+        })
     }
 }
 

@@ -344,7 +344,7 @@ pub fn spawn_relay(
     Ok(RelayHandle {
         commands: cmd_tx,
         events: Some(ev_rx),
-        task: tokio::spawn(Box::new(relay).run()),
+        task: crate::media::runtime::spawn(Box::new(relay).run()),
     })
 }
 

@@ -281,7 +281,7 @@ pub fn spawn_session(setup: LegSetup, opts: SessionOptions) -> Result<SessionHan
     Ok(SessionHandle {
         commands: cmd_tx,
         events: Some(ev_rx),
-        task: tokio::spawn(Box::new(session).run()),
+        task: crate::media::runtime::spawn(Box::new(session).run()),
         format,
         codec,
         telephone_event,
