@@ -286,22 +286,13 @@ EOF
 # --------------------------------------------------------- configuration
 make_config() {
     local cfg="$work/config"
-    copy_demo_config "$cfg"
-    local sw="$cfg/switchboard.toml"
     # Warnings only, except the line saying the prompts are spoken.
-    toml_set "$sw" log level '"warn,switchboard::server::speak_ahead=info"'
+    bench_config "$cfg" '"warn,switchboard::server::speak_ahead=info"' udp
+    local sw="$cfg/switchboard.toml"
     toml_set "$sw" media rtp_ports "\"$RTP_PORTS\""
     # Callers are silent after their digit: no media timeout during a run.
     toml_set "$sw" media media_timeout_seconds 7200
     toml_set "$sw" limits max_transactions 1000000
-    local p port
-    for p in agents carrier; do
-        if [[ "$p" == agents ]]; then port="$AGENTS_PORT"; else port="$CARRIER_PORT"; fi
-        local f="$cfg/sip-profiles/$p.toml"
-        toml_set "$f" "" listen "[\"udp:$LO:$port\"]"
-        toml_set "$f" security rate_limit 1000000
-        toml_set "$f" security burst 1000000
-    done
     toml_set "$cfg/sip-profiles/carrier.toml" routing.numbers "\"$NUMBER\"" '"flow:bench"'
     # The demo flow, with a menu that keeps its callers.
     local flow="$cfg/ivr-flows/bench.toml"
@@ -311,9 +302,7 @@ make_config() {
     toml_set "$flow" nodes.menu timeout_ms 500
     toml_set "$flow" nodes.menu retries 10
     toml_set "$flow" nodes.menu exhausted '"menu"'
-    "$SWITCHBOARD_BIN" check --config "$cfg" >"$work/check.log" 2>&1 ||
-        die "switchboard check refused the bench configuration: $(cat "$work/check.log")"
-    grep -q "bench" "$work/check.log" || die "the bench flow was not loaded: $(cat "$work/check.log")"
+    check_config "$cfg" bench "$work/check.log"
     echo "$cfg"
 }
 

@@ -125,6 +125,41 @@ copy_demo_config() {
     done
 }
 
+# bench_config DIR LOG_LEVEL TRANSPORTS: DIR becomes a copy of the demo
+# configuration for a load run: LOG_LEVEL (a TOML string) as its log
+# filter, the agents and carrier profiles listening on $LO at $AGENTS_PORT
+# and $CARRIER_PORT over each of TRANSPORTS ("udp", "udp tcp"), with no SIP
+# trace and the flood defence lifted (SIPp is one source sending far above
+# any phone's rate), and MD5 digests (SIPp 3.6.1 answers only the first
+# challenge, and aborts on "algorithm=SHA-256").
+bench_config() {
+    local cfg="$1" level="$2" transports="$3" p port t listen f
+    copy_demo_config "$cfg"
+    toml_set "$cfg/switchboard.toml" log level "$level"
+    for p in agents carrier; do
+        # shellcheck disable=SC2153 # the sourcing script sets the ports
+        if [[ "$p" == agents ]]; then port="$AGENTS_PORT"; else port="$CARRIER_PORT"; fi
+        listen=""
+        for t in $transports; do listen+="${listen:+, }\"$t:$LO:$port\""; done
+        f="$cfg/sip-profiles/$p.toml"
+        toml_set "$f" "" listen "[$listen]"
+        toml_set "$f" "" sip_trace false
+        toml_set "$f" security rate_limit 1000000
+        toml_set "$f" security burst 1000000
+        toml_set "$f" security ban_after_failures 1000000
+    done
+    toml_set "$cfg/sip-profiles/agents.toml" "" digest_algorithms '["MD5"]'
+}
+
+# check_config DIR FLOW LOG: `switchboard check` accepts DIR and loads the
+# flow FLOW; dies with the check's output (kept in LOG) otherwise.
+check_config() {
+    local cfg="$1" flow="$2" log="$3"
+    "$SWITCHBOARD_BIN" check --config "$cfg" >"$log" 2>&1 ||
+        die "switchboard check refused the bench configuration: $(cat "$log")"
+    grep -q "$flow" "$log" || die "the flow $flow was not loaded: $(cat "$log")"
+}
+
 # launch_switch CONFIG LOG PORT...: starts $SWITCHBOARD_BIN on CONFIG
 # (sets switch_pid, adds it to pids) and waits, at most 30 s, until it has
 # a UDP socket on every PORT of 127.0.0.1; dies with its log's tail if it

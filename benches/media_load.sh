@@ -191,18 +191,8 @@ printf 'SEQUENTIAL\n%s;pw%s;[authentication username=%s password=pw%s]\n' "$AGEN
 # --------------------------------------------------------- configuration
 make_config() {
     local cfg="$work/config"
-    copy_demo_config "$cfg"
-    toml_set "$cfg/switchboard.toml" log level '"warn"'
+    bench_config "$cfg" '"warn"' udp
     toml_set "$cfg/switchboard.toml" media rtp_ports "\"$RTP_PORTS\""
-    local p port
-    for p in agents carrier; do
-        if [[ "$p" == agents ]]; then port="$AGENTS_PORT"; else port="$CARRIER_PORT"; fi
-        local f="$cfg/sip-profiles/$p.toml"
-        toml_set "$f" "" listen "[\"udp:$LO:$port\"]"
-        toml_set "$f" security rate_limit 1000000
-        toml_set "$f" security burst 1000000
-    done
-    toml_set "$cfg/sip-profiles/agents.toml" "" digest_algorithms '["MD5"]'
     echo "$cfg"
 }
 

@@ -127,26 +127,8 @@ printf 'SEQUENTIAL\n%s;%s;[authentication username=%s password=%s]\n' \
 
 make_config() {
     local cfg="$work/config"
-    copy_demo_config "$cfg"
-    [[ -f "$cfg/sip-profiles/agents.toml" && -f "$cfg/sip-profiles/carrier.toml" ]] ||
-        die "expected sip-profiles/agents.toml and sip-profiles/carrier.toml in $root"
-
-    toml_set "$cfg/switchboard.toml" log level '"warn"'
+    bench_config "$cfg" '"warn"' "udp tcp"
     toml_set "$cfg/switchboard.toml" limits max_transactions "$MAX_TRANSACTIONS"
-
-    local p port
-    for p in agents carrier; do
-        if [[ "$p" == agents ]]; then port="$AGENTS_PORT"; else port="$CARRIER_PORT"; fi
-        local f="$cfg/sip-profiles/$p.toml"
-        toml_set "$f" "" listen "[\"udp:$LO:$port\", \"tcp:$LO:$port\"]"
-        toml_set "$f" "" sip_trace false
-        toml_set "$f" security rate_limit 1000000
-        toml_set "$f" security burst 1000000
-        toml_set "$f" security ban_after_failures 1000000
-    done
-    # SIPp 3.6.1 answers only the first challenge and only knows MD5 (it
-    # aborts on "algorithm=SHA-256"), so the benchmark offers MD5 alone.
-    toml_set "$cfg/sip-profiles/agents.toml" "" digest_algorithms '["MD5"]'
     {
         echo
         echo "# Benchmark users (benches/sip_load.sh)."
