@@ -1,12 +1,15 @@
 //! Recording what the caller says. The session task hands each played-out
 //! frame (still G.711, a reference-counted slice) through a bounded channel
-//! to a writer on tokio's blocking pool, tagged with its place on the
-//! recording's timeline (one frame per tick since the recording started).
-//! The writer decodes it and places it with [`WavWriter::write_at`], so ticks
-//! without audio, and frames dropped because the writer fell behind, become
-//! silence and the file keeps the session's timing. The task never waits for
-//! the disk. The file is finished when the [`Recorder`] is finished or
-//! dropped (channel closed).
+//! to a writer task of its own on the media runtime, tagged with its place
+//! on the recording's timeline (one frame per tick since the recording
+//! started). The writer decodes it and places it with
+//! [`WavWriter::write_at`] (buffered writes, no sync), so ticks without
+//! audio, and frames dropped because the writer fell behind, become silence
+//! and the file keeps the session's timing. The session task never waits
+//! for the disk. The file is finished (its header written and synced) on
+//! tokio's blocking pool when the [`Recorder`] is finished or dropped
+//! (channel closed): a recording holds no thread while it runs, so a
+//! thousand voicemails at once do not exhaust the blocking pool.
 
 use super::SessionError;
 use super::inbound::decode;
@@ -26,13 +29,22 @@ enum Chunk {
 }
 
 /// The session task's side of one recording.
-#[derive(Debug)]
 pub(crate) struct Recorder {
     tx: mpsc::Sender<Chunk>,
-    join: JoinHandle<Result<RecordingSummary, WavError>>,
+    /// The writer once the recording has ended (`None`: the channel closed
+    /// without an end, the writer was finished in the background).
+    join: JoinHandle<Result<Option<WavWriter>, WavError>>,
     /// Sample position of the next tick.
     at: u64,
     samples_per_tick: u64,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Recorder {
@@ -47,7 +59,7 @@ impl Recorder {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         Self {
             tx,
-            join: tokio::task::spawn_blocking(move || write_loop(writer, rx, codec)),
+            join: crate::media::runtime::spawn(write_loop(writer, rx, codec)),
             at: 0,
             samples_per_tick,
         }
@@ -84,20 +96,28 @@ impl Recorder {
         // Fails only if the writer already stopped on an error.
         let _ = tx.send(Chunk::End { at }).await;
         drop(tx);
-        match join.await {
+        let writer = match join.await {
+            Ok(Ok(Some(writer))) => writer,
+            Ok(Ok(None)) | Err(_) => return Err(SessionError::Closed),
+            Ok(Err(e)) => return Err(e.into()),
+        };
+        // The final header and the sync: off the media threads.
+        match tokio::task::spawn_blocking(move || writer.finish()).await {
             Ok(r) => r.map_err(SessionError::from),
             Err(_) => Err(SessionError::Closed),
         }
     }
 }
 
-fn write_loop(
+/// Writes the frames as they come; gives the writer back at the end, or
+/// finishes it in the background when the channel closes without one.
+async fn write_loop(
     mut writer: WavWriter,
     mut rx: mpsc::Receiver<Chunk>,
     codec: AudioCodec,
-) -> Result<RecordingSummary, WavError> {
+) -> Result<Option<WavWriter>, WavError> {
     let mut pcm: Vec<i16> = Vec::new();
-    while let Some(chunk) = rx.blocking_recv() {
+    while let Some(chunk) = rx.recv().await {
         match chunk {
             Chunk::Frame { at, payload } => {
                 pcm.resize(payload.len(), 0);
@@ -108,9 +128,15 @@ fn write_loop(
                 if at > writer.frames() {
                     writer.write_silence(at - writer.frames())?;
                 }
-                break;
+                return Ok(Some(writer));
             }
         }
     }
-    writer.finish()
+    // The recorder was dropped: nobody waits for the summary.
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = writer.finish() {
+            tracing::warn!("a dropped recording was not finished: {e}");
+        }
+    });
+    Ok(None)
 }
