@@ -118,6 +118,9 @@
 #                  negative one keeps a build beside the bench from delaying
 #                  its packets (the run's others CPU % tells how busy the
 #                  rest of the machine was)
+#   MEDIA_RT_PRIORITY  the switch's [media] realtime_priority [unset: 0,
+#                  the demo's: media threads in the normal class]; 1-99
+#                  runs them SCHED_RR (needs root, as the capture does)
 #   SWITCHBOARD_BIN  binary to run [$CARGO_TARGET_DIR or target, /release/switchboard]
 #   SKIP_BUILD=1   do not run cargo build
 #   KEEP=1         keep the work folder (logs, captures, CDR JSON)
@@ -149,6 +152,7 @@ AGENTS_PORT="${AGENTS_PORT:-29060}"
 UAC_PORT="${UAC_PORT:-29090}"
 MEDIA_PORT="${MEDIA_PORT:-29100}"
 RTP_PORTS="${RTP_PORTS:-40000-49999}"
+MEDIA_RT_PRIORITY="${MEDIA_RT_PRIORITY:-0}"
 SWITCHBOARD_BIN="${SWITCHBOARD_BIN:-}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 KEEP="${KEEP:-0}"
@@ -292,6 +296,7 @@ make_config() {
     toml_set "$sw" media rtp_ports "\"$RTP_PORTS\""
     # Callers are silent after their digit: no media timeout during a run.
     toml_set "$sw" media media_timeout_seconds 7200
+    toml_set "$sw" media realtime_priority "$MEDIA_RT_PRIORITY"
     toml_set "$sw" limits max_transactions 1000000
     toml_set "$cfg/sip-profiles/carrier.toml" routing.numbers "\"$NUMBER\"" '"flow:bench"'
     # The demo flow, with a menu that keeps its callers.
@@ -555,6 +560,7 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
 fi
 [[ -x "$SWITCHBOARD_BIN" ]] || die "no switch binary at $SWITCHBOARD_BIN"
 log "levels: $LEVELS callers entering at $RAMP_RATE/s, all in the menu for ${HOLD_SECONDS} s; entry rates: ${ENTRY_RATES:-(none)}"
+log "switch: nice ${SWITCH_NICE:-as the shell}, media realtime_priority $MEDIA_RT_PRIORITY"
 log "open files: soft $(ulimit -Sn), hard $(ulimit -Hn); switch RTP ports $RTP_PORTS"
 
 # verdict: PASS, PASS* (late packets only in the machine's pauses) or

@@ -465,7 +465,8 @@ fn main() -> ExitCode {
             // thread then drops SIGNALLING_NICE_STEPS below it, and every
             // thread started from here on (signalling, the database's,
             // espeak-ng) inherits that (see media::runtime).
-            let media = match switchboard::media::runtime::start() {
+            let media = match switchboard::media::runtime::start(cfg.switch.media.realtime_priority)
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("switchboard: cannot start the media runtime: {e}");

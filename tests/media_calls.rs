@@ -15,6 +15,9 @@
 //! - after such a call the switch has one `media` thread per core at least,
 //!   every other thread runs 5 nice levels below them (or lower), and the
 //!   media threads used more CPU for the call than all the others;
+//! - with `[media] realtime_priority = 7` the media threads, and only
+//!   they, run SCHED_RR at 7 (as root; otherwise the switch runs them at
+//!   normal priority and logs why);
 //! - the switch killed with SIGKILL 4 s into a talking call: after a
 //!   restart the CDR is closed as interrupted by the switch, and the
 //!   recording is repaired, readable by sox, with at least 2 s of the
@@ -183,6 +186,38 @@ fn media_runs_on_its_own_threads_above_signalling() {
         media_cpu > others_cpu,
         "the call used the media threads ({media_cpu} ticks) more than all others ({others_cpu}): {threads:?}"
     );
+}
+
+#[test]
+fn media_threads_take_the_configured_realtime_priority() {
+    let sw = Switch::start(SwitchOpts::new().edit(|file, text| {
+        if file == "switchboard.toml" {
+            set_toml_key(text, "media", "realtime_priority", "7");
+        }
+    }));
+    let threads = sw.threads();
+    let media: Vec<_> = threads.iter().filter(|t| t.name == "media").collect();
+    assert!(!media.is_empty(), "media threads: {threads:?}");
+    let others: Vec<_> = threads.iter().filter(|t| t.name != "media").collect();
+    assert!(
+        others.iter().all(|t| t.policy == 0),
+        "only media threads are real-time: {others:?}"
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(
+            media.iter().all(|t| t.policy == 2 && t.rt_priority == 7),
+            "media threads run SCHED_RR at 7: {media:?}"
+        );
+    } else {
+        // Without the privilege the switch runs all the same, and says so.
+        assert!(media.iter().all(|t| t.policy == 0), "{media:?}");
+        assert!(
+            sw.log().contains("media threads left at normal priority"),
+            "the refusal is logged:\n{}",
+            sw.log()
+        );
+    }
 }
 
 #[test]

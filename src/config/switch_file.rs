@@ -39,6 +39,9 @@ pub struct MediaSettings {
     /// What a held party hears (a WAV of any rate, looped); `None`: the
     /// holder's own stream, if it sends one.
     pub music_on_hold: Option<PathBuf>,
+    /// The media threads' real-time (SCHED_RR) priority, 1 to 99; 0: they
+    /// run at normal priority (see `media::runtime`).
+    pub realtime_priority: u8,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +116,7 @@ struct MediaFile {
     rtp_ports: String,
     media_timeout_seconds: u64,
     music_on_hold: String,
+    realtime_priority: u8,
 }
 
 impl Default for MediaFile {
@@ -122,6 +126,7 @@ impl Default for MediaFile {
             rtp_ports: "50000-59999".into(),
             media_timeout_seconds: 30,
             music_on_hold: String::new(),
+            realtime_priority: 0,
         }
     }
 }
@@ -268,6 +273,17 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
         );
         return None;
     }
+    if file.media.realtime_priority > 99 {
+        sink.push(
+            sink.line_of_key("realtime_priority"),
+            "media.realtime_priority",
+            format!(
+                "{} is not a real-time priority: give 1 to 99 (SCHED_RR), or 0 for normal priority",
+                file.media.realtime_priority
+            ),
+        );
+        return None;
+    }
     let music_on_hold =
         (!file.media.music_on_hold.is_empty()).then(|| dir.join(&file.media.music_on_hold));
     if let Some(path) = &music_on_hold
@@ -315,6 +331,7 @@ pub fn parse_switch(text: &str, dir: &Path, sink: &mut ProblemSink<'_>) -> Optio
             rtp_ports,
             media_timeout_seconds: file.media.media_timeout_seconds,
             music_on_hold,
+            realtime_priority: file.media.realtime_priority,
         },
         session_timer: crate::call::TimerConfig {
             session_expires: st.session_expires_seconds,
@@ -353,5 +370,28 @@ mod tests {
         assert_eq!(sink.problems.len(), 1);
         assert_eq!(sink.problems[0].line, 3);
         assert_eq!(sink.problems[0].field, "media.rtp_ports");
+    }
+
+    #[test]
+    fn realtime_priority_is_off_by_default_and_checked() {
+        let text = "[media]\nrtp_ports = \"20000-20999\"\n";
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), text);
+        let settings = parse_switch(text, Path::new("."), &mut sink).expect("valid");
+        assert_eq!(settings.media.realtime_priority, 0);
+        let text = "[media]\nrealtime_priority = 20\n";
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), text);
+        let settings = parse_switch(text, Path::new("."), &mut sink).expect("valid");
+        assert_eq!(settings.media.realtime_priority, 20);
+        let text = "[media]\nrtp_ip = \"127.0.0.1\"\nrealtime_priority = 100\n";
+        let mut sink = ProblemSink::new(Path::new("switchboard.toml"), text);
+        assert!(parse_switch(text, Path::new("."), &mut sink).is_none());
+        assert_eq!(sink.problems.len(), 1);
+        assert_eq!(sink.problems[0].line, 3);
+        assert_eq!(sink.problems[0].field, "media.realtime_priority");
+        assert!(
+            sink.problems[0].message.contains("1 to 99"),
+            "{:?}",
+            sink.problems[0]
+        );
     }
 }

@@ -506,6 +506,9 @@ pub struct ThreadInfo {
     pub nice: i32,
     /// User and system time, in clock ticks.
     pub cpu_ticks: u64,
+    /// Scheduling policy (0 normal, 1 FIFO, 2 RR) and real-time priority.
+    pub policy: u32,
+    pub rt_priority: u32,
 }
 
 impl ThreadInfo {
@@ -519,6 +522,8 @@ impl ThreadInfo {
             name: stat[open + 1..close].to_owned(),
             nice: field(19)?.parse().ok()?,
             cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
+            rt_priority: field(40)?.parse().ok()?,
+            policy: field(41)?.parse().ok()?,
         })
     }
 }
