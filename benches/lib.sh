@@ -142,6 +142,7 @@ bench_config() {
         listen=""
         for t in $transports; do listen+="${listen:+, }\"$t:$LO:$port\""; done
         f="$cfg/sip-profiles/$p.toml"
+        [[ -f "$f" ]] || die "expected $f: the demo's $p profile"
         toml_set "$f" "" listen "[$listen]"
         toml_set "$f" "" sip_trace false
         toml_set "$f" security rate_limit 1000000

@@ -33,15 +33,19 @@ pub fn lowest() {
 
 /// Puts the calling thread in the real-time round-robin class (SCHED_RR)
 /// at `priority` (1 to 99): it then runs before every thread of the normal
-/// class, whatever their nice values. Needs root or CAP_SYS_NICE (or an
-/// RLIMIT_RTPRIO of at least `priority`); the error says why it failed.
+/// class, whatever their nice values; threads it starts do not inherit
+/// that. Needs CAP_SYS_NICE (or an RLIMIT_RTPRIO of at least `priority`);
+/// the error says why it failed.
 pub fn set_realtime(priority: u8) -> std::io::Result<()> {
     let param = libc::sched_param {
         sched_priority: i32::from(priority),
     };
+    // Threads it starts (a database connection's worker, say) begin in the
+    // normal class instead of inheriting the real-time one.
+    let policy = libc::SCHED_RR | libc::SCHED_RESET_ON_FORK;
     // SAFETY: on Linux, pid 0 is the calling thread; `param` lives for the
     // call.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
     if rc == 0 {
         Ok(())
     } else {
@@ -73,12 +77,9 @@ mod tests {
         assert_eq!(target, (here + 3).min(LOWEST));
         let (set, grandchild) = std::thread::spawn(move || {
             set(target);
-            // A thread it creates starts where it is; setting the same
-            // target again leaves it there.
-            let grandchild = std::thread::spawn(move || {
-                set(target);
-                nice().unwrap()
-            });
+            // A thread it creates starts where it is (what `serve` relies
+            // on when it lowers its main thread before starting the rest).
+            let grandchild = std::thread::spawn(|| nice().unwrap());
             (nice().unwrap(), grandchild.join().unwrap())
         })
         .join()

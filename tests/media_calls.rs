@@ -16,8 +16,8 @@
 //!   every other thread runs 5 nice levels below them (or lower), and the
 //!   media threads used more CPU for the call than all the others;
 //! - with `[media] realtime_priority = 7` the media threads, and only
-//!   they, run SCHED_RR at 7 (as root; otherwise the switch runs them at
-//!   normal priority and logs why);
+//!   they, run SCHED_RR at 7, or, when the switch may not (no
+//!   CAP_SYS_NICE), run at normal priority and the log says why;
 //! - the switch killed with SIGKILL 4 s into a talking call: after a
 //!   restart the CDR is closed as interrupted by the switch, and the
 //!   recording is repaired, readable by sox, with at least 2 s of the
@@ -148,7 +148,7 @@ fn media_runs_on_its_own_threads_above_signalling() {
     let cpu = |ts: &[ThreadInfo], media: bool| -> u64 {
         ts.iter()
             .filter(|t| (t.name == "media") == media && !t.name.starts_with("qa-worker"))
-            .map(|t| t.cpu_ticks)
+            .map(|t| t.cpu_ns)
             .sum()
     };
     let before = sw.threads();
@@ -180,11 +180,13 @@ fn media_runs_on_its_own_threads_above_signalling() {
         "every other thread runs 5 nice levels below media ({below}) or lower: {others:?}"
     );
     // The call's relay and recorder ran on the media threads.
-    let media_cpu = cpu(&threads, true) - cpu(&before, true);
+    // Threads may come and go between the two readings (an idle blocking
+    // thread exits): a sum that shrank counts as nothing.
+    let media_cpu = cpu(&threads, true).saturating_sub(cpu(&before, true));
     let others_cpu = cpu(&threads, false).saturating_sub(cpu(&before, false));
     assert!(
         media_cpu > others_cpu,
-        "the call used the media threads ({media_cpu} ticks) more than all others ({others_cpu}): {threads:?}"
+        "the call used the media threads ({media_cpu} ns) more than all others ({others_cpu} ns): {threads:?}"
     );
 }
 
@@ -203,19 +205,15 @@ fn media_threads_take_the_configured_realtime_priority() {
         others.iter().all(|t| t.policy == 0),
         "only media threads are real-time: {others:?}"
     );
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    // Root in a container may lack CAP_SYS_NICE, and a user may have an
+    // RLIMIT_RTPRIO: what counts is whether the switch says it was refused.
+    let refused = sw.log().contains("media threads left at normal priority");
+    if refused {
+        assert!(media.iter().all(|t| t.policy == 0), "{media:?}");
+    } else {
         assert!(
             media.iter().all(|t| t.policy == 2 && t.rt_priority == 7),
             "media threads run SCHED_RR at 7: {media:?}"
-        );
-    } else {
-        // Without the privilege the switch runs all the same, and says so.
-        assert!(media.iter().all(|t| t.policy == 0), "{media:?}");
-        assert!(
-            sw.log().contains("media threads left at normal priority"),
-            "the refusal is logged:\n{}",
-            sw.log()
         );
     }
 }

@@ -296,6 +296,7 @@ pub async fn start_recording(
         call_id: call_id.to_owned(),
         path: path.clone(),
         store,
+        home: tokio::runtime::Handle::current(),
         started_at,
         sample_rate: cfg.sample_rate,
         reanchor_after: samples_in(cfg.reanchor_after, cfg.sample_rate) as i64,
@@ -454,6 +455,11 @@ struct Recording {
     call_id: String,
     path: PathBuf,
     store: Option<Store>,
+    /// The runtime that started the recording (signalling, in the switch):
+    /// closing the file and completing the row run there, so neither a
+    /// blocking thread nor a database connection is started from a media
+    /// thread (a new thread takes its creator's priority).
+    home: tokio::runtime::Handle,
     started_at: Instant,
     sample_rate: u32,
     /// [`RecorderConfig::reanchor_after`] in samples.
@@ -612,6 +618,7 @@ impl Recording {
             call_id,
             path,
             store,
+            home,
             sample_rate,
             wav,
             legs: [caller, agent],
@@ -619,13 +626,13 @@ impl Recording {
             ..
         } = self;
         let file = path.clone();
-        let (closed, write_error) =
-            tokio::task::spawn_blocking(move || close_file(wav, &file, write_error))
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(call_id, "closing the recording failed: {e}");
-                    (None, None)
-                });
+        let (closed, write_error) = home
+            .spawn_blocking(move || close_file(wav, &file, write_error))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(call_id, "closing the recording failed: {e}");
+                (None, None)
+            });
         let duration_of = |frames: u64| {
             Duration::from_nanos(
                 (u128::from(frames) * 1_000_000_000 / u128::from(sample_rate)) as u64,
@@ -635,12 +642,18 @@ impl Recording {
             .as_ref()
             .map_or(Duration::ZERO, |c| duration_of(c.frames));
         let mut store_error = None;
-        if let (Some(store), Some(c)) = (&store, &closed) {
-            let path_text = path.to_string_lossy();
-            match store
-                .complete_recording(&path_text, duration.as_millis() as i64, c.state)
+        if let (Some(store), Some(c)) = (store, &closed) {
+            let path_text = path.to_string_lossy().into_owned();
+            let (row, ms, state) = (path_text.clone(), duration.as_millis() as i64, c.state);
+            let completed = home
+                .spawn(async move { store.complete_recording(&row, ms, state).await })
                 .await
-            {
+                .unwrap_or_else(|e| {
+                    Err(sqlx::Error::Io(std::io::Error::other(format!(
+                        "completing the row was cancelled: {e}"
+                    ))))
+                });
+            match completed {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(call_id, path = %path_text, "recording row was not open")

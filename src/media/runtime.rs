@@ -44,7 +44,7 @@ pub fn start(realtime_priority: u8) -> std::io::Result<Runtime> {
             if let Err(e) = crate::thread_priority::set_realtime(realtime_priority) {
                 REFUSED.call_once(|| {
                     tracing::warn!(
-                        "media threads left at normal priority: [media] realtime_priority = {realtime_priority} needs root or CAP_SYS_NICE ({e})"
+                        "media threads left at normal priority: [media] realtime_priority = {realtime_priority} was refused ({e}); it needs CAP_SYS_NICE (or root with it) or an RLIMIT_RTPRIO of at least {realtime_priority}"
                     );
                 });
             }

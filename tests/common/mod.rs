@@ -475,8 +475,11 @@ impl Switch {
         let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("the switch's threads");
         tasks
             .flatten()
-            .filter_map(|t| fs::read_to_string(t.path().join("stat")).ok())
-            .filter_map(|stat| ThreadInfo::parse(&stat))
+            .filter_map(|t| {
+                let stat = fs::read_to_string(t.path().join("stat")).ok()?;
+                let schedstat = fs::read_to_string(t.path().join("schedstat")).ok()?;
+                ThreadInfo::parse(&stat, &schedstat)
+            })
             .collect()
     }
 
@@ -504,15 +507,15 @@ impl Switch {
 pub struct ThreadInfo {
     pub name: String,
     pub nice: i32,
-    /// User and system time, in clock ticks.
-    pub cpu_ticks: u64,
+    /// Time on a CPU, in nanoseconds (`schedstat`).
+    pub cpu_ns: u64,
     /// Scheduling policy (0 normal, 1 FIFO, 2 RR) and real-time priority.
     pub policy: u32,
     pub rt_priority: u32,
 }
 
 impl ThreadInfo {
-    fn parse(stat: &str) -> Option<ThreadInfo> {
+    fn parse(stat: &str, schedstat: &str) -> Option<ThreadInfo> {
         let open = stat.find('(')?;
         let close = stat.rfind(')')?;
         // Fields after the name, from the third (state) on.
@@ -521,7 +524,7 @@ impl ThreadInfo {
         Some(ThreadInfo {
             name: stat[open + 1..close].to_owned(),
             nice: field(19)?.parse().ok()?,
-            cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
+            cpu_ns: schedstat.split_whitespace().next()?.parse().ok()?,
             rt_priority: field(40)?.parse().ok()?,
             policy: field(41)?.parse().ok()?,
         })

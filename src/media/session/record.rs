@@ -7,7 +7,8 @@
 //! audio, and frames dropped because the writer fell behind, become silence
 //! and the file keeps the session's timing. The session task never waits
 //! for the disk. The file is finished (its header written and synced) on
-//! tokio's blocking pool when the [`Recorder`] is finished or dropped
+//! the blocking pool of the runtime that started the recording
+//! (signalling, in the switch) when the [`Recorder`] is finished or dropped
 //! (channel closed): a recording holds no thread while it runs, so a
 //! thousand voicemails at once do not exhaust the blocking pool.
 
@@ -16,6 +17,7 @@ use super::inbound::decode;
 use crate::media::relay::AudioCodec;
 use crate::media::wav::{RecordingSummary, WavError, WavWriter};
 use bytes::Bytes;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
@@ -34,6 +36,9 @@ pub(crate) struct Recorder {
     /// The writer once the recording has ended (`None`: the channel closed
     /// without an end, the writer was finished in the background).
     join: JoinHandle<Result<Option<WavWriter>, WavError>>,
+    /// The runtime that started the recording (signalling, in the switch):
+    /// the file is finished on its blocking pool, off the media threads.
+    home: Handle,
     /// Sample position of the next tick.
     at: u64,
     samples_per_tick: u64,
@@ -57,9 +62,11 @@ impl Recorder {
         capacity: usize,
     ) -> Self {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let home = Handle::current();
         Self {
             tx,
-            join: crate::media::runtime::spawn(write_loop(writer, rx, codec)),
+            join: crate::media::runtime::spawn(write_loop(writer, rx, codec, home.clone())),
+            home,
             at: 0,
             samples_per_tick,
         }
@@ -92,7 +99,9 @@ impl Recorder {
     /// End the recording here (padding it with silence up to now) and wait
     /// for the file to be complete.
     pub async fn finish(self) -> Result<RecordingSummary, SessionError> {
-        let Self { tx, join, at, .. } = self;
+        let Self {
+            tx, join, at, home, ..
+        } = self;
         // Fails only if the writer already stopped on an error.
         let _ = tx.send(Chunk::End { at }).await;
         drop(tx);
@@ -102,7 +111,7 @@ impl Recorder {
             Ok(Err(e)) => return Err(e.into()),
         };
         // The final header and the sync: off the media threads.
-        match tokio::task::spawn_blocking(move || writer.finish()).await {
+        match home.spawn_blocking(move || writer.finish()).await {
             Ok(r) => r.map_err(SessionError::from),
             Err(_) => Err(SessionError::Closed),
         }
@@ -115,6 +124,7 @@ async fn write_loop(
     mut writer: WavWriter,
     mut rx: mpsc::Receiver<Chunk>,
     codec: AudioCodec,
+    home: Handle,
 ) -> Result<Option<WavWriter>, WavError> {
     let mut pcm: Vec<i16> = Vec::new();
     while let Some(chunk) = rx.recv().await {
@@ -133,7 +143,7 @@ async fn write_loop(
         }
     }
     // The recorder was dropped: nobody waits for the summary.
-    tokio::task::spawn_blocking(move || {
+    home.spawn_blocking(move || {
         if let Err(e) = writer.finish() {
             tracing::warn!("a dropped recording was not finished: {e}");
         }
